@@ -1,0 +1,238 @@
+"""Run the real `__main__.py` under the Pulumi SDK's mock runtime and record what it registers.
+
+Used by the offline render, the benchmark and the tests, so all three see exactly what
+`pulumi up` would send to the engine: every resource's type, name, parent, options and inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import pulumi  # noqa: E402
+from pulumi.runtime import mocks as pulumi_mocks  # noqa: E402
+from pulumi.runtime import rpc, settings  # noqa: E402
+from pulumi.runtime.config import set_all_config  # noqa: E402
+from pulumi.runtime.stack import run_pulumi_func  # noqa: E402
+from pulumi.runtime.sync_await import _sync_await  # noqa: E402
+
+from components.conventions import PROJECT, REDACTED, SECRET_CONFIG_KEYS  # noqa: E402
+
+# A made-up account for mock ARNs when the stack config names none.
+MOCK_ACCOUNT = "123456789012"
+
+
+@dataclass
+class Registration:
+    """One resource as the engine received it."""
+
+    typ: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    protect: bool = False
+    retain_on_delete: bool = False
+    aliases: list[str] = field(default_factory=list)
+    provider: str = ""
+    depends_on: list[str] = field(default_factory=list)
+
+
+class RecordingMocks(pulumi_mocks.Mocks):
+    """Echo inputs back as outputs, adding the ids and ARNs AWS would compute."""
+
+    def __init__(self, region: str, account: str):
+        self.region = region
+        self.account = account
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+        state = dict(args.inputs)
+        typ, name = args.typ, args.name
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = state.get("bucket") or f"{name}-mock0001"
+            state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}")
+            return bucket, state
+        if typ == "aws:iam/role:Role":
+            role = state.get("name") or f"{name}-mock0001"
+            state.update(name=role, arn=f"arn:aws:iam::{self.account}:role/{role}")
+            return role, state
+        if typ == "aws:iam/policy:Policy":
+            policy = state.get("name") or f"{name}-mock0001"
+            state.update(name=policy, arn=f"arn:aws:iam::{self.account}:policy/{policy}")
+            return policy, state
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            group = state.get("name") or f"{name}-mock0001"
+            state.update(name=group, arn=f"arn:aws:logs:{self.region}:{self.account}:log-group:{group}")
+            return group, state
+        return f"{name}-id", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+        raise NotImplementedError(f"the program must not call provider functions ({args.token}): render stays offline")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """MockMonitor that also keeps the resource options the engine would see."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(
+                Registration(
+                    typ=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    custom=request.custom,
+                    inputs=rpc.deserialize_properties(request.object),
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    aliases=[a.spec.name or a.urn for a in request.aliases] if request.aliases else [],
+                    provider=request.provider,
+                    depends_on=list(request.dependencies),
+                )
+            )
+        return response
+
+
+@dataclass
+class StackOutput:
+    value: Any
+    secret: bool
+
+
+@dataclass
+class RunResult:
+    registrations: list[Registration]
+    outputs: dict[str, StackOutput]
+
+    def of_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.registrations if r.typ == typ]
+
+    def named(self, name: str) -> Registration:
+        found = [r for r in self.registrations if r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r}")
+        return found[0]
+
+
+def load_stack_file(stack: str, project_dir: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
+    """Config as the Pulumi CLI hands it to the program: objects as JSON text, `secure:` keys secret.
+
+    A `secure:` value is ciphertext only the CLI can decrypt, so it becomes the redaction marker.
+    """
+    raw = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    for key, value in (raw.get("config") or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[full] = REDACTED
+            secret_keys.add(full)
+        elif isinstance(value, (dict, list)):
+            config[full] = json.dumps(value)
+        elif isinstance(value, bool):
+            config[full] = "true" if value else "false"
+        else:
+            config[full] = str(value)
+    return config, secret_keys
+
+
+def with_redacted_secrets(config: dict[str, Any], secret_keys: set[str]) -> tuple[dict[str, Any], set[str]]:
+    """Stand the redaction marker in for every secret key an operator would set with the CLI."""
+    config = dict(config)
+    secret_keys = set(secret_keys)
+    for key in SECRET_CONFIG_KEYS:
+        full = f"{PROJECT}:{key}"
+        if full not in config:
+            config[full] = REDACTED
+            secret_keys.add(full)
+    return config, secret_keys
+
+
+def _mock_region_account(config: dict[str, Any]) -> tuple[str, str]:
+    try:
+        cluster = json.loads(config.get(f"{PROJECT}:cluster", "{}"))
+    except (TypeError, json.JSONDecodeError):
+        cluster = {}
+    cluster = cluster if isinstance(cluster, dict) else {}
+    arn = cluster.get("oidcProviderArn") or ""
+    account = arn.split(":")[4] if arn.count(":") >= 5 and arn.split(":")[4].isdigit() else MOCK_ACCOUNT
+    return str(cluster.get("region") or "us-east-1"), account
+
+
+def run_program(
+    config: dict[str, Any],
+    secret_keys: set[str],
+    stack: str = "dev",
+    program: Optional[Callable[[], None]] = None,
+) -> RunResult:
+    """Run `__main__.py` (or `program`) under mocks with this config; return what it registered.
+
+    Exceptions the program raises (a ConfigError among them) propagate after the runtime settles.
+    """
+    region, account = _mock_region_account(config)
+    monitor = RecordingMonitor(RecordingMocks(region, account))
+    settings.ROOT.set(None)
+    set_all_config(dict(config), sorted(secret_keys))
+    pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+
+    def main() -> None:
+        if program is not None:
+            program()
+            return
+        cwd = os.getcwd()
+        os.chdir(ROOT)
+        try:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        finally:
+            os.chdir(cwd)
+
+    _sync_await(run_pulumi_func(main))
+    return RunResult(monitor.registrations, _stack_outputs())
+
+
+def _stack_outputs() -> dict[str, StackOutput]:
+    """What `pulumi.export` recorded on the root stack, resolved, with each value's secretness."""
+    root = settings.get_root_resource()
+    outputs: dict[str, StackOutput] = {}
+    for name, value in sorted(getattr(root, "outputs", {}).items()):
+        output = pulumi.Output.from_input(value)
+        outputs[name] = StackOutput(_sync_await(output.future()), bool(_sync_await(output.is_secret())))
+    return outputs
+
+
+def unwrap_secrets(value: Any, marker: Optional[str] = REDACTED) -> Any:
+    """Replace every secret the engine would hold encrypted with `marker`."""
+    if rpc.is_rpc_secret(value):
+        return marker
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v, marker) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v, marker) for v in value]
+    return value
+
+
+def contains_secret(value: Any) -> bool:
+    if rpc.is_rpc_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_secret(v) for v in value)
+    return False

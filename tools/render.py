@@ -1,0 +1,185 @@
+"""Render a stack offline: run `__main__.py` under mocks and write every resource's inputs.
+
+    python -m tools.render --stack dev --out rendered/dev
+
+Layout (a contract reviewers and other tools rely on):
+    k8s/<namespace>/<Kind>/<name>.yaml   Kubernetes objects (cluster-scoped ones under _cluster/)
+    helm/<release>.yaml                  chart, repository, version, namespace, values
+    aws/<module>.<Type>/<name>.json      AWS resources; IAM policy documents as JSON, not strings
+    outputs.json                         stack outputs (secret ones redacted)
+    summary.json                         resource counts by type
+
+Same config, same bytes. Secrets are written as the redaction marker. Bad config writes nothing
+and exits 2 with one line per problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.mockrun import ROOT, Registration, RunResult, load_stack_file, run_program, unwrap_secrets, with_redacted_secrets  # noqa: E402
+
+from components.config import ConfigError  # noqa: E402
+
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "StorageClass",
+    "PriorityClass",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+}
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+# Inputs holding IAM/S3 policy documents as JSON strings, written back as real JSON.
+POLICY_FIELDS = {"policy", "assumeRolePolicy"}
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    # Multi-line strings (Fluent Bit config, rule files) stay readable in review.
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120)
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _safe(name: str) -> str:
+    return _SAFE.sub("_", name)
+
+
+def _plain(value: Any) -> Any:
+    """The engine carries every number as a double; write whole numbers as integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _files_for(reg: Registration) -> dict[str, str]:
+    inputs = _plain(unwrap_secrets(reg.inputs))
+    if reg.typ == HELM_RELEASE:
+        release = inputs.get("name") or reg.name
+        doc = {
+            "release": release,
+            "chart": inputs.get("chart"),
+            "repository": (inputs.get("repositoryOpts") or {}).get("repo"),
+            "version": inputs.get("version"),
+            "namespace": inputs.get("namespace"),
+            "values": inputs.get("values") or {},
+        }
+        return {f"helm/{_safe(release)}.yaml": dump_yaml(doc)}
+    if reg.typ.startswith("kubernetes:") and "apiVersion" in inputs:
+        meta = inputs.get("metadata") or {}
+        kind = inputs.get("kind", "Unknown")
+        namespace = "_cluster" if kind in CLUSTER_SCOPED else meta.get("namespace") or "default"
+        name = meta.get("name") or reg.name
+        return {f"k8s/{_safe(namespace)}/{kind}/{_safe(name)}.yaml": dump_yaml(inputs)}
+    if reg.typ.startswith("aws:"):
+        module, type_name = reg.typ.split(":")[1].split("/")[0], reg.typ.split(":")[2]
+        for key in POLICY_FIELDS & set(inputs):
+            if isinstance(inputs[key], str):
+                inputs[key] = json.loads(inputs[key])
+        return {f"aws/{module}.{type_name}/{_safe(reg.name)}.json": dump_json(inputs)}
+    return {}
+
+
+def render(result: RunResult) -> dict[str, str]:
+    """Relative path -> file content for everything the program registered."""
+    files: dict[str, str] = {}
+    for reg in result.registrations:
+        for path, content in _files_for(reg).items():
+            if path in files:
+                raise ValueError(f"two resources render to {path}; names must be unique per kind and namespace")
+            files[path] = content
+    counts = Counter(reg.typ for reg in result.registrations)
+    files["summary.json"] = dump_json({"resources": dict(sorted(counts.items())), "total": sum(counts.values())})
+    files["outputs.json"] = dump_json(
+        {name: ("[secret]" if out.secret else unwrap_secrets(out.value)) for name, out in result.outputs.items()}
+    )
+    return files
+
+
+def run_stack(stack: str) -> RunResult:
+    config, secret_keys = load_stack_file(stack)
+    config, secret_keys = with_redacted_secrets(config, secret_keys)
+    return run_program(config, secret_keys, stack=stack)
+
+
+def write(files: dict[str, str], out: Path) -> None:
+    """Replace `out` with exactly these files (written beside it first, then swapped in)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    for rel, content in sorted(files.items()):
+        path = staging / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+
+
+def summary_table(result: RunResult) -> str:
+    counts = Counter(reg.typ for reg in result.registrations)
+    width = max([len(t) for t in counts] + [len("resource type")])
+    lines = [f"{'resource type'.ljust(width)}  count", f"{'-' * width}  -----"]
+    lines += [f"{typ.ljust(width)}  {n:5d}" for typ, n in sorted(counts.items())]
+    lines.append(f"{'total'.ljust(width)}  {sum(counts.values()):5d}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", required=True, help="stack name: renders Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, help="output directory (default rendered/<stack>)")
+    args = parser.parse_args(argv)
+    if not (ROOT / f"Pulumi.{args.stack}.yaml").exists():
+        print(f"render: no stack file Pulumi.{args.stack}.yaml in {ROOT}", file=sys.stderr)
+        return 2
+    out = args.out or ROOT / "rendered" / args.stack
+    try:
+        result = run_stack(args.stack)
+    except ConfigError as err:
+        print(f"render: stack {args.stack!r} has invalid config; nothing was written.", file=sys.stderr)
+        for issue in err.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+    files = render(result)
+    write(files, out)
+    print(summary_table(result))
+    print(f"wrote {len(files)} files to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
