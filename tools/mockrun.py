@@ -120,6 +120,7 @@ class StackOutput:
 class RunResult:
     registrations: list[Registration]
     outputs: dict[str, StackOutput]
+    error: Optional[BaseException] = None
 
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.registrations if r.typ == typ]
@@ -181,10 +182,12 @@ def run_program(
     secret_keys: set[str],
     stack: str = "dev",
     program: Optional[Callable[[], None]] = None,
+    check: bool = True,
 ) -> RunResult:
     """Run `__main__.py` (or `program`) under mocks with this config; return what it registered.
 
-    Exceptions the program raises (a ConfigError among them) propagate after the runtime settles.
+    An exception the program raises (a ConfigError among them) propagates once the runtime has
+    settled, or with `check=False` comes back as `RunResult.error` beside what was registered.
     """
     region, account = _mock_region_account(config)
     monitor = RecordingMonitor(RecordingMocks(region, account))
@@ -203,7 +206,12 @@ def run_program(
         finally:
             os.chdir(cwd)
 
-    _sync_await(run_pulumi_func(main))
+    try:
+        _sync_await(run_pulumi_func(main))
+    except Exception as err:  # noqa: BLE001 handed back to the caller
+        if check:
+            raise
+        return RunResult(monitor.registrations, {}, err)
     return RunResult(monitor.registrations, _stack_outputs())
 
 

@@ -1,0 +1,46 @@
+# Two entry points a new machine needs: `make render STACK=dev` and `make test`.
+# Each creates .venv and installs pinned requirements on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STACK  ?= dev
+
+.PHONY: render test bench tools config-reference clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## render STACK=<stack>: Pulumi.<stack>.yaml -> rendered/<stack>/ (no CLI, credentials or cluster needed)
+render: $(VENV)/.runtime
+	$(BIN)/python -m tools.render --stack $(STACK) --out rendered/$(STACK)
+
+## promtool and amtool from Debian (prometheus, prometheus-alertmanager) where missing
+tools:
+	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+	fi
+
+## test: the whole suite
+test: $(VENV)/.dev tools
+	$(BIN)/python -m pytest -q
+
+## bench: program under mocks vs. a bare-SDK baseline, 10/100/500 services
+bench: $(VENV)/.dev
+	$(BIN)/python -m tools.bench
+
+## config-reference: regenerate the README's configuration reference from the models
+config-reference: $(VENV)/.runtime
+	$(BIN)/python -m tools.config_reference --write
+
+clean:
+	rm -rf rendered .pytest_cache

@@ -1,0 +1,120 @@
+"""Shared fixtures: run the real program under the Pulumi mock runtime and inspect what it registers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from components.conventions import PROJECT  # noqa: E402
+from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets  # noqa: E402
+from tools.render import render  # noqa: E402
+
+SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """The stack file's project config as plain Python values (objects decoded)."""
+    config, _ = load_stack_file(stack)
+    out = {}
+    for key, value in config.items():
+        if key.startswith(f"{PROJECT}:"):
+            try:
+                out[key[len(PROJECT) + 1 :]] = json.loads(value) if value[:1] in "[{" else value
+            except json.JSONDecodeError:
+                out[key[len(PROJECT) + 1 :]] = value
+    return out
+
+
+def to_pulumi_config(values: dict[str, Any], secrets: dict[str, str] | None = None) -> tuple[dict[str, str], set[str]]:
+    """Plain values -> (config, secret keys) exactly as the Pulumi CLI hands them to the program."""
+    config: dict[str, str] = {"aws:region": "ap-northeast-2"}
+    for key, value in values.items():
+        if isinstance(value, (dict, list)):
+            config[f"{PROJECT}:{key}"] = json.dumps(value)
+        elif isinstance(value, bool):
+            config[f"{PROJECT}:{key}"] = "true" if value else "false"
+        else:
+            config[f"{PROJECT}:{key}"] = str(value)
+    secret_keys = set()
+    for key, value in (secrets or {}).items():
+        config[f"{PROJECT}:{key}"] = value
+        secret_keys.add(f"{PROJECT}:{key}")
+    return config, secret_keys
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@pytest.fixture
+def make_config() -> Callable[..., dict[str, Any]]:
+    """`make_config(stack="dev", **overrides)`: a stack's config values with keys deep-merged over it."""
+
+    def factory(stack: str = "dev", **overrides: Any) -> dict[str, Any]:
+        return deep_merge(stack_values(stack), overrides)
+
+    return factory
+
+
+@pytest.fixture
+def run() -> Callable[..., RunResult]:
+    """`run(values, secrets=None, stack="dev", check=True)`: run __main__.py under mocks with these config values."""
+
+    def runner(
+        values: dict[str, Any], secrets: dict[str, str] | None = None, stack: str = "dev", check: bool = True
+    ) -> RunResult:
+        config, secret_keys = to_pulumi_config(values, secrets)
+        return run_program(config, secret_keys, stack=stack, check=check)
+
+    return runner
+
+
+def _run_stack(stack: str) -> RunResult:
+    config, secret_keys = with_redacted_secrets(*load_stack_file(stack))
+    return run_program(config, secret_keys, stack=stack)
+
+
+@pytest.fixture(scope="session")
+def dev() -> RunResult:
+    return _run_stack("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> RunResult:
+    return _run_stack("prod")
+
+
+@pytest.fixture(scope="session")
+def rendered_prod(prod: RunResult) -> dict[str, str]:
+    return render(prod)
+
+
+@pytest.fixture(scope="session")
+def rendered_dev(dev: RunResult) -> dict[str, str]:
+    return render(dev)
+
+
+@pytest.fixture(scope="session")
+def shared_schemas() -> Path:
+    """`../shared/schemas`; absent in a user's clone (skip), required in CI (REQUIRE_SHARED_SCHEMAS=1)."""
+    if SHARED_SCHEMAS.is_dir():
+        return SHARED_SCHEMAS
+    message = f"upstream schemas not found at {SHARED_SCHEMAS} (they live beside the project in CI)"
+    if os.environ.get("REQUIRE_SHARED_SCHEMAS") == "1":
+        pytest.fail(message + "; REQUIRE_SHARED_SCHEMAS=1 makes this a failure")
+    pytest.skip(message)
