@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.conventions import PROJECT  # noqa: E402
+from components.conventions import PROJECT, REDACTED, SECRET_CONFIG_KEYS  # noqa: E402
 from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets  # noqa: E402
 from tools.render import render  # noqa: E402
 
@@ -73,11 +73,15 @@ def make_config() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def run() -> Callable[..., RunResult]:
-    """`run(values, secrets=None, stack="dev", check=True)`: run __main__.py under mocks with these config values."""
+    """`run(values, secrets=None, stack="dev", check=True)`: run __main__.py under mocks with these config values.
+
+    `secrets` maps secret keys to values given as Pulumi secrets; None sets every one (to the marker)."""
 
     def runner(
         values: dict[str, Any], secrets: dict[str, str] | None = None, stack: str = "dev", check: bool = True
     ) -> RunResult:
+        if secrets is None:  # as an operator who has set every secret
+            secrets = {key: REDACTED for key in SECRET_CONFIG_KEYS}
         config, secret_keys = to_pulumi_config(values, secrets)
         return run_program(config, secret_keys, stack=stack, check=check)
 

@@ -1,0 +1,136 @@
+"""Every IAM policy the program renders: parliament-clean, least privilege, exact IRSA trust."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from parliament import analyze_policy_string
+
+from tools.mockrun import RunResult
+
+# parliament predates IRSA: it recognises SAML providers and four web-identity providers but not an
+# EKS OIDC provider, and it lints every document as an identity policy, so a trust policy (which
+# by design has no Resource) is "MALFORMED" to it. These two, on trust policies only, are the
+# whole allowance; any other finding fails.
+TRUST_POLICY_FALSE_POSITIVES = {"UNKNOWN_FEDERATION_SOURCE", "MALFORMED"}
+
+
+def _policies(result: RunResult) -> list[tuple[str, str, dict]]:
+    """(resource name, field, document) for every policy document the program registers."""
+    found = []
+    for reg in result.registrations:
+        for field in ("policy", "assumeRolePolicy"):
+            value = reg.inputs.get(field)
+            if isinstance(value, str):
+                found.append((reg.name, field, json.loads(value)))
+    return found
+
+
+def _findings(document: dict) -> list[tuple[str, str]]:
+    policy = analyze_policy_string(json.dumps(document))
+    return sorted((f.issue, str(f.detail)) for f in policy.findings)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_parliament_finds_nothing(stack, request):
+    result = request.getfixturevalue(stack)
+    policies = _policies(result)
+    assert len(policies) == 5  # 2 trust, 2 role policies, 1 bucket policy
+    for name, field, document in policies:
+        findings = _findings(document)
+        if field == "assumeRolePolicy":
+            assert {issue for issue, _ in findings} <= TRUST_POLICY_FALSE_POSITIVES, (name, findings)
+            assert [d for i, d in findings if i == "MALFORMED"] in ([], ["Statement contains neither Resource nor NotResource"])
+        else:
+            assert findings == [], (name, findings)
+
+
+@pytest.mark.parametrize(
+    ("statement", "issue"),
+    [
+        ({"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "arn:aws:s3:::b/*"}, "UNKNOWN_ACTION"),
+        ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, "RESOURCE_STAR"),
+        ({"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "arn:aws:s3:::b/*"}, "RESOURCE_MISMATCH"),
+    ],
+)
+def test_parliament_is_not_blind(statement, issue):
+    """The linter really runs: each of these is flagged, so the zero-findings test can fail."""
+    assert [i for i, _ in _findings({"Version": "2012-10-17", "Statement": [statement]})] == [issue]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_allow_statement_on_wildcard_resource(stack, request):
+    for name, field, document in _policies(request.getfixturevalue(stack)):
+        if field != "policy":
+            continue
+        for statement in document["Statement"]:
+            if statement["Effect"] == "Allow":
+                resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                assert "*" not in resources, name
+                assert all(not r.endswith(":*:*") and r != "arn:aws:s3:::*" for r in resources), name
+
+
+def test_loki_policy_names_only_its_bucket(prod):
+    bucket = prod.named("loki-bucket").inputs
+    arn = f"arn:aws:s3:::{bucket.get('bucket') or 'loki-bucket-mock0001'}"
+    policy = json.loads(prod.named("loki-irsa-policy").inputs["policy"])
+    assert policy["Statement"] == [
+        {"Sid": "ListLokiBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": arn},
+        {
+            "Sid": "LokiObjects",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            "Resource": f"{arn}/*",
+        },
+    ]
+
+
+def test_fluent_bit_policy_names_only_its_log_group(prod):
+    group = "arn:aws:logs:ap-northeast-2:210987654321:log-group:/aws/eks/platform-prod/containers"
+    policy = json.loads(prod.named("fluent-bit-irsa-policy").inputs["policy"])
+    assert policy["Statement"] == [
+        {
+            "Sid": "DescribeAndCreateStreams",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams"],
+            "Resource": f"{group}:*",
+        },
+        {"Sid": "PutEvents", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": f"{group}:log-stream:*"},
+    ]
+    actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert "logs:CreateLogGroup" not in actions
+
+
+@pytest.mark.parametrize(("role", "service_account"), [("loki-irsa-role", "logging:loki"), ("fluent-bit-irsa-role", "logging:fluent-bit")])
+def test_irsa_trust_is_pinned_to_one_service_account(prod, role, service_account):
+    issuer = "oidc.eks.ap-northeast-2.amazonaws.com/id/9F8E7D6C5B4A39281706F5E4D3C2B1A0"
+    trust = json.loads(prod.named(role).inputs["assumeRolePolicy"])
+    assert trust == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "IrsaServiceAccount",
+                "Effect": "Allow",
+                "Principal": {"Federated": f"arn:aws:iam::210987654321:oidc-provider/{issuer}"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{issuer}:sub": f"system:serviceaccount:{service_account}",
+                        f"{issuer}:aud": "sts.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(("sa", "role"), [("loki-irsa-sa", "loki-irsa-role"), ("fluent-bit-irsa-sa", "fluent-bit-irsa-role")])
+def test_service_account_carries_the_role_it_is_trusted_by(prod, sa, role):
+    account = prod.named(sa).inputs
+    trust = json.loads(prod.named(role).inputs["assumeRolePolicy"])
+    sub = next(v for k, v in trust["Statement"][0]["Condition"]["StringEquals"].items() if k.endswith(":sub"))
+    assert sub == f"system:serviceaccount:{account['metadata']['namespace']}:{account['metadata']['name']}"
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": f"arn:aws:iam::210987654321:role/{role}-mock0001"
+    }
