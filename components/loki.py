@@ -27,6 +27,7 @@ SERVICE_ACCOUNT = "loki"
 TENANT = "fake"
 CHUNK_PREFIX = f"{TENANT}/"
 SCHEMA_FROM = "2024-04-01"
+STORAGE_CLASS = "gp3"
 
 
 def chunk_expiry_days(retention: str, delete_delay: str) -> int:
@@ -61,10 +62,14 @@ def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[s
     single = cfg.deployment_mode == "SingleBinary"
     replication = 1 if single else min(3, cfg.replicas)
     resources = cfg.resources.as_k8s()
-    persistence = {"enabled": True, "size": cfg.storage_size, "storageClass": "gp3"}
-    target = {"replicas": cfg.replicas, "resources": resources, "persistence": persistence}
-    if prod:
-        target["podDisruptionBudget"] = {"maxUnavailable": 1}
+    pdb = {"podDisruptionBudget": {"maxUnavailable": 1}} if prod else {}
+
+    def target(persistence: Optional[dict[str, Any]]) -> dict[str, Any]:
+        spec: dict[str, Any] = {"replicas": cfg.replicas, "resources": resources, **pdb}
+        if persistence is not None:
+            spec["persistence"] = {**persistence, "size": cfg.storage_size, "storageClass": STORAGE_CLASS}
+        return spec
+
     values: dict[str, Any] = {
         "deploymentMode": cfg.deployment_mode,
         "loki": {
@@ -96,10 +101,11 @@ def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[s
             },
         },
         "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
-        "singleBinary": target if single else {"replicas": 0},
-        "read": {"replicas": 0} if single else dict(target),
-        "write": {"replicas": 0} if single else dict(target),
-        "backend": {"replicas": 0} if single else dict(target),
+        # Each target names its volume switch differently; read is a stateless Deployment.
+        "singleBinary": target({"enabled": True}) if single else {"replicas": 0},
+        "read": {"replicas": 0} if single else target(None),
+        "write": {"replicas": 0} if single else target({"volumeClaimsEnabled": True}),
+        "backend": {"replicas": 0} if single else target({"enabled": True}),
         "minio": {"enabled": False},
         # The chart's default memcached chunk cache asks for 8 GiB; off until sized on purpose.
         "chunksCache": {"enabled": False},

@@ -144,8 +144,10 @@ def test_loki_values_simple_scalable_prod(prod):
     for target in ("read", "write", "backend"):
         assert values[target]["replicas"] == 3
         assert values[target]["podDisruptionBudget"] == {"maxUnavailable": 1}
-        assert values[target]["persistence"]["size"] == "50Gi"
         assert values[target]["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
+    assert "persistence" not in values["read"]
+    assert values["write"]["persistence"] == {"volumeClaimsEnabled": True, "size": "50Gi", "storageClass": "gp3"}
+    assert values["backend"]["persistence"] == {"enabled": True, "size": "50Gi", "storageClass": "gp3"}
 
 
 def test_no_static_credentials_anywhere(rendered_prod):
