@@ -18,7 +18,10 @@ tags = {"eks-observability:stack": pulumi.get_stack(), "eks-observability:cluste
 aws_provider = aws.Provider("aws", region=cluster.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
 k8s_provider = k8s.Provider("k8s", context=cluster.kubeconfig_context)
 
+grafana = config.prometheus_stack.enabled and config.prometheus_stack.grafana.enabled
 namespace_names = []
+if config.prometheus_stack.enabled:
+    namespace_names.append(config.namespaces.monitoring)
 if config.loki.enabled or config.fluent_bit.enabled:
     namespace_names.append(config.namespaces.logging)
 namespaces = PlatformNamespaces(
@@ -39,6 +42,7 @@ if config.loki.enabled:
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
             protect=config.protect_data,
+            grafana_namespace=config.namespaces.monitoring if grafana else None,
         ),
         opts=platform,
     )

@@ -9,11 +9,12 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import iam
 from .config import LokiConfig, duration_seconds
-from .conventions import SELECTOR_LABELS, TYPE_PREFIX
+from .conventions import GRAFANA_DATASOURCE_LABEL, MANAGED_BY_LABELS, SELECTOR_LABELS, TYPE_PREFIX
 from .irsa import IrsaRole, IrsaRoleArgs
 from .options import child_opts
 
@@ -118,6 +119,23 @@ def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[s
     return values
 
 
+def grafana_datasource(url: str) -> dict[str, Any]:
+    """Grafana datasource provisioning file for this Loki (loaded by Grafana's datasource sidecar)."""
+    return {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Loki",
+                "uid": "loki",
+                "type": "loki",
+                "access": "proxy",
+                "url": url,
+                "jsonData": {"maxLines": 1000, "timeout": 60},
+            }
+        ],
+    }
+
+
 class LokiArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -127,12 +145,14 @@ class LokiArgs(BaseModel):
     oidc_provider_arn: str = Field(description="Cluster IAM OIDC provider ARN.")
     oidc_issuer: str = Field(description="OIDC issuer host/path.")
     protect: bool = Field(description="Protect and retain the bucket (prod).")
+    grafana_namespace: Optional[str] = Field(None, description="Namespace of Grafana, which gets the Loki datasource; None for no Grafana.")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags for AWS resources.")
 
 
 class Loki(pulumi.ComponentResource):
     """Creates the Loki S3 bucket (encryption, public access block, owner-enforced, TLS-only policy,
-    chunk-only lifecycle), the IRSA role for Loki's service account, and the `loki` Helm release."""
+    chunk-only lifecycle), the IRSA role for Loki's service account, the `loki` Helm release, and the
+    Grafana datasource ConfigMap for it."""
 
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
@@ -217,10 +237,21 @@ class Loki(pulumi.ComponentResource):
             timeout=900,
             opts=child_opts(self, opts, depends_on=[self.irsa, self.bucket_policy, self.lifecycle, self.encryption]),
         )
+        self.gateway_url = f"http://loki-gateway.{args.namespace}.svc.cluster.local"
+        if args.grafana_namespace:
+            self.datasource = k8s.core.v1.ConfigMap(
+                f"{name}-grafana-datasource",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name="loki-datasource",
+                    namespace=args.grafana_namespace,
+                    labels={**MANAGED_BY_LABELS, **GRAFANA_DATASOURCE_LABEL},
+                ),
+                data={"loki-datasource.yaml": yaml.safe_dump(grafana_datasource(self.gateway_url), sort_keys=True)},
+                opts=child,
+            )
         self.bucket_name = self.bucket.bucket
         self.bucket_arn = self.bucket.arn
         self.role_arn = self.irsa.role_arn
-        self.gateway_url = f"http://loki-gateway.{args.namespace}.svc.cluster.local"
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
