@@ -4,32 +4,64 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import read_secrets, read_stack_config
+from components.argo_rollouts import ArgoRollouts, ArgoRolloutsArgs
+from components.config import MetricContract, read_secrets, read_stack_config
+from components.container_insights import ContainerInsights, ContainerInsightsArgs
+from components.datadog import Datadog, DatadogArgs
+from components.dcgm_exporter import DcgmExporter, DcgmExporterArgs
 from components.fluent_bit import FluentBit, FluentBitArgs
+from components.kube_prometheus_stack import KubePrometheusStack, KubePrometheusStackArgs
+from components.kubecost import Kubecost, KubecostArgs
 from components.loki import Loki, LokiArgs
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 
 # Validation comes first: a bad key or a missing secret stops the run before any resource exists.
 config = read_stack_config()
 secrets = read_secrets(config)
-cluster = config.cluster
+cluster, ns, prod = config.cluster, config.namespaces, config.environment == "prod"
+stack = config.prometheus_stack
+grafana = stack.enabled and stack.grafana.enabled
 tags = {"eks-observability:stack": pulumi.get_stack(), "eks-observability:cluster": cluster.name, **cluster.tags}
 
 aws_provider = aws.Provider("aws", region=cluster.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
 k8s_provider = k8s.Provider("k8s", context=cluster.kubeconfig_context)
 
-grafana = config.prometheus_stack.enabled and config.prometheus_stack.grafana.enabled
-namespace_names = []
-if config.prometheus_stack.enabled:
-    namespace_names.append(config.namespaces.monitoring)
-if config.loki.enabled or config.fluent_bit.enabled:
-    namespace_names.append(config.namespaces.logging)
+namespace_names = [name for name, on in (
+    (ns.monitoring, stack.enabled or config.dcgm_exporter.enabled),
+    (ns.logging, config.loki.enabled or config.fluent_bit.enabled),
+    (ns.rollouts, config.argo_rollouts.enabled),
+    ("datadog", config.datadog.enabled),
+    ("kubecost", config.kubecost.enabled),
+) if on]
 namespaces = PlatformNamespaces(
-    "namespaces",
-    PlatformNamespacesArgs(names=namespace_names),
-    opts=pulumi.ResourceOptions(providers=[k8s_provider]),
+    "namespaces", PlatformNamespacesArgs(names=namespace_names), opts=pulumi.ResourceOptions(providers=[k8s_provider])
 )
 platform = pulumi.ResourceOptions(providers=[aws_provider, k8s_provider], depends_on=[namespaces])
+
+if stack.enabled:
+    metrics = KubePrometheusStack(
+        "kube-prometheus-stack",
+        KubePrometheusStackArgs(
+            config=stack,
+            alerting=config.alerting,
+            contract=MetricContract(),
+            cluster=cluster,
+            namespace=ns.monitoring,
+            prod=prod,
+            gpu_rules=config.dcgm_exporter.enabled,
+            log_group_names=[config.log_group_name] if config.fluent_bit.enabled else [],
+            secrets=secrets,
+        ),
+        opts=platform,
+    )
+    # Every custom resource below waits for the prometheus-operator CRDs.
+    platform = pulumi.ResourceOptions.merge(platform, pulumi.ResourceOptions(depends_on=metrics.crds))
+    pulumi.export("prometheusUrl", metrics.prometheus_url)
+    pulumi.export("alertmanagerUrl", metrics.alertmanager_url)
+    if grafana:
+        pulumi.export("grafanaUrl", metrics.grafana_url)
+    if metrics.grafana_role_arn is not None:
+        pulumi.export("grafanaRoleArn", metrics.grafana_role_arn)
 
 loki = None
 if config.loki.enabled:
@@ -37,12 +69,12 @@ if config.loki.enabled:
         "loki",
         LokiArgs(
             config=config.loki,
-            namespace=config.namespaces.logging,
+            namespace=ns.logging,
             region=cluster.region,
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
             protect=config.protect_data,
-            grafana_namespace=config.namespaces.monitoring if grafana else None,
+            grafana_namespace=ns.monitoring if grafana else None,
         ),
         opts=platform,
     )
@@ -55,12 +87,10 @@ if config.fluent_bit.enabled:
         "fluent-bit",
         FluentBitArgs(
             config=config.fluent_bit,
-            namespace=config.namespaces.logging,
+            namespace=ns.logging,
             region=cluster.region,
             log_group_name=config.log_group_name,
-            loki_host=f"loki-gateway.{config.namespaces.logging}.svc.cluster.local"
-            if loki is not None and config.fluent_bit.send_to_loki
-            else None,
+            loki_host=f"loki-gateway.{ns.logging}.svc.cluster.local" if loki and config.fluent_bit.send_to_loki else None,
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
             protect=config.protect_data,
@@ -69,3 +99,54 @@ if config.fluent_bit.enabled:
     )
     pulumi.export("logGroupName", fluent_bit.log_group_name)
     pulumi.export("fluentBitRoleArn", fluent_bit.role_arn)
+
+if config.dcgm_exporter.enabled:
+    DcgmExporter("dcgm-exporter", DcgmExporterArgs(config=config.dcgm_exporter, namespace=ns.monitoring), opts=platform)
+
+if config.argo_rollouts.enabled:
+    ArgoRollouts(
+        "argo-rollouts",
+        ArgoRolloutsArgs(
+            config=config.argo_rollouts,
+            namespace=ns.rollouts,
+            dashboard_namespace=ns.monitoring if grafana else None,
+            prod=prod,
+        ),
+        opts=platform,
+    )
+
+if config.datadog.enabled:
+    Datadog(
+        "datadog",
+        DatadogArgs(
+            config=config.datadog,
+            namespace="datadog",
+            cluster_name=cluster.name,
+            api_key=secrets["datadogApiKey"],
+            app_key=secrets["datadogAppKey"],
+        ),
+        opts=platform,
+    )
+
+if config.kubecost.enabled:
+    Kubecost(
+        "kubecost",
+        KubecostArgs(
+            config=config.kubecost, namespace="kubecost", cluster_name=cluster.name, prometheus_url=metrics.prometheus_url
+        ),
+        opts=platform,
+    )
+
+if config.container_insights.enabled:
+    insights = ContainerInsights(
+        "container-insights",
+        ContainerInsightsArgs(
+            config=config.container_insights,
+            cluster_name=cluster.name,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            protect=config.protect_data,
+        ),
+        opts=platform,
+    )
+    pulumi.export("containerInsightsRoleArn", insights.irsa.role_arn)

@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .conventions import DEFAULT_ALLOWED_LABELS, DEFAULT_DURATION_METRIC, DEFAULT_REQUESTS_METRIC
-from .conventions import FORBIDDEN_LABELS, PROJECT, SECRET_CONFIG_KEYS
+from .conventions import FORBIDDEN_LABELS, KUBE_PROMETHEUS_STACK_OPERATOR, PROJECT, SECRET_CONFIG_KEYS
 
 # --- value types ---------------------------------------------------------------------------------
 
@@ -186,6 +186,10 @@ class ClusterConfig(Model):
         return self
 
     @property
+    def partition(self) -> str:
+        return (self.oidc_provider_arn or "arn:aws:").split(":")[1]
+
+    @property
     def account_id(self) -> Optional[str]:
         match = _OIDC_ARN_RE.match(self.oidc_provider_arn or "")
         return match.group(1) if match else None
@@ -232,6 +236,9 @@ class IngressConfig(Model):
     host: Optional[str] = Field(None, description="Public host name; required when enabled.")
     certificate_arn: Optional[str] = Field(None, description="ACM certificate ARN for HTTPS.")
     scheme: Literal["internal", "internet-facing"] = Field("internal", description="ALB scheme.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Extra ingress annotations (e.g. `alb.ingress.kubernetes.io/group.name`); override the defaults."
+    )
 
     @model_validator(mode="after")
     def _host_required(self) -> "IngressConfig":
@@ -242,16 +249,38 @@ class IngressConfig(Model):
 
 class GrafanaConfig(Model):
     enabled: bool = Field(True, description="Deploy Grafana.")
-    replicas: int = Field(1, ge=1, le=5, description="Grafana replicas.")
+    replicas: int = Field(1, ge=1, le=5, description="Grafana replicas; 1 while Grafana keeps its database on its volume.")
     storage_size: Quantity = Field("10Gi", description="Persistent volume size.")
     cloudwatch_datasource: bool = Field(True, description="Add the CloudWatch datasource (IRSA role scoped to read-only CloudWatch).")
     ingress: IngressConfig = Field(default_factory=IngressConfig, description="Optional ALB ingress.")
 
+    @field_validator("replicas")
+    @classmethod
+    def _single(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError(
+                "must be 1: Grafana keeps its SQLite database on a ReadWriteOnce volume that replicas cannot share"
+            )
+        return value
+
 
 class PrometheusStackConfig(Model):
     enabled: bool = Field(True, description="Deploy kube-prometheus-stack.")
-    chart_version: ChartVersion = Field("88.5.3", description="Pinned kube-prometheus-stack chart version.")
+    chart_version: ChartVersion = Field(
+        "88.5.3", description="Pinned kube-prometheus-stack chart version; its CRDs are applied and upgraded with it."
+    )
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig, description="Prometheus settings.")
+
+    @field_validator("chart_version")
+    @classmethod
+    def _known_operator(cls, value: str) -> str:
+        if value not in KUBE_PROMETHEUS_STACK_OPERATOR:
+            raise ValueError(
+                f"has no known prometheus-operator version, so its CRDs cannot be upgraded with it; known: "
+                f"{sorted(KUBE_PROMETHEUS_STACK_OPERATOR)}. Add the chart's appVersion to "
+                "KUBE_PROMETHEUS_STACK_OPERATOR in components/conventions.py"
+            )
+        return value
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig, description="Alertmanager settings.")
     grafana: GrafanaConfig = Field(default_factory=GrafanaConfig, description="Grafana settings.")
 
@@ -277,10 +306,19 @@ class AlertThresholds(Model):
     error_rate_ratio: float = Field(0.05, gt=0, lt=1, description="Platform high-error-rate alert: 5xx ratio above this.")
     error_rate_for: Duration = Field("5m", description="How long the error rate must hold.")
     latency_p99_seconds: float = Field(5.0, gt=0, le=300, description="Platform high-latency alert: p99 above this.")
-    gpu_temperature_celsius: float = Field(85, gt=0, le=120, description="GPU temperature alert threshold.")
-    gpu_memory_ratio: float = Field(0.95, gt=0, lt=1, description="GPU framebuffer used ratio alert threshold.")
+    latency_for: Duration = Field("10m", description="How long the p99 latency must hold.")
+    node_down_for: Duration = Field("5m", description="How long a node exporter must be unreachable.")
+    node_not_ready_for: Duration = Field("10m", description="How long a node must be NotReady.")
+    crash_loop_for: Duration = Field("15m", description="How long a container must be in CrashLoopBackOff.")
+    cpu_saturation_ratio: float = Field(0.9, gt=0, lt=1, description="Node CPU busy ratio above which the alert fires.")
+    memory_saturation_ratio: float = Field(0.9, gt=0, lt=1, description="Node memory used ratio above which the alert fires.")
+    saturation_for: Duration = Field("15m", description="How long CPU or memory saturation must hold.")
     disk_free_ratio: float = Field(0.15, gt=0, lt=1, description="Node disk free ratio below which the alert fires.")
     disk_free_for: Duration = Field("10m", description="How long disk must stay low.")
+    gpu_temperature_celsius: float = Field(85, gt=0, le=120, description="GPU temperature alert threshold.")
+    gpu_temperature_for: Duration = Field("5m", description="How long the GPU temperature must hold.")
+    gpu_memory_ratio: float = Field(0.95, gt=0, lt=1, description="GPU framebuffer used ratio alert threshold.")
+    gpu_memory_for: Duration = Field("10m", description="How long GPU memory must stay almost full.")
 
 
 class AlertingConfig(Model):
@@ -400,6 +438,9 @@ class DcgmExporterConfig(Model):
         default_factory=lambda: [Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")],
         description="Tolerations for the GPU taint.",
     )
+    profiling_metrics: bool = Field(
+        False, description="Collect DCGM_FI_PROF_* metrics; needs CAP_SYS_ADMIN, so it is off unless asked for."
+    )
 
     @model_validator(mode="after")
     def _gpu_only(self) -> "DcgmExporterConfig":
@@ -417,7 +458,7 @@ class ArgoRolloutsConfig(Model):
 
 class DatadogConfig(Model):
     enabled: bool = Field(False, description="Deploy the Datadog agent (API/app keys from secrets).")
-    chart_version: ChartVersion = Field("3.110.0", description="Pinned `datadog` chart version.")
+    chart_version: ChartVersion = Field("3.72.1", description="Pinned `datadog` chart version.")
     site: str = Field("datadoghq.com", description="Datadog site.")
 
 
@@ -428,7 +469,22 @@ class KubecostConfig(Model):
 
 class ContainerInsightsConfig(Model):
     enabled: bool = Field(False, description="Install the amazon-cloudwatch-observability EKS add-on with its IRSA role.")
-    addon_version: Optional[str] = Field(None, description="Pinned add-on version; empty takes the cluster's default.")
+    addon_version: str = Field("v4.4.0-eksbuild.1", description="Pinned add-on version.")
+    retention_days: int = Field(30, description="Retention of the Container Insights performance log group.")
+
+    @field_validator("addon_version")
+    @classmethod
+    def _addon_version(cls, value: str) -> str:
+        if not re.match(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$", value):
+            raise ValueError("must be an exact EKS add-on version such as v4.4.0-eksbuild.1")
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in CLOUDWATCH_RETENTION_DAYS:
+            raise ValueError(f"must be one of the retention periods CloudWatch Logs accepts: {list(CLOUDWATCH_RETENTION_DAYS)}")
+        return value
 
 
 # --- services ------------------------------------------------------------------------------------
@@ -808,6 +864,8 @@ def _cross_checks(config: StackConfig) -> list[str]:
             f"{PROJECT}:prometheusStack.prometheus.retentionSize: got {json.dumps(prom.retention_size)}; must be smaller than "
             f"storageSize {prom.storage_size}, or the volume fills before Prometheus drops old blocks."
         )
+    if config.kubecost.enabled and not config.prometheus_stack.enabled:
+        issues.append(f"{PROJECT}:kubecost.enabled: got true; Kubecost reads the platform Prometheus, so prometheusStack.enabled must be true.")
     if config.fluent_bit.send_to_loki and config.fluent_bit.enabled and not config.loki.enabled:
         issues.append(f"{PROJECT}:fluentBit.sendToLoki: got true, but loki.enabled is false; disable one or enable Loki.")
     return issues

@@ -11,12 +11,32 @@ from typing import Final
 PROJECT: Final = "eks-observability"
 TYPE_PREFIX: Final = "eks-observability"
 
-# Prometheus selects ServiceMonitors, PodMonitors and PrometheusRules by this label, and every
-# monitor or rule this program creates carries it. Both sides read this constant, so the
-# "monitor silently ignored because labels don't match the selector" failure cannot happen.
-SELECTOR_LABEL_KEY: Final = "eks-observability.io/scrape"
-SELECTOR_LABEL_VALUE: Final = "platform"
-SELECTOR_LABELS: Final = {SELECTOR_LABEL_KEY: SELECTOR_LABEL_VALUE}
+# The kube-prometheus-stack Helm release. The chart labels every monitor and rule it ships
+# (node-exporter, kube-state-metrics, its own components) with `release: <release name>`.
+PROMETHEUS_RELEASE: Final = "kube-prometheus-stack"
+
+# Prometheus selects ServiceMonitors, PodMonitors, Probes and PrometheusRules by this label; every
+# monitor or rule this program creates carries it, and so does everything the chart ships. Both
+# sides read this constant, so "monitor silently ignored because its labels don't match the
+# selector" cannot happen.
+SELECTOR_LABELS: Final = {"release": PROMETHEUS_RELEASE}
+
+# The prometheus-operator version (the chart's appVersion) each pinned kube-prometheus-stack chart
+# runs, so the CRDs applied beside the release match it. Bumping `prometheusStack.chartVersion`
+# needs its entry here; config validation says so, and a test checks the entry against the chart.
+KUBE_PROMETHEUS_STACK_OPERATOR: Final = {"88.5.3": "v0.93.1"}
+PROMETHEUS_OPERATOR_CRDS: Final = (
+    "alertmanagerconfigs",
+    "alertmanagers",
+    "podmonitors",
+    "probes",
+    "prometheusagents",
+    "prometheuses",
+    "prometheusrules",
+    "scrapeconfigs",
+    "servicemonitors",
+    "thanosrulers",
+)
 
 # Grafana's sidecar loads ConfigMaps carrying these labels.
 GRAFANA_DASHBOARD_LABEL: Final = {"grafana_dashboard": "1"}

@@ -92,3 +92,84 @@ def log_group_writer(log_group_arn: str) -> Policy:
             },
         ],
     }
+
+
+def cloudwatch_reader(partition: str, region: str, account: str, log_group_names: list[str]) -> Policy:
+    """Grafana's CloudWatch datasource: read metrics and alarms, query only the platform's log groups.
+
+    The metric and EC2 lookups have no resource-level permissions in AWS, so they take `*`; they
+    are read-only and reveal no log or object data.
+    """
+    groups = [f"arn:{partition}:logs:{region}:{account}:log-group:{name}:*" for name in sorted(log_group_names)]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadMetrics",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:DescribeAlarmsForMetric", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReadAlarms",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:DescribeAlarmHistory", "cloudwatch:DescribeAlarms"],
+            "Resource": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*",
+        },
+        {
+            "Sid": "DimensionLookups",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeInstances", "ec2:DescribeRegions", "ec2:DescribeTags", "tag:GetResources"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "ListLogGroupsAndStopQueries",
+            "Effect": "Allow",
+            "Action": ["logs:DescribeLogGroups", "logs:StopQuery"],
+            "Resource": "*",
+        },
+    ]
+    if groups:
+        statements.insert(
+            3,
+            {
+                "Sid": "QueryPlatformLogs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:FilterLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:GetLogGroupFields",
+                    "logs:GetQueryResults",
+                    "logs:StartQuery",
+                ],
+                "Resource": groups if len(groups) > 1 else groups[0],
+            },
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def container_insights_agent(log_group_arn: str) -> Policy:
+    """The CloudWatch agent of Container Insights: metrics to its namespace, logs to its one group."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PutContainerInsightsMetrics",
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": "ContainerInsights"}},
+            },
+            {
+                "Sid": "DescribeAndCreateStreams",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams"],
+                "Resource": f"{log_group_arn}:*",
+            },
+            {"Sid": "PutEvents", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": f"{log_group_arn}:log-stream:*"},
+            {
+                "Sid": "NodeMetadata",
+                "Effect": "Allow",
+                "Action": ["ec2:DescribeInstances", "ec2:DescribeTags", "ec2:DescribeVolumes"],
+                "Resource": "*",
+            },
+        ],
+    }

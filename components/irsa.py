@@ -25,6 +25,9 @@ class IrsaRoleArgs(BaseModel):
     policy: Any = Field(description="Permissions policy: a JSON string or an Output of one.")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags for the role.")
     labels: dict[str, str] = Field(default_factory=dict, description="Extra labels for the service account.")
+    create_service_account: bool = Field(
+        True, description="Create the annotated ServiceAccount; false when its owner (an EKS add-on) creates it."
+    )
 
 
 class IrsaRole(pulumi.ComponentResource):
@@ -51,16 +54,17 @@ class IrsaRole(pulumi.ComponentResource):
             opts=child,
         )
         self.policy = aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=args.policy, opts=child)
-        self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.service_account,
-                namespace=args.namespace,
-                labels={**MANAGED_BY_LABELS, **args.labels},
-                annotations={"eks.amazonaws.com/role-arn": self.role.arn},
-            ),
-            opts=child,
-        )
+        if args.create_service_account:
+            self.service_account = k8s.core.v1.ServiceAccount(
+                f"{name}-sa",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=args.service_account,
+                    namespace=args.namespace,
+                    labels={**MANAGED_BY_LABELS, **args.labels},
+                    annotations={"eks.amazonaws.com/role-arn": self.role.arn},
+                ),
+                opts=child,
+            )
         self.role_arn = self.role.arn
         self.service_account_name = args.service_account
         self.register_outputs({"role_arn": self.role_arn, "service_account_name": self.service_account_name})

@@ -32,6 +32,15 @@ DOCUMENTED_IN_COMMENTS = {
         # values.yaml `serviceMonitor:` block, commented example `selector: {prometheus: my-prometheus}`
         ("serviceMonitor", "selector"),
     },
+    "kube-prometheus-stack": {
+        # The grafana subchart's own values (grafana-community chart 12.11.1, not copied to shared/):
+        # `replicas`, `persistence.{enabled,type,size,storageClassName}`, `serviceAccount.name`,
+        # `ingress.ingressClassName` are top-level keys of that chart's values.yaml.
+        ("grafana", "replicas"),
+        ("grafana", "persistence"),
+        ("grafana", "serviceAccount", "name"),
+        ("grafana", "ingress", "ingressClassName"),
+    },
     "loki": {
         # loki-community values.yaml `loki.storage` comment: "bucketNames: chunks: FIXME, ruler: FIXME"
         ("loki", "storage", "bucketNames"),

@@ -133,7 +133,7 @@ def test_loki_values_single_binary_dev(dev):
     assert values["singleBinary"]["replicas"] == 1
     assert values["singleBinary"]["persistence"] == {"enabled": True, "size": "10Gi", "storageClass": "gp3"}
     assert (values["read"], values["write"], values["backend"]) == ({"replicas": 0},) * 3
-    assert values["monitoring"]["serviceMonitor"] == {"enabled": True, "labels": {"eks-observability.io/scrape": "platform"}}
+    assert values["monitoring"]["serviceMonitor"] == {"enabled": True, "labels": {"release": "kube-prometheus-stack"}}
 
 
 def test_loki_values_simple_scalable_prod(prod):

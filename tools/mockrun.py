@@ -225,10 +225,23 @@ def _stack_outputs() -> dict[str, StackOutput]:
     return outputs
 
 
+def _redact(value: Any, marker: Optional[str]) -> Any:
+    """Every leaf becomes the marker; keys stay, so a redacted object keeps its shape."""
+    if isinstance(value, dict):
+        return {k: _redact(v, marker) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, marker) for v in value]
+    return marker
+
+
 def unwrap_secrets(value: Any, marker: Optional[str] = REDACTED) -> Any:
-    """Replace every secret the engine would hold encrypted with `marker`."""
+    """Replace every secret the engine would hold encrypted with `marker`.
+
+    The SDK marks the whole enclosing object secret when one value inside it is, so all of that
+    object's values are redacted, not only the secret one.
+    """
     if rpc.is_rpc_secret(value):
-        return marker
+        return _redact(rpc.unwrap_rpc_secret(value), marker)
     if isinstance(value, dict):
         return {k: unwrap_secrets(v, marker) for k, v in value.items()}
     if isinstance(value, list):

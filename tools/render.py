@@ -3,7 +3,8 @@
     python -m tools.render --stack dev --out rendered/dev
 
 Layout (a contract reviewers and other tools rely on):
-    k8s/<namespace>/<Kind>/<name>.yaml   Kubernetes objects (cluster-scoped ones under _cluster/)
+    k8s/<namespace>/<Kind>/<name>.yaml   Kubernetes objects (cluster-scoped ones under _cluster/;
+                                         manifests fetched at deploy time as _cluster/ConfigFile/)
     helm/<release>.yaml                  chart, repository, version, namespace, values
     aws/<module>.<Type>/<name>.json      AWS resources; IAM policy documents as JSON, not strings
     outputs.json                         stack outputs (secret ones redacted)
@@ -45,6 +46,7 @@ CLUSTER_SCOPED = {
     "ValidatingWebhookConfiguration",
 }
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
 # Inputs holding IAM/S3 policy documents as JSON strings, written back as real JSON.
 POLICY_FIELDS = {"policy", "assumeRolePolicy"}
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -99,6 +101,9 @@ def _files_for(reg: Registration) -> dict[str, str]:
             "values": inputs.get("values") or {},
         }
         return {f"helm/{_safe(release)}.yaml": dump_yaml(doc)}
+    if reg.typ == CONFIG_FILE:
+        # Manifests the provider fetches at deploy time (the CRDs): the pinned source is what to review.
+        return {f"k8s/_cluster/ConfigFile/{_safe(reg.name)}.yaml": dump_yaml(inputs)}
     if reg.typ.startswith("kubernetes:") and "apiVersion" in inputs:
         meta = inputs.get("metadata") or {}
         kind = inputs.get("kind", "Unknown")

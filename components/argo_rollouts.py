@@ -1,0 +1,75 @@
+"""Argo Rollouts: the canary controller, its metrics scraped, its dashboard on."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import dashboards
+from .config import ArgoRolloutsConfig
+from .conventions import GRAFANA_DASHBOARD_LABEL, MANAGED_BY_LABELS, SELECTOR_LABELS, TYPE_PREFIX
+from .options import child_opts
+
+CHART = "argo-rollouts"
+REPOSITORY = "https://argoproj.github.io/argo-helm"
+
+
+def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool) -> dict[str, Any]:
+    return {
+        # The chart ships its CRDs as templates, so Helm upgrades them with the chart version.
+        "installCRDs": True,
+        "keepCRDs": True,
+        "controller": {
+            "replicas": cfg.replicas,
+            "metrics": {
+                "enabled": True,
+                "serviceMonitor": {"enabled": True, "additionalLabels": dict(SELECTOR_LABELS)},
+            },
+            "pdb": {"enabled": True, "minAvailable": 1} if prod and cfg.replicas > 1 else {"enabled": False},
+        },
+        "dashboard": {"enabled": cfg.dashboard, "readonly": True},
+    }
+
+
+class ArgoRolloutsArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: ArgoRolloutsConfig = Field(description="Validated `argoRollouts` stack config.")
+    namespace: str = Field(description="Namespace of the controller.")
+    dashboard_namespace: Optional[str] = Field(None, description="Grafana's namespace for the Rollouts dashboard; None for none.")
+    prod: bool = Field(description="Disruption budget when replicated.")
+
+
+class ArgoRollouts(pulumi.ComponentResource):
+    """Creates the `argo-rollouts` release (controller, CRDs, metrics ServiceMonitor, Rollouts
+    dashboard) and a Grafana dashboard of rollout and analysis phases."""
+
+    def __init__(self, name: str, args: ArgoRolloutsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{TYPE_PREFIX}:delivery:ArgoRollouts", name, None, opts)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name="argo-rollouts",
+            chart=CHART,
+            version=args.config.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
+            namespace=args.namespace,
+            values=argo_rollouts_values(args.config, args.prod),
+            atomic=True,
+            timeout=600,
+            opts=child_opts(self, opts),
+        )
+        if args.dashboard_namespace:
+            self.dashboard = k8s.core.v1.ConfigMap(
+                f"{name}-dashboard",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name="dashboard-argo-rollouts",
+                    namespace=args.dashboard_namespace,
+                    labels={**MANAGED_BY_LABELS, **GRAFANA_DASHBOARD_LABEL},
+                ),
+                data={"argo-rollouts.json": dashboards.argo_rollouts()},
+                opts=child_opts(self, opts),
+            )
+        self.register_outputs({"release": self.release.name})

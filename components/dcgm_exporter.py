@@ -1,0 +1,80 @@
+"""NVIDIA DCGM exporter: GPU metrics from GPU nodes only, scraped by the platform Prometheus."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import dashboards
+from .config import DcgmExporterConfig
+from .conventions import GRAFANA_DASHBOARD_LABEL, MANAGED_BY_LABELS, SELECTOR_LABELS, TYPE_PREFIX
+from .options import child_opts
+
+CHART = "dcgm-exporter"
+REPOSITORY = "https://nvidia.github.io/dcgm-exporter/helm-charts"
+METRICS_PORT = 9400
+
+
+def dcgm_values(cfg: DcgmExporterConfig) -> dict[str, Any]:
+    """Helm values: GPU nodes only, no host namespaces, CAP_SYS_ADMIN only for profiling metrics."""
+    return {
+        "nodeSelector": dict(cfg.node_selector),
+        "tolerations": [t.model_dump(exclude_none=True) for t in cfg.tolerations],
+        "hostNetwork": False,
+        "hostPID": False,
+        "securityContext": {
+            # DCGM talks to the GPU through the NVIDIA runtime's device files, which need root;
+            # nothing else is granted unless profiling metrics are asked for.
+            "runAsNonRoot": False,
+            "runAsUser": 0,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"] if cfg.profiling_metrics else []},
+        },
+        "service": {"enable": True, "port": METRICS_PORT},
+        "serviceMonitor": {
+            "enabled": True,
+            "interval": "15s",
+            "honorLabels": False,
+            "additionalLabels": dict(SELECTOR_LABELS),
+        },
+    }
+
+
+class DcgmExporterArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: DcgmExporterConfig = Field(description="Validated `dcgmExporter` stack config.")
+    namespace: str = Field(description="Namespace for the exporter and its dashboard.")
+
+
+class DcgmExporter(pulumi.ComponentResource):
+    """Creates the `dcgm-exporter` release (DaemonSet on GPU nodes, Service, ServiceMonitor) and the
+    GPU Grafana dashboard ConfigMap."""
+
+    def __init__(self, name: str, args: DcgmExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{TYPE_PREFIX}:metrics:DcgmExporter", name, None, opts)
+        cfg = args.config
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name="dcgm-exporter",
+            chart=CHART,
+            version=cfg.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
+            namespace=args.namespace,
+            values=dcgm_values(cfg),
+            atomic=True,
+            timeout=600,
+            opts=child_opts(self, opts),
+        )
+        self.dashboard = k8s.core.v1.ConfigMap(
+            f"{name}-dashboard",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="dashboard-platform-gpu", namespace=args.namespace, labels={**MANAGED_BY_LABELS, **GRAFANA_DASHBOARD_LABEL}
+            ),
+            data={"platform-gpu.json": dashboards.gpu()},
+            opts=child_opts(self, opts),
+        )
+        self.register_outputs({"release": self.release.name})

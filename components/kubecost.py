@@ -1,0 +1,53 @@
+"""Kubecost (optional), reading the platform Prometheus instead of bundling its own."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field
+
+from .config import KubecostConfig
+from .conventions import TYPE_PREFIX
+from .options import child_opts
+
+CHART = "cost-analyzer"
+REPOSITORY = "https://kubecost.github.io/cost-analyzer/"
+
+
+def kubecost_values(cluster_name: str, prometheus_url: str) -> dict[str, Any]:
+    return {
+        "global": {
+            "prometheus": {"enabled": False, "fqdn": prometheus_url},
+            "grafana": {"enabled": False, "proxy": False},
+        },
+        "kubecostProductConfigs": {"clusterName": cluster_name},
+    }
+
+
+class KubecostArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: KubecostConfig = Field(description="Validated `kubecost` stack config.")
+    namespace: str = Field(description="Namespace of Kubecost.")
+    cluster_name: str = Field(description="Cluster name shown in Kubecost.")
+    prometheus_url: str = Field(description="The platform Prometheus Kubecost queries.")
+
+
+class Kubecost(pulumi.ComponentResource):
+    """Creates the `cost-analyzer` release pointed at the platform Prometheus."""
+
+    def __init__(self, name: str, args: KubecostArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{TYPE_PREFIX}:integrations:Kubecost", name, None, opts)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name="kubecost",
+            chart=CHART,
+            version=args.config.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
+            namespace=args.namespace,
+            values=kubecost_values(args.cluster_name, args.prometheus_url),
+            opts=child_opts(self, opts),
+        )
+        self.register_outputs({"release": self.release.name})
