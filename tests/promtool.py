@@ -1,0 +1,59 @@
+"""Run the real promtool and amtool on what the program renders."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} not found: `make test` installs Debian's prometheus and prometheus-alertmanager")
+    return path
+
+
+def check_rules(groups: list[dict[str, Any]]) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+        return subprocess.run([require("promtool"), "check", "rules", str(rules)], capture_output=True, text=True)
+
+
+def test_rules(groups: list[dict[str, Any]], tests: list[dict[str, Any]], evaluation_interval: str = "1m") -> subprocess.CompletedProcess:
+    """`promtool test rules` with these rule groups and unit tests."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+        spec = {"rule_files": ["rules.yaml"], "evaluation_interval": evaluation_interval, "tests": tests}
+        (Path(tmp) / "test.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        return subprocess.run([require("promtool"), "test", "rules", "test.yaml"], capture_output=True, text=True, cwd=tmp)
+
+
+test_rules.__test__ = False  # a helper, not a pytest test
+
+
+def check_alertmanager(config: dict[str, Any]) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "alertmanager.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return subprocess.run([require("amtool"), "check-config", str(path)], capture_output=True, text=True)
+
+
+def route(config: dict[str, Any], *labels: str) -> list[str]:
+    """Receivers Alertmanager picks for an alert with these `name=value` labels."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "alertmanager.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        proc = subprocess.run(
+            [require("amtool"), "config", "routes", "test", f"--config.file={path}", *labels],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip().split(",")
