@@ -14,6 +14,7 @@ from components.kube_prometheus_stack import KubePrometheusStack, KubePrometheus
 from components.kubecost import Kubecost, KubecostArgs
 from components.loki import Loki, LokiArgs
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs
+from components.service_monitoring import ServiceMonitoring, ServiceMonitoringArgs
 
 # Validation comes first: a bad key or a missing secret stops the run before any resource exists.
 config = read_stack_config()
@@ -32,7 +33,7 @@ namespace_names = [name for name, on in (
     (ns.rollouts, config.argo_rollouts.enabled),
     ("datadog", config.datadog.enabled),
     ("kubecost", config.kubecost.enabled),
-) if on]
+) if on] + [service.namespace for service in config.services]
 namespaces = PlatformNamespaces(
     "namespaces", PlatformNamespacesArgs(names=namespace_names), opts=pulumi.ResourceOptions(providers=[k8s_provider])
 )
@@ -103,8 +104,9 @@ if config.fluent_bit.enabled:
 if config.dcgm_exporter.enabled:
     DcgmExporter("dcgm-exporter", DcgmExporterArgs(config=config.dcgm_exporter, namespace=ns.monitoring), opts=platform)
 
+rollouts = None
 if config.argo_rollouts.enabled:
-    ArgoRollouts(
+    rollouts = ArgoRollouts(
         "argo-rollouts",
         ArgoRolloutsArgs(
             config=config.argo_rollouts,
@@ -150,3 +152,22 @@ if config.container_insights.enabled:
         opts=platform,
     )
     pulumi.export("containerInsightsRoleArn", insights.irsa.role_arn)
+
+if config.services:
+    # Validation guarantees Prometheus and Argo Rollouts are on whenever services are configured.
+    service_opts = pulumi.ResourceOptions.merge(platform, pulumi.ResourceOptions(depends_on=[rollouts]))
+    dashboards = {}
+    for service in config.services:
+        monitoring = ServiceMonitoring(
+            f"svc-{service.name}",
+            ServiceMonitoringArgs(
+                service=service,
+                prometheus_url=metrics.prometheus_url,
+                runbook_base_url=config.alerting.runbook_base_url,
+                grafana_url=metrics.grafana_url if grafana else None,
+            ),
+            opts=service_opts,
+        )
+        if monitoring.dashboard_url:
+            dashboards[service.name] = monitoring.dashboard_url
+    pulumi.export("serviceDashboards", dashboards)

@@ -538,6 +538,9 @@ class AnalysisConfig(Model):
     interval: Duration = Field("60s", description="Measurement interval.")
     count: int = Field(5, ge=1, le=100, description="Measurements per analysis run.")
     failure_limit: int = Field(1, ge=0, le=100, description="Failed measurements tolerated.")
+    inconclusive_limit: int = Field(
+        1, ge=0, le=100, description="Idle (no traffic) measurements tolerated before the rollout pauses for a human."
+    )
 
 
 class SloConfig(Model):
@@ -583,6 +586,10 @@ class ServiceConfig(Model):
     replicas: int = Field(2, ge=1, le=100, description="Rollout replicas.")
     metrics_port: Optional[int] = Field(None, ge=1, le=65535, description="Port serving metrics if not the HTTP port (e.g. an adapter sidecar).")
     metrics_path: str = Field("/metrics", description="Metrics path.")
+    metrics_adapter_image: Optional[str] = Field(
+        None, description="Sidecar that exposes the metric contract for an app that cannot (legacy PHP); serves metricsPort."
+    )
+    health_path: Optional[str] = Field(None, description="HTTP readiness probe path on the service port; none for no probe.")
     scrape_interval: Duration = Field("30s", description="ServiceMonitor interval.")
     canary: CanaryConfig = Field(default_factory=CanaryConfig, description="Canary steps.")
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig, description="Canary analysis thresholds.")
@@ -593,7 +600,7 @@ class ServiceConfig(Model):
         description="Container resources (owned pod template only).",
     )
 
-    @field_validator("image")
+    @field_validator("image", "metrics_adapter_image")
     @classmethod
     def _image(cls, value: Optional[str]) -> Optional[str]:
         if value is not None:
@@ -604,9 +611,11 @@ class ServiceConfig(Model):
                 raise ValueError("must pin a tag other than latest, or a digest, so rollouts are reproducible")
         return value
 
-    @field_validator("metrics_path")
+    @field_validator("metrics_path", "health_path")
     @classmethod
-    def _path(cls, value: str) -> str:
+    def _path(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
         if not re.match(r"^/[A-Za-z0-9/_.-]*$", value):
             raise ValueError("must be an absolute URL path such as /metrics")
         return value
@@ -622,6 +631,12 @@ class ServiceConfig(Model):
     def _workload(self) -> "ServiceConfig":
         if (self.image is None) == (self.workload_ref is None):
             raise ValueError("set exactly one of image (the Rollout owns the pod template) or workloadRef (an existing Deployment)")
+        if self.metrics_adapter_image and not self.metrics_port:
+            raise ValueError("metricsAdapterImage needs metricsPort: the port the adapter serves metrics on")
+        if self.metrics_adapter_image and self.workload_ref:
+            raise ValueError("metricsAdapterImage needs an owned pod template (image), not workloadRef")
+        if self.metrics_port == self.port:
+            raise ValueError("metricsPort must differ from port; omit it when metrics are served on the service port")
         return self
 
 

@@ -67,3 +67,35 @@ DEFAULT_DURATION_METRIC: Final = "http_request_duration_seconds"
 DEFAULT_ALLOWED_LABELS: Final = ("method", "path", "status", "service", "version")
 # Labels that are never allowed whatever the config says: each makes one series per user/request.
 FORBIDDEN_LABELS: Final = ("user_id", "trace_id", "request_id", "session_id", "timestamp", "raw_path", "url")
+
+# Recording rules every service gets; dashboards and canary analysis read these names, never the
+# raw metric, so a service with its own metric names (metric contract overrides) looks the same.
+ANALYSIS_WINDOW: Final = "2m"
+RECORD_REQUEST_RATE: Final = "service_version:http_requests:rate2m"
+RECORD_ERROR_RATE: Final = "service_version:http_requests_5xx:rate2m"
+RECORD_ERROR_RATIO: Final = "service_version:http_request_error_ratio:rate2m"
+LATENCY_QUANTILES: Final = (0.5, 0.95, 0.99)
+
+
+def record_latency(quantile: float) -> str:
+    return f"service_version:http_request_duration_seconds:p{round(quantile * 100)}_rate2m"
+
+
+# Multi-window multi-burn-rate alerting (Google SRE workbook, chapter 5): (name, severity, for,
+# [(burn rate factor, long window, short window), ...]). The alert fires when any pair burns.
+SLO_WINDOWS: Final = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+BURN_RATE_ALERTS: Final = (
+    ("Fast", "critical", "2m", ((14.4, "1h", "5m"), (6, "6h", "30m"))),
+    ("Slow", "warning", "15m", ((3, "1d", "2h"), (1, "3d", "6h"))),
+)
+
+
+def record_slo_errors(slo: str, window: str) -> str:
+    """Error ratio of one SLO (`availability` or `latency`) over one window."""
+    return f"service:slo_{slo}_errors:ratio_rate{window}"
+
+
+SERVICE_RULE_GROUP_PREFIX: Final = "service"
+
+# The templated per-service Grafana dashboard (namespace/service/version variables).
+SERVICE_DASHBOARD_UID: Final = "service-detail"

@@ -16,6 +16,7 @@ from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos
 
 from . import promql as q
 from .config import MetricContract
+from .conventions import LATENCY_QUANTILES, RECORD_ERROR_RATIO, RECORD_REQUEST_RATE, record_latency
 
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
 WIDTH = 24
@@ -153,6 +154,51 @@ def argo_rollouts() -> str:
                 [_query(q.sum_by(q.rate(q.selector("rollout_reconcile_error", namespace), "$__rate_interval"), ["namespace", "rollout"]), "{{namespace}}/{{rollout}}")],
                 GridPos(h=8, w=24, x=0, y=8),
             )
+        )
+    )
+    return encode(dashboard)
+
+
+def service_detail(uid: str, contract: MetricContract) -> str:
+    """One templated dashboard for every service: pick namespace, service and versions.
+
+    Panels read the per-service recording rules (the same series the canary analysis judges), so
+    canary and stable sit side by side as one line per version.
+    """
+    scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service"), q.match("version", "$version")]
+    raw_scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service")]
+    latency = [
+        _query(q.selector(record_latency(quantile), scope), f"p{round(quantile * 100)} {{{{version}}}}", ref)
+        for quantile, ref in zip(LATENCY_QUANTILES, "ABC")
+    ]
+    top_endpoints = (
+        "topk(10, "
+        + q.histogram_quantile(0.95, f"{contract.duration_metric}", "$__rate_interval", raw_scope, ["path"])
+        + ")"
+    )
+    dashboard = (
+        Dashboard("Services / Service detail")
+        .uid(uid)
+        .tags(["eks-observability", "services"])
+        .refresh("1m")
+        .time("now-3h", "now")
+        .timezone("utc")
+        .with_variable(_variable("namespace", f"label_values({RECORD_REQUEST_RATE}, namespace)", include_all=False))
+        .with_variable(_variable("service", f'label_values({RECORD_REQUEST_RATE}{{namespace="$namespace"}}, service)', include_all=False))
+        .with_variable(
+            _variable("version", f'label_values({RECORD_REQUEST_RATE}{{namespace="$namespace", service="$service"}}, version)')
+        )
+        .with_row(Row("Canary vs stable").id(1).grid_pos(GridPos(h=1, w=WIDTH, x=0, y=0)))
+        .with_panel(
+            _timeseries(2, "Requests per second by version", "reqps", [_query(q.selector(RECORD_REQUEST_RATE, scope), "{{version}}")], GridPos(h=8, w=8, x=0, y=1))
+        )
+        .with_panel(
+            _timeseries(3, "5xx error ratio by version", "percentunit", [_query(q.selector(RECORD_ERROR_RATIO, scope), "{{version}}")], GridPos(h=8, w=8, x=8, y=1))
+        )
+        .with_panel(_timeseries(4, "Latency p50 / p95 / p99 by version", "s", latency, GridPos(h=8, w=8, x=16, y=1)))
+        .with_row(Row("Endpoints").id(5).grid_pos(GridPos(h=1, w=WIDTH, x=0, y=9)))
+        .with_panel(
+            _timeseries(6, "Top 10 endpoints by p95 latency", "s", [_query(top_endpoints, "{{path}}")], GridPos(h=10, w=WIDTH, x=0, y=10))
         )
     )
     return encode(dashboard)

@@ -19,6 +19,7 @@ from .conventions import (
     PROMETHEUS_OPERATOR_CRDS,
     PROMETHEUS_RELEASE,
     SELECTOR_LABELS,
+    SERVICE_DASHBOARD_UID,
     TYPE_PREFIX,
 )
 from .irsa import IrsaRole, IrsaRoleArgs
@@ -292,6 +293,14 @@ class KubePrometheusStack(pulumi.ComponentResource):
                 name="dashboard-platform-overview", namespace=ns, labels={**MANAGED_BY_LABELS, **GRAFANA_DASHBOARD_LABEL}
             ),
             data={"platform-overview.json": dashboards.platform_overview(args.contract)},
+            opts=child,
+        )
+        self.services_dashboard = k8s.core.v1.ConfigMap(
+            f"{name}-dashboard-services",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="dashboard-service-detail", namespace=ns, labels={**MANAGED_BY_LABELS, **GRAFANA_DASHBOARD_LABEL}
+            ),
+            data={"service-detail.json": dashboards.service_detail(SERVICE_DASHBOARD_UID, args.contract)},
             opts=child,
         )
         self.prometheus_url = f"http://{PROMETHEUS_RELEASE}-prometheus.{ns}.svc.cluster.local:9090"

@@ -31,13 +31,14 @@ class AlertRule(BaseModel):
     severity: Literal["critical", "warning", "info"] = Field(description="Routing severity.")
     summary: str = Field(description="One-line summary (may use $labels).")
     description: str = Field(description="What is wrong and where (may use $labels and $value).")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels besides severity.")
 
     def to_rule(self, runbook_base_url: str) -> dict[str, Any]:
         return {
             "alert": self.alert,
             "expr": self.expr,
             "for": self.for_,
-            "labels": {"severity": self.severity},
+            "labels": {"severity": self.severity, **self.labels},
             "annotations": {
                 "summary": self.summary,
                 "description": self.description,

@@ -279,6 +279,7 @@ def test_dashboards_are_valid_grafana_json(rendered_prod):
         "k8s/monitoring/ConfigMap/dashboard-argo-rollouts.yaml",
         "k8s/monitoring/ConfigMap/dashboard-platform-gpu.yaml",
         "k8s/monitoring/ConfigMap/dashboard-platform-overview.yaml",
+        "k8s/monitoring/ConfigMap/dashboard-service-detail.yaml",
     ]
     uids = set()
     for doc in maps.values():
@@ -291,7 +292,7 @@ def test_dashboards_are_valid_grafana_json(rendered_prod):
         for panel in dashboard["panels"]:
             for target in panel.get("targets", []):
                 assert target["expr"]
-    assert len(uids) == 3
+    assert uids == {"platform-argo-rollouts", "platform-gpu", "platform-overview", "service-detail"}
 
 
 def test_overview_dashboard_queries(prod):
