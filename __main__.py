@@ -37,7 +37,18 @@ namespace_names = [name for name, on in (
 namespaces = PlatformNamespaces(
     "namespaces", PlatformNamespacesArgs(names=namespace_names), opts=pulumi.ResourceOptions(providers=[k8s_provider])
 )
-platform = pulumi.ResourceOptions(providers=[aws_provider, k8s_provider], depends_on=[namespaces])
+providers = [aws_provider, k8s_provider]
+
+
+def deploy_opts(*namespace_names: str, after: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
+    """Providers, plus the namespaces (only these: depending on a component means on all its
+    children) and whatever else must exist first."""
+    return pulumi.ResourceOptions(
+        providers=providers, depends_on=[namespaces.namespaces[n] for n in namespace_names] + list(after or [])
+    )
+
+
+crds: list[pulumi.Resource] = []
 
 if stack.enabled:
     metrics = KubePrometheusStack(
@@ -53,10 +64,10 @@ if stack.enabled:
             log_group_names=[config.log_group_name] if config.fluent_bit.enabled else [],
             secrets=secrets,
         ),
-        opts=platform,
+        opts=deploy_opts(ns.monitoring),
     )
-    # Every custom resource below waits for the prometheus-operator CRDs.
-    platform = pulumi.ResourceOptions.merge(platform, pulumi.ResourceOptions(depends_on=metrics.crds))
+    # Every custom resource below (charts' ServiceMonitors included) waits for the operator CRDs.
+    crds = metrics.crds
     pulumi.export("prometheusUrl", metrics.prometheus_url)
     pulumi.export("alertmanagerUrl", metrics.alertmanager_url)
     if grafana:
@@ -77,7 +88,7 @@ if config.loki.enabled:
             protect=config.protect_data,
             grafana_namespace=ns.monitoring if grafana else None,
         ),
-        opts=platform,
+        opts=deploy_opts(ns.logging, *([ns.monitoring] if grafana else []), after=crds),
     )
     pulumi.export("lokiBucketName", loki.bucket_name)
     pulumi.export("lokiRoleArn", loki.role_arn)
@@ -96,13 +107,17 @@ if config.fluent_bit.enabled:
             oidc_issuer=cluster.oidc_issuer,
             protect=config.protect_data,
         ),
-        opts=platform,
+        opts=deploy_opts(ns.logging, after=crds),
     )
     pulumi.export("logGroupName", fluent_bit.log_group_name)
     pulumi.export("fluentBitRoleArn", fluent_bit.role_arn)
 
 if config.dcgm_exporter.enabled:
-    DcgmExporter("dcgm-exporter", DcgmExporterArgs(config=config.dcgm_exporter, namespace=ns.monitoring), opts=platform)
+    DcgmExporter(
+        "dcgm-exporter",
+        DcgmExporterArgs(config=config.dcgm_exporter, namespace=ns.monitoring),
+        opts=deploy_opts(ns.monitoring, after=crds),
+    )
 
 rollouts = None
 if config.argo_rollouts.enabled:
@@ -114,7 +129,7 @@ if config.argo_rollouts.enabled:
             dashboard_namespace=ns.monitoring if grafana else None,
             prod=prod,
         ),
-        opts=platform,
+        opts=deploy_opts(ns.rollouts, *([ns.monitoring] if grafana else []), after=crds),
     )
 
 if config.datadog.enabled:
@@ -127,7 +142,7 @@ if config.datadog.enabled:
             api_key=secrets["datadogApiKey"],
             app_key=secrets["datadogAppKey"],
         ),
-        opts=platform,
+        opts=deploy_opts("datadog"),
     )
 
 if config.kubecost.enabled:
@@ -136,7 +151,7 @@ if config.kubecost.enabled:
         KubecostArgs(
             config=config.kubecost, namespace="kubecost", cluster_name=cluster.name, prometheus_url=metrics.prometheus_url
         ),
-        opts=platform,
+        opts=deploy_opts("kubecost"),
     )
 
 if config.container_insights.enabled:
@@ -149,13 +164,12 @@ if config.container_insights.enabled:
             oidc_issuer=cluster.oidc_issuer,
             protect=config.protect_data,
         ),
-        opts=platform,
+        opts=deploy_opts(),
     )
     pulumi.export("containerInsightsRoleArn", insights.irsa.role_arn)
 
 if config.services:
     # Validation guarantees Prometheus and Argo Rollouts are on whenever services are configured.
-    service_opts = pulumi.ResourceOptions.merge(platform, pulumi.ResourceOptions(depends_on=[rollouts]))
     dashboards = {}
     for service in config.services:
         monitoring = ServiceMonitoring(
@@ -166,7 +180,8 @@ if config.services:
                 runbook_base_url=config.alerting.runbook_base_url,
                 grafana_url=metrics.grafana_url if grafana else None,
             ),
-            opts=service_opts,
+            # ServiceMonitors and rules need the operator CRDs, Rollouts the chart that installs theirs.
+            opts=deploy_opts(service.namespace, after=[*crds, rollouts.release]),
         )
         if monitoring.dashboard_url:
             dashboards[service.name] = monitoring.dashboard_url
