@@ -109,9 +109,10 @@ def service_rule_groups(service: ServiceConfig, runbook_base_url: str) -> list[d
     prefix = f"{SERVICE_RULE_GROUP_PREFIX}.{service.namespace}.{service.name}"
     return [
         {"name": f"{prefix}.recording", "rules": recording_rules(service)},
-        {"name": f"{prefix}.slo-recording", "rules": slo_recording_rules(service)},
+        # One group: rules of a group run in order, so each alert reads the SLI recorded in the
+        # same evaluation instead of racing another group (which would delay it by an interval).
         {
-            "name": f"{prefix}.slo-alerts",
-            "rules": [a.to_rule(runbook_base_url) for a in slo_alerts(service)],
+            "name": f"{prefix}.slo",
+            "rules": slo_recording_rules(service) + [a.to_rule(runbook_base_url) for a in slo_alerts(service)],
         },
     ]
