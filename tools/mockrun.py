@@ -48,6 +48,7 @@ class Registration:
     aliases: list[str] = field(default_factory=list)
     provider: str = ""
     depends_on: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
 
 class RecordingMocks(pulumi_mocks.Mocks):
@@ -105,6 +106,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     aliases=[a.spec.name or a.urn for a in request.aliases] if request.aliases else [],
                     provider=request.provider,
                     depends_on=list(request.dependencies),
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 )
             )
         return response
