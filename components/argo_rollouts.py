@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import dashboards
 from .config import ArgoRolloutsConfig
 from .conventions import GRAFANA_DASHBOARD_LABEL, MANAGED_BY_LABELS, SELECTOR_LABELS, TYPE_PREFIX
+from .helm import helm_release
 from .options import child_opts
 
 CHART = "argo-rollouts"
@@ -49,17 +50,16 @@ class ArgoRollouts(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArgoRolloutsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}:delivery:ArgoRollouts", name, None, opts)
-        self.release = k8s.helm.v3.Release(
+        self.release = helm_release(
+            self,
             f"{name}-release",
-            name="argo-rollouts",
+            release="argo-rollouts",
             chart=CHART,
+            repository=REPOSITORY,
             version=args.config.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
             namespace=args.namespace,
             values=argo_rollouts_values(args.config, args.prod),
-            atomic=True,
-            timeout=600,
-            opts=child_opts(self, opts),
+            opts=opts,
         )
         if args.dashboard_namespace:
             self.dashboard = k8s.core.v1.ConfigMap(

@@ -95,7 +95,21 @@ def _check_chart_version(value: str) -> str:
     return value
 
 
+def _check_retention_days(value: int) -> int:
+    if value not in CLOUDWATCH_RETENTION_DAYS:
+        raise ValueError(f"must be one of the retention periods CloudWatch Logs accepts: {list(CLOUDWATCH_RETENTION_DAYS)}")
+    return value
+
+
+def _check_kms_key_arn(value: str) -> str:
+    if not _KMS_ARN_RE.match(value):
+        raise ValueError("must be a KMS key ARN: arn:aws:kms:<region>:<account>:key/<id>")
+    return value
+
+
 Duration = Annotated[str, AfterValidator(_check_duration)]
+RetentionDays = Annotated[int, AfterValidator(_check_retention_days)]
+KmsKeyArn = Annotated[str, AfterValidator(_check_kms_key_arn)]
 Quantity = Annotated[str, AfterValidator(_check_quantity)]
 ByteSize = Annotated[str, AfterValidator(_check_byte_size)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
@@ -354,7 +368,7 @@ class LokiConfig(Model):
     retention: Duration = Field("360h", description="Log retention; the S3 chunk lifecycle is derived from it.")
     delete_delay: Duration = Field("2h", description="Compactor delete delay; added to retention for the S3 lifecycle.")
     bucket_name: Optional[str] = Field(None, description="Explicit S3 bucket name; empty lets Pulumi auto-name it.")
-    kms_key_arn: Optional[str] = Field(None, description="KMS key for SSE-KMS; empty uses SSE-S3 (AES256).")
+    kms_key_arn: Optional[KmsKeyArn] = Field(None, description="KMS key for SSE-KMS; empty uses SSE-S3 (AES256).")
     storage_size: Quantity = Field("10Gi", description="Volume for the WAL / compactor working directory.")
     resources: Resources = Field(
         default_factory=lambda: Resources(requests=ResourceList(cpu="250m", memory="512Mi"), limits=ResourceList(memory="1Gi")),
@@ -368,13 +382,6 @@ class LokiConfig(Model):
             raise ValueError("must be a valid S3 bucket name: 3-63 lower-case letters, digits, '.' or '-'")
         return value
 
-    @field_validator("kms_key_arn")
-    @classmethod
-    def _kms(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _KMS_ARN_RE.match(value):
-            raise ValueError("must be a KMS key ARN: arn:aws:kms:<region>:<account>:key/<id>")
-        return value
-
     @model_validator(mode="after")
     def _mode_replicas(self) -> "LokiConfig":
         if self.deployment_mode == "SingleBinary" and self.replicas > 1:
@@ -386,8 +393,8 @@ class FluentBitConfig(Model):
     enabled: bool = Field(True, description="Deploy Fluent Bit.")
     chart_version: ChartVersion = Field("0.58.1", description="Pinned fluent `fluent-bit` chart version.")
     log_group_name: Optional[str] = Field(None, description="CloudWatch log group; default `/aws/eks/<cluster>/containers`.")
-    retention_days: int = Field(30, description="CloudWatch log group retention in days.")
-    kms_key_arn: Optional[str] = Field(None, description="KMS key for the log group; empty uses CloudWatch's default encryption.")
+    retention_days: RetentionDays = Field(30, description="CloudWatch log group retention in days.")
+    kms_key_arn: Optional[KmsKeyArn] = Field(None, description="KMS key for the log group; empty uses CloudWatch's default encryption.")
     exclude_namespaces: list[DnsLabel] = Field(default_factory=lambda: ["kube-system"], description="Namespaces whose logs are dropped.")
     mem_buf_limit: str = Field("50MB", description="Memory buffer limit of the tail input.")
     send_to_loki: bool = Field(True, description="Also ship logs to Loki.")
@@ -396,25 +403,11 @@ class FluentBitConfig(Model):
         description="Fluent Bit container resources.",
     )
 
-    @field_validator("retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in CLOUDWATCH_RETENTION_DAYS:
-            raise ValueError(f"must be one of the retention periods CloudWatch Logs accepts: {list(CLOUDWATCH_RETENTION_DAYS)}")
-        return value
-
     @field_validator("log_group_name")
     @classmethod
     def _log_group(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not _LOG_GROUP_RE.match(value):
             raise ValueError("must be a CloudWatch log group name: 1-512 of letters, digits, '_', '-', '/', '.', '#'")
-        return value
-
-    @field_validator("kms_key_arn")
-    @classmethod
-    def _kms(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _KMS_ARN_RE.match(value):
-            raise ValueError("must be a KMS key ARN: arn:aws:kms:<region>:<account>:key/<id>")
         return value
 
     @field_validator("mem_buf_limit")
@@ -470,20 +463,13 @@ class KubecostConfig(Model):
 class ContainerInsightsConfig(Model):
     enabled: bool = Field(False, description="Install the amazon-cloudwatch-observability EKS add-on with its IRSA role.")
     addon_version: str = Field("v4.4.0-eksbuild.1", description="Pinned add-on version.")
-    retention_days: int = Field(30, description="Retention of the Container Insights performance log group.")
+    retention_days: RetentionDays = Field(30, description="Retention of the Container Insights performance log group.")
 
     @field_validator("addon_version")
     @classmethod
     def _addon_version(cls, value: str) -> str:
         if not re.match(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$", value):
             raise ValueError("must be an exact EKS add-on version such as v4.4.0-eksbuild.1")
-        return value
-
-    @field_validator("retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in CLOUDWATCH_RETENTION_DAYS:
-            raise ValueError(f"must be one of the retention periods CloudWatch Logs accepts: {list(CLOUDWATCH_RETENTION_DAYS)}")
         return value
 
 

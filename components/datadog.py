@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .config import DatadogConfig
 from .conventions import MANAGED_BY_LABELS, TYPE_PREFIX
+from .helm import helm_release
 from .options import child_opts
 
 CHART = "datadog"
@@ -53,14 +54,16 @@ class Datadog(pulumi.ComponentResource):
             string_data={"api-key": args.api_key, "app-key": args.app_key},
             opts=child_opts(self, opts),
         )
-        self.release = k8s.helm.v3.Release(
+        self.release = helm_release(
+            self,
             f"{name}-release",
-            name="datadog",
+            release="datadog",
             chart=CHART,
+            repository=REPOSITORY,
             version=args.config.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
             namespace=args.namespace,
             values=datadog_values(args.config, args.cluster_name),
-            opts=child_opts(self, opts, depends_on=[keys]),
+            opts=opts,
+            depends_on=[keys],
         )
         self.register_outputs({"release": self.release.name})

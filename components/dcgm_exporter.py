@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import dashboards
 from .config import DcgmExporterConfig
 from .conventions import GRAFANA_DASHBOARD_LABEL, MANAGED_BY_LABELS, SELECTOR_LABELS, TYPE_PREFIX
+from .helm import helm_release
 from .options import child_opts
 
 CHART = "dcgm-exporter"
@@ -57,17 +58,16 @@ class DcgmExporter(pulumi.ComponentResource):
     def __init__(self, name: str, args: DcgmExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}:metrics:DcgmExporter", name, None, opts)
         cfg = args.config
-        self.release = k8s.helm.v3.Release(
+        self.release = helm_release(
+            self,
             f"{name}-release",
-            name="dcgm-exporter",
+            release="dcgm-exporter",
             chart=CHART,
+            repository=REPOSITORY,
             version=cfg.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
             namespace=args.namespace,
             values=dcgm_values(cfg),
-            atomic=True,
-            timeout=600,
-            opts=child_opts(self, opts),
+            opts=opts,
         )
         self.dashboard = k8s.core.v1.ConfigMap(
             f"{name}-dashboard",

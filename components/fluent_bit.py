@@ -8,12 +8,12 @@ from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import iam
 from .config import FluentBitConfig
 from .conventions import SELECTOR_LABELS, TYPE_PREFIX
+from .helm import helm_release
 from .irsa import IrsaRole, IrsaRoleArgs
 from .options import child_opts
 
@@ -240,18 +240,18 @@ class FluentBit(pulumi.ComponentResource):
             opts=child_opts(self, opts),
         )
         sections = pipeline(cfg, args.region, args.log_group_name, args.loki_host)
-        self.release = k8s.helm.v3.Release(
+        self.release = helm_release(
+            self,
             f"{name}-release",
-            name="fluent-bit",
+            release="fluent-bit",
             chart=CHART,
+            repository=REPOSITORY,
             version=cfg.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
             namespace=args.namespace,
             values=fluent_bit_values(cfg, sections, args.protect),
-            atomic=True,
-            timeout=600,
+            opts=opts,
             # Writing starts only once the group exists, so nothing is ever auto-created without retention.
-            opts=child_opts(self, opts, depends_on=[self.log_group, self.irsa]),
+            depends_on=[self.log_group, self.irsa],
         )
         self.log_group_name = self.log_group.name
         self.log_group_arn = self.log_group.arn

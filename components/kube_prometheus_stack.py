@@ -22,6 +22,7 @@ from .conventions import (
     SERVICE_DASHBOARD_UID,
     TYPE_PREFIX,
 )
+from .helm import helm_release
 from .irsa import IrsaRole, IrsaRoleArgs
 from .options import child_opts
 from .platform_rules import platform_rule_groups
@@ -264,18 +265,19 @@ class KubePrometheusStack(pulumi.ComponentResource):
                     )
                 )
 
-        self.release = k8s.helm.v3.Release(
+        self.release = helm_release(
+            self,
             f"{name}-release",
-            name=PROMETHEUS_RELEASE,
+            release=PROMETHEUS_RELEASE,
             chart=CHART,
+            repository=REPOSITORY,
             version=cfg.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
             namespace=ns,
             values=kube_prometheus_stack_values(cfg, args.alerting, args.cluster.region, args.prod, cloudwatch),
-            skip_crds=True,
-            atomic=True,
+            opts=opts,
+            depends_on=depends,
             timeout=900,
-            opts=child_opts(self, opts, depends_on=depends),
+            skip_crds=True,
         )
         self.rules = k8s.apiextensions.CustomResource(
             f"{name}-platform-rules",

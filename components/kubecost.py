@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from .config import KubecostConfig
 from .conventions import TYPE_PREFIX
-from .options import child_opts
+from .helm import helm_release
 
 CHART = "cost-analyzer"
 REPOSITORY = "https://kubecost.github.io/cost-analyzer/"
@@ -40,14 +39,15 @@ class Kubecost(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KubecostArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{TYPE_PREFIX}:integrations:Kubecost", name, None, opts)
-        self.release = k8s.helm.v3.Release(
+        self.release = helm_release(
+            self,
             f"{name}-release",
-            name="kubecost",
+            release="kubecost",
             chart=CHART,
+            repository=REPOSITORY,
             version=args.config.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
             namespace=args.namespace,
             values=kubecost_values(args.cluster_name, args.prometheus_url),
-            opts=child_opts(self, opts),
+            opts=opts,
         )
         self.register_outputs({"release": self.release.name})

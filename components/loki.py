@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import iam
 from .config import LokiConfig, duration_seconds
 from .conventions import GRAFANA_DATASOURCE_LABEL, MANAGED_BY_LABELS, SELECTOR_LABELS, TYPE_PREFIX
+from .helm import helm_release
 from .irsa import IrsaRole, IrsaRoleArgs
 from .options import child_opts
 
@@ -225,17 +226,18 @@ class Loki(pulumi.ComponentResource):
             opts=child,
         )
         prod = args.protect
-        self.release = k8s.helm.v3.Release(
+        self.release = helm_release(
+            self,
             f"{name}-release",
-            name="loki",
+            release="loki",
             chart=CHART,
+            repository=REPOSITORY,
             version=cfg.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPOSITORY),
             namespace=args.namespace,
             values=self.bucket.bucket.apply(lambda bucket: loki_values(cfg, bucket, args.region, prod)),
-            atomic=True,
+            opts=opts,
+            depends_on=[self.irsa, self.bucket_policy, self.lifecycle, self.encryption],
             timeout=900,
-            opts=child_opts(self, opts, depends_on=[self.irsa, self.bucket_policy, self.lifecycle, self.encryption]),
         )
         self.gateway_url = f"http://loki-gateway.{args.namespace}.svc.cluster.local"
         if args.grafana_namespace:

@@ -19,6 +19,18 @@ from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted
 from tools.render import render  # noqa: E402
 
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
+# The reference service fleet, in stack-file order.
+FLEET = [
+    "my-ktube-api",
+    "skillprepai-api",
+    "univprepai-api",
+    "majorprepai-api",
+    "collegeprepai-api",
+    "dreamseedai-api",
+    "seedtest-api",
+    "mpcstudy-api",
+    "mediprepai-api",
+]
 
 
 def stack_values(stack: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import kubernetes_validate
 import yaml
-from jsonschema import Draft7Validator, FormatChecker
+from jsonschema import Draft7Validator
 
 K8S_VERSION = "1.30.0"
 CRD_FILES = {

@@ -9,7 +9,7 @@ import pytest
 
 from components.config import ConfigError, StackConfig, load_stack_config
 from components.conventions import PROJECT
-from tests.conftest import stack_values, to_pulumi_config
+from tests.conftest import FLEET, stack_values, to_pulumi_config
 
 WEBHOOK = "https://hooks.slack.com/services/T0000/B0000/abcdefghijklmnop"
 PASSWORD = "correct-horse-battery-staple"
@@ -225,17 +225,7 @@ def test_canary_error_names_the_offending_step():
 def test_committed_stacks_are_valid(stack):
     config = load_stack_config(to_pulumi_config(stack_values(stack))[0], set())
     assert isinstance(config, StackConfig)
-    assert [s.name for s in config.services] == [
-        "my-ktube-api",
-        "skillprepai-api",
-        "univprepai-api",
-        "majorprepai-api",
-        "collegeprepai-api",
-        "dreamseedai-api",
-        "seedtest-api",
-        "mpcstudy-api",
-        "mediprepai-api",
-    ]
+    assert [s.name for s in config.services] == FLEET
     assert [s.port for s in config.services] == [8001, 8005, 8006, 8007, 8008, 8009, 8009, 8010, 8011]
     legacy = config.services[7]
     assert (legacy.metrics_port, legacy.metrics_path) == (9117, "/metrics")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from parliament import analyze_policy_string
 
+from tests.conftest import ROOT
 from tools.mockrun import RunResult
+
+sys.path.insert(0, str(ROOT / "policy"))
+from guardrails import NO_RESOURCE_TYPE_ACTIONS  # noqa: E402  (the policy pack owns the list)
 
 # parliament predates IRSA: it recognises SAML providers and four web-identity providers but not an
 # EKS OIDC provider, and it lints every document as an identity policy, so a trust policy (which
@@ -57,23 +62,6 @@ def test_parliament_finds_nothing(stack, request):
 def test_parliament_is_not_blind(statement, issue):
     """The linter really runs: each of these is flagged, so the zero-findings test can fail."""
     assert [i for i, _ in _findings({"Version": "2012-10-17", "Statement": [statement]})] == [issue]
-
-
-# Read-only actions AWS defines with no resource types: `*` is the only resource they accept.
-# Nothing that reads or writes log events or objects is here.
-NO_RESOURCE_TYPE_ACTIONS = {
-    "cloudwatch:DescribeAlarmsForMetric",
-    "cloudwatch:GetMetricData",
-    "cloudwatch:ListMetrics",
-    "cloudwatch:PutMetricData",
-    "ec2:DescribeInstances",
-    "ec2:DescribeRegions",
-    "ec2:DescribeTags",
-    "ec2:DescribeVolumes",
-    "logs:DescribeLogGroups",
-    "logs:StopQuery",
-    "tag:GetResources",
-}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -154,3 +142,23 @@ def test_service_account_carries_the_role_it_is_trusted_by(prod, sa, role):
     assert account["metadata"]["annotations"] == {
         "eks.amazonaws.com/role-arn": f"arn:aws:iam::210987654321:role/{role}-mock0001"
     }
+
+
+def test_optional_components_policies_are_clean(run, make_config):
+    """Container Insights and every other optional piece on: still zero findings, still scoped."""
+    result = run(
+        make_config("prod", containerInsights={"enabled": True}, datadog={"enabled": True}, kubecost={"enabled": True}),
+        stack="prod",
+    )
+    policies = _policies(result)
+    assert len(policies) == 9  # + Container Insights trust and role policy
+    for name, field, document in policies:
+        findings = _findings(document)
+        if field == "assumeRolePolicy":
+            assert {issue for issue, _ in findings} <= TRUST_POLICY_FALSE_POSITIVES, (name, findings)
+        else:
+            assert findings == [], (name, findings)
+    agent = json.loads(result.named("container-insights-irsa-policy").inputs["policy"])
+    group = "arn:aws:logs:ap-northeast-2:210987654321:log-group:/aws/containerinsights/platform-prod/performance"
+    assert [s["Resource"] for s in agent["Statement"]] == ["*", f"{group}:*", f"{group}:log-stream:*", "*"]
+    assert agent["Statement"][0]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "ContainerInsights"}}

@@ -198,3 +198,10 @@ def test_every_policy_is_mandatory_and_described():
 def test_policy_pack_entry_point_lists_the_guardrails():
     text = (ROOT / "policy" / "__main__.py").read_text()
     assert "PolicyPack(name=\"eks-observability-guardrails\", policies=POLICIES)" in text
+
+
+def test_policy_pack_agrees_with_the_program_conventions():
+    """The pack is self-contained (the engine runs its folder alone), so its copy is pinned here."""
+    from components.conventions import FORBIDDEN_LABELS
+
+    assert guardrails.FORBIDDEN_LABELS == FORBIDDEN_LABELS

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, stack_values, to_pulumi_config
+from tests.conftest import ROOT, to_pulumi_config
 from tools.mockrun import run_program
 from tools.render import render
 

@@ -11,21 +11,11 @@ import yaml
 
 from components.conventions import FORBIDDEN_LABELS, record_latency
 from tests import promtool
+from tests.conftest import FLEET
 from tests.argo_expr import phase
 from tests.manifests import validate
 from tools.mockrun import RunResult
 
-FLEET = [
-    "my-ktube-api",
-    "skillprepai-api",
-    "univprepai-api",
-    "majorprepai-api",
-    "collegeprepai-api",
-    "dreamseedai-api",
-    "seedtest-api",
-    "mpcstudy-api",
-    "mediprepai-api",
-]
 RUNBOOKS = "https://github.com/eks-observability/eks-observability/blob/main/docs/runbooks.md"
 PROMETHEUS = "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
 

@@ -32,6 +32,8 @@ NAMED_VALIDATORS = {
     cfg._check_byte_size: "byte size",
     cfg._check_dns_label: "DNS label",
     cfg._check_chart_version: "chart version",
+    cfg._check_retention_days: "CloudWatch retention days",
+    cfg._check_kms_key_arn: "KMS key ARN",
 }
 
 

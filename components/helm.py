@@ -1,0 +1,44 @@
+"""The one way this program installs a Helm chart."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .options import child_opts
+
+
+def helm_release(
+    parent: pulumi.ComponentResource,
+    name: str,
+    *,
+    release: str,
+    chart: str,
+    repository: str,
+    version: str,
+    namespace: str,
+    values: Any,
+    opts: Optional[pulumi.ResourceOptions],
+    depends_on: Sequence[pulumi.Resource] = (),
+    timeout: int = 600,
+    skip_crds: bool = False,
+) -> k8s.helm.v3.Release:
+    """A Helm release pinned to `version`, child of `parent`.
+
+    Atomic: a failed install or upgrade rolls back instead of leaving a half-applied release.
+    """
+    return k8s.helm.v3.Release(
+        name,
+        name=release,
+        chart=chart,
+        version=version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+        namespace=namespace,
+        values=values,
+        atomic=True,
+        timeout=timeout,
+        skip_crds=skip_crds or None,
+        opts=child_opts(parent, opts, depends_on=list(depends_on)),
+    )
