@@ -60,6 +60,7 @@ if stack.enabled:
             cluster=cluster,
             namespace=ns.monitoring,
             prod=prod,
+            retain_volumes=config.protect_data,
             gpu_rules=config.dcgm_exporter.enabled,
             log_group_names=[config.log_group_name] if config.fluent_bit.enabled else [],
             secrets=secrets,

@@ -57,8 +57,9 @@ def analysis_template_spec(service: ServiceConfig, prometheus_url: str) -> dict[
     return {"args": [{"name": arg} for arg in ARGS], "metrics": metrics}
 
 
-def canary_steps(service: ServiceConfig) -> list[dict[str, Any]]:
-    analysis = {
+def analysis_ref(service: ServiceConfig) -> dict[str, Any]:
+    """The AnalysisTemplate with this rollout's args, as steps and background analysis name it."""
+    return {
         "templates": [{"templateName": template_name(service)}],
         "args": [
             {"name": "namespace", "value": service.namespace},
@@ -66,6 +67,15 @@ def canary_steps(service: ServiceConfig) -> list[dict[str, Any]]:
             {"name": "canary-version", "value": service.version},
         ],
     }
+
+
+def background_analysis(service: ServiceConfig) -> dict[str, Any] | None:
+    """Analysis running beside the steps from the first one (`analysis.background`), or None."""
+    return {**analysis_ref(service), "startingStep": 1} if service.analysis.background else None
+
+
+def canary_steps(service: ServiceConfig) -> list[dict[str, Any]]:
+    analysis = analysis_ref(service)
     steps: list[dict[str, Any]] = []
     for step in service.canary.steps:
         if step.set_weight is not None:

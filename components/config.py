@@ -527,6 +527,9 @@ class AnalysisConfig(Model):
     inconclusive_limit: int = Field(
         1, ge=0, le=100, description="Idle (no traffic) measurements tolerated before the rollout pauses for a human."
     )
+    background: bool = Field(
+        False, description="Also run the analysis in the background from the first step until the rollout completes."
+    )
 
 
 class SloConfig(Model):

@@ -79,10 +79,22 @@ def ingress_annotations(cfg: PrometheusStackConfig) -> dict[str, str]:
     return annotations | ingress.annotations
 
 
+RETAIN_VOLUMES = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+
+
 def kube_prometheus_stack_values(
-    cfg: PrometheusStackConfig, alerting: AlertingConfig, region: str, prod: bool, cloudwatch: bool
+    cfg: PrometheusStackConfig,
+    alerting: AlertingConfig,
+    region: str,
+    prod: bool,
+    cloudwatch: bool,
+    retain_volumes: bool = False,
 ) -> dict[str, Any]:
-    """Helm values for kube-prometheus-stack (CRDs are applied separately, see the component)."""
+    """Helm values for kube-prometheus-stack (CRDs are applied separately, see the component).
+
+    `retain_volumes` keeps the Prometheus and Alertmanager volumes when their StatefulSets are
+    deleted or scaled down, and Grafana's volume when the release is uninstalled.
+    """
     prom, am, grafana = cfg.prometheus, cfg.alertmanager, cfg.grafana
     anti_affinity = "hard" if prod else "soft"
     spec: dict[str, Any] = {
@@ -129,15 +141,18 @@ def kube_prometheus_stack_values(
         },
         "grafana": {"enabled": False},
     }
+    if retain_volumes:
+        spec["persistentVolumeClaimRetentionPolicy"] = dict(RETAIN_VOLUMES)
+        values["alertmanager"]["alertmanagerSpec"]["persistentVolumeClaimRetentionPolicy"] = dict(RETAIN_VOLUMES)
     if prod:
         values["prometheus"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}
         values["alertmanager"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": max(1, am.replicas - 1)}
     if grafana.enabled:
-        values["grafana"] = grafana_values(cfg, region, cloudwatch)
+        values["grafana"] = grafana_values(cfg, region, cloudwatch, retain_volumes)
     return values
 
 
-def grafana_values(cfg: PrometheusStackConfig, region: str, cloudwatch: bool) -> dict[str, Any]:
+def grafana_values(cfg: PrometheusStackConfig, region: str, cloudwatch: bool, retain_volume: bool = False) -> dict[str, Any]:
     grafana = cfg.grafana
     values: dict[str, Any] = {
         "enabled": True,
@@ -152,6 +167,9 @@ def grafana_values(cfg: PrometheusStackConfig, region: str, cloudwatch: bool) ->
         },
         "additionalDataSources": [],
     }
+    if retain_volume:
+        # Helm leaves a resource with this annotation in place when the release is uninstalled.
+        values["persistence"]["annotations"] = {"helm.sh/resource-policy": "keep"}
     if cloudwatch:
         values["additionalDataSources"].append(
             {
@@ -183,6 +201,7 @@ class KubePrometheusStackArgs(BaseModel):
     cluster: ClusterConfig = Field(description="Cluster (region, OIDC provider for Grafana's IRSA role).")
     namespace: str = Field(description="Namespace for the release, its secrets, rules and dashboards.")
     prod: bool = Field(description="Replicated, disruption budgets, hard anti-affinity.")
+    retain_volumes: bool = Field(False, description="Keep Prometheus, Alertmanager and Grafana volumes on delete (protectData).")
     gpu_rules: bool = Field(description="Include the GPU alert group (DCGM exporter deployed).")
     log_group_names: list[str] = Field(default_factory=list, description="Log groups Grafana's CloudWatch datasource may query.")
     secrets: dict[str, Any] = Field(default_factory=dict, description="Secret Outputs by stack config key.")
@@ -273,7 +292,7 @@ class KubePrometheusStack(pulumi.ComponentResource):
             repository=REPOSITORY,
             version=cfg.chart_version,
             namespace=ns,
-            values=kube_prometheus_stack_values(cfg, args.alerting, args.cluster.region, args.prod, cloudwatch),
+            values=kube_prometheus_stack_values(cfg, args.alerting, args.cluster.region, args.prod, cloudwatch, args.retain_volumes),
             opts=opts,
             depends_on=depends,
             timeout=900,

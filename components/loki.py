@@ -60,16 +60,18 @@ def lifecycle_rules(retention: str, delete_delay: str) -> list[dict[str, Any]]:
 
 
 def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[str, Any]:
-    """Helm values for the grafana-community `loki` chart."""
+    """Helm values for the grafana-community `loki` chart; `prod` replicates, adds disruption budgets
+    and keeps the volumes when the StatefulSets are deleted or scaled down."""
     single = cfg.deployment_mode == "SingleBinary"
     replication = 1 if single else min(3, cfg.replicas)
     resources = cfg.resources.as_k8s()
     pdb = {"podDisruptionBudget": {"maxUnavailable": 1}} if prod else {}
+    retain = {"whenDeleted": "Retain", "whenScaled": "Retain", "enableStatefulSetAutoDeletePVC": False} if prod else {}
 
     def target(persistence: Optional[dict[str, Any]]) -> dict[str, Any]:
         spec: dict[str, Any] = {"replicas": cfg.replicas, "resources": resources, **pdb}
         if persistence is not None:
-            spec["persistence"] = {**persistence, "size": cfg.storage_size, "storageClass": STORAGE_CLASS}
+            spec["persistence"] = {**persistence, "size": cfg.storage_size, "storageClass": STORAGE_CLASS, **retain}
         return spec
 
     values: dict[str, Any] = {

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
-from .canary import analysis_template_spec, canary_steps, template_name
+from .canary import analysis_template_spec, background_analysis, canary_steps, template_name
 from .config import ServiceConfig
 from .conventions import MANAGED_BY_LABELS, SELECTOR_LABELS, SERVICE_DASHBOARD_UID, TYPE_PREFIX
 from .options import child_opts
@@ -122,6 +122,9 @@ def rollout_spec(service: ServiceConfig) -> dict[str, Any]:
             }
         },
     }
+    background = background_analysis(service)
+    if background:
+        spec["strategy"]["canary"]["analysis"] = background
     if service.workload_ref:
         spec["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": service.workload_ref, "scaleDown": "progressively"}
     else:

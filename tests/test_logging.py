@@ -12,6 +12,7 @@ from components.loki import CHUNK_PREFIX, chunk_expiry_days, lifecycle_rules, lo
 
 # Objects Loki (TSDB, single tenant) writes to its bucket; only the first kind may ever expire.
 CHUNK_KEYS = ["fake/7d1b4c2a9e0f3b65/18c0f3a2b10:18c0f9d1e22:3b1a9e0c"]
+RETAIN = {"whenDeleted": "Retain", "whenScaled": "Retain", "enableStatefulSetAutoDeletePVC": False}
 NEVER_EXPIRE_KEYS = [
     "index/loki_index_20123/1719792000-ingester-0-1719800000.tsdb.gz",
     "index/delete_requests/delete_requests.gz",
@@ -146,8 +147,8 @@ def test_loki_values_simple_scalable_prod(prod):
         assert values[target]["podDisruptionBudget"] == {"maxUnavailable": 1}
         assert values[target]["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
     assert "persistence" not in values["read"]
-    assert values["write"]["persistence"] == {"volumeClaimsEnabled": True, "size": "50Gi", "storageClass": "gp3"}
-    assert values["backend"]["persistence"] == {"enabled": True, "size": "50Gi", "storageClass": "gp3"}
+    assert values["write"]["persistence"] == {"volumeClaimsEnabled": True, "size": "50Gi", "storageClass": "gp3", **RETAIN}
+    assert values["backend"]["persistence"] == {"enabled": True, "size": "50Gi", "storageClass": "gp3", **RETAIN}
 
 
 def test_no_static_credentials_anywhere(rendered_prod):

@@ -190,7 +190,13 @@ def test_grafana(prod):
     grafana = _values(prod, "kube-prometheus-stack")["grafana"]
     assert grafana["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}
     assert "adminPassword" not in grafana
-    assert grafana["persistence"] == {"enabled": True, "type": "pvc", "size": "20Gi", "storageClassName": "gp3"}
+    assert grafana["persistence"] == {
+        "enabled": True,
+        "type": "pvc",
+        "size": "20Gi",
+        "storageClassName": "gp3",
+        "annotations": {"helm.sh/resource-policy": "keep"},
+    }
     assert grafana["serviceAccount"] == {"create": False, "name": "grafana"}
     assert grafana["sidecar"]["dashboards"]["searchNamespace"] == "ALL"
     assert grafana["additionalDataSources"] == [
@@ -361,3 +367,18 @@ def test_container_insights(run, make_config):
 def test_grafana_replicas_must_be_one(run, make_config):
     result = run(make_config("dev", prometheusStack={"grafana": {"replicas": 2}}), check=False)
     assert "prometheusStack.grafana.replicas: got 2; must be 1" in str(result.error)
+
+
+def test_prod_volumes_are_retained(prod, dev):
+    retain = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    values = _values(prod, "kube-prometheus-stack")
+    assert values["prometheus"]["prometheusSpec"]["persistentVolumeClaimRetentionPolicy"] == retain
+    assert values["alertmanager"]["alertmanagerSpec"]["persistentVolumeClaimRetentionPolicy"] == retain
+    assert values["grafana"]["persistence"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    loki = _values(prod, "loki")
+    for target in ("write", "backend"):
+        assert loki[target]["persistence"]["whenDeleted"] == "Retain"
+        assert loki[target]["persistence"]["enableStatefulSetAutoDeletePVC"] is False
+    dev_values = _values(dev, "kube-prometheus-stack")
+    assert "persistentVolumeClaimRetentionPolicy" not in dev_values["prometheus"]["prometheusSpec"]
+    assert "annotations" not in dev_values["grafana"]["persistence"]

@@ -488,3 +488,20 @@ def test_service_dashboard_reads_recording_rules(prod):
         ],
     }
     assert [v["name"] for v in dashboard["templating"]["list"]] == ["namespace", "service", "version"]
+
+
+def test_background_analysis_from_config(run, make_config, shared_schemas):
+    values = make_config("dev")
+    values["services"][1]["analysis"] = {"background": True}
+    rollout = _stack(run(values), "skillprepai-api")["rollout"]
+    assert rollout["spec"]["strategy"]["canary"]["analysis"] == {
+        "templates": [{"templateName": "skillprepai-api-canary"}],
+        "args": [
+            {"name": "namespace", "value": "skillprepai"},
+            {"name": "service", "value": "skillprepai-api"},
+            {"name": "canary-version", "value": "2.3.0"},
+        ],
+        "startingStep": 1,
+    }
+    assert validate(rollout, shared_schemas / "crds") == []
+    assert "analysis" not in _stack(run(make_config("dev")), "skillprepai-api")["rollout"]["spec"]["strategy"]["canary"]
