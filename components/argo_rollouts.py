@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import dashboards
 from .config import ArgoRolloutsConfig
-from .conventions import GRAFANA_DASHBOARD_LABEL, MANAGED_BY_LABELS, SELECTOR_LABELS, TYPE_PREFIX
+from .conventions import SELECTOR_LABELS, TYPE_PREFIX
 from .helm import helm_release
+from .sidecar import dashboard_config_map
 from .options import child_opts
 
 CHART = "argo-rollouts"
@@ -62,14 +62,7 @@ class ArgoRollouts(pulumi.ComponentResource):
             opts=opts,
         )
         if args.dashboard_namespace:
-            self.dashboard = k8s.core.v1.ConfigMap(
-                f"{name}-dashboard",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name="dashboard-argo-rollouts",
-                    namespace=args.dashboard_namespace,
-                    labels={**MANAGED_BY_LABELS, **GRAFANA_DASHBOARD_LABEL},
-                ),
-                data={"argo-rollouts.json": dashboards.argo_rollouts()},
-                opts=child_opts(self, opts),
+            self.dashboard = dashboard_config_map(
+                f"{name}-dashboard", "argo-rollouts", args.dashboard_namespace, dashboards.argo_rollouts(), child_opts(self, opts)
             )
         self.register_outputs({"release": self.release.name})

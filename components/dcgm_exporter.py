@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import dashboards
 from .config import DcgmExporterConfig
-from .conventions import GRAFANA_DASHBOARD_LABEL, MANAGED_BY_LABELS, SELECTOR_LABELS, TYPE_PREFIX
+from .conventions import SELECTOR_LABELS, TYPE_PREFIX
 from .helm import helm_release
+from .sidecar import dashboard_config_map
 from .options import child_opts
 
 CHART = "dcgm-exporter"
@@ -69,12 +69,7 @@ class DcgmExporter(pulumi.ComponentResource):
             values=dcgm_values(cfg),
             opts=opts,
         )
-        self.dashboard = k8s.core.v1.ConfigMap(
-            f"{name}-dashboard",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="dashboard-platform-gpu", namespace=args.namespace, labels={**MANAGED_BY_LABELS, **GRAFANA_DASHBOARD_LABEL}
-            ),
-            data={"platform-gpu.json": dashboards.gpu()},
-            opts=child_opts(self, opts),
+        self.dashboard = dashboard_config_map(
+            f"{name}-dashboard", "platform-gpu", args.namespace, dashboards.gpu(), child_opts(self, opts)
         )
         self.register_outputs({"release": self.release.name})

@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import dashboards, iam
 from .config import AlertingConfig, ClusterConfig, MetricContract, PrometheusStackConfig
 from .conventions import (
-    GRAFANA_DASHBOARD_LABEL,
     KUBE_PROMETHEUS_STACK_OPERATOR,
     MANAGED_BY_LABELS,
     PROMETHEUS_OPERATOR_CRDS,
@@ -23,6 +22,7 @@ from .conventions import (
     TYPE_PREFIX,
 )
 from .helm import helm_release
+from .sidecar import dashboard_config_map
 from .irsa import IrsaRole, IrsaRoleArgs
 from .options import child_opts
 from .platform_rules import platform_rule_groups
@@ -308,21 +308,11 @@ class KubePrometheusStack(pulumi.ComponentResource):
             spec={"groups": platform_rule_groups(args.alerting, args.contract, args.gpu_rules)},
             opts=after_crds,
         )
-        self.overview = k8s.core.v1.ConfigMap(
-            f"{name}-dashboard-overview",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="dashboard-platform-overview", namespace=ns, labels={**MANAGED_BY_LABELS, **GRAFANA_DASHBOARD_LABEL}
-            ),
-            data={"platform-overview.json": dashboards.platform_overview(args.contract)},
-            opts=child,
+        self.overview = dashboard_config_map(
+            f"{name}-dashboard-overview", "platform-overview", ns, dashboards.platform_overview(args.contract), child
         )
-        self.services_dashboard = k8s.core.v1.ConfigMap(
-            f"{name}-dashboard-services",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="dashboard-service-detail", namespace=ns, labels={**MANAGED_BY_LABELS, **GRAFANA_DASHBOARD_LABEL}
-            ),
-            data={"service-detail.json": dashboards.service_detail(SERVICE_DASHBOARD_UID, args.contract)},
-            opts=child,
+        self.services_dashboard = dashboard_config_map(
+            f"{name}-dashboard-services", "service-detail", ns, dashboards.service_detail(SERVICE_DASHBOARD_UID, args.contract), child
         )
         self.prometheus_url = f"http://{PROMETHEUS_RELEASE}-prometheus.{ns}.svc.cluster.local:9090"
         self.alertmanager_url = f"http://{PROMETHEUS_RELEASE}-alertmanager.{ns}.svc.cluster.local:9093"

@@ -8,14 +8,14 @@ from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import iam
 from .config import LokiConfig, duration_seconds
-from .conventions import GRAFANA_DATASOURCE_LABEL, MANAGED_BY_LABELS, SELECTOR_LABELS, TYPE_PREFIX
+from .conventions import SELECTOR_LABELS, TYPE_PREFIX
 from .helm import helm_release
+from .sidecar import datasource_config_map
 from .irsa import IrsaRole, IrsaRoleArgs
 from .options import child_opts
 
@@ -243,15 +243,12 @@ class Loki(pulumi.ComponentResource):
         )
         self.gateway_url = f"http://loki-gateway.{args.namespace}.svc.cluster.local"
         if args.grafana_namespace:
-            self.datasource = k8s.core.v1.ConfigMap(
+            self.datasource = datasource_config_map(
                 f"{name}-grafana-datasource",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name="loki-datasource",
-                    namespace=args.grafana_namespace,
-                    labels={**MANAGED_BY_LABELS, **GRAFANA_DATASOURCE_LABEL},
-                ),
-                data={"loki-datasource.yaml": yaml.safe_dump(grafana_datasource(self.gateway_url), sort_keys=True)},
-                opts=child,
+                "loki",
+                args.grafana_namespace,
+                yaml.safe_dump(grafana_datasource(self.gateway_url), sort_keys=True),
+                child,
             )
         self.bucket_name = self.bucket.bucket
         self.bucket_arn = self.bucket.arn
