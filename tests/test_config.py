@@ -229,6 +229,7 @@ def test_committed_stacks_are_valid(stack):
     assert [s.port for s in config.services] == [8001, 8005, 8006, 8007, 8008, 8009, 8009, 8010, 8011]
     legacy = config.services[7]
     assert (legacy.metrics_port, legacy.metrics_path) == (9117, "/metrics")
+    assert legacy.metrics_adapter_image.endswith("/mpcstudy-metrics-adapter:1.3.0")
 
 
 def test_prod_is_bigger_and_protected_compared_to_dev():

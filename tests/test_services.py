@@ -101,29 +101,31 @@ def test_relabelling_keeps_only_the_contract(prod):
     assert not keep_metrics.fullmatch("user_sessions_total")
 
 
-def test_legacy_php_service_uses_its_adapter(run, make_config):
-    values = make_config("prod")
-    values["services"][7]["metricsAdapterImage"] = "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/mpcstudy-metrics-adapter:1.3.0"
-    stack = _stack(run(values, stack="prod"), "mpcstudy-api")
+def test_legacy_php_service_uses_its_adapter(prod):
+    stack = _stack(prod, "mpcstudy-api")
     assert stack["service"]["spec"]["ports"] == [
         {"name": "http", "port": 8010, "targetPort": "http", "protocol": "TCP"},
         {"name": "metrics", "port": 9117, "targetPort": "metrics", "protocol": "TCP"},
     ]
     endpoint = stack["servicemonitor"]["spec"]["endpoints"][0]
     assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics")
-    containers = stack["rollout"]["spec"]["template"]["spec"]["containers"]
-    assert [c["name"] for c in containers] == ["mpcstudy-api", "metrics-adapter"]
-    assert containers[1]["ports"] == [{"name": "metrics", "containerPort": 9117, "protocol": "TCP"}]
+    app, adapter = stack["rollout"]["spec"]["template"]["spec"]["containers"]
+    assert app["ports"] == [{"name": "http", "containerPort": 8010, "protocol": "TCP"}]
+    assert adapter["name"] == "metrics-adapter"
+    assert adapter["image"] == "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/mpcstudy-metrics-adapter:1.3.0"
+    assert adapter["ports"] == [{"name": "metrics", "containerPort": 9117, "protocol": "TCP"}]
 
 
-def test_committed_legacy_service_serves_metrics_on_its_own_port(prod):
-    stack = _stack(prod, "mpcstudy-api")
-    assert stack["servicemonitor"]["spec"]["endpoints"][0]["port"] == "metrics"
+def test_app_serving_metrics_on_a_second_port(run, make_config):
+    values = make_config("prod")
+    del values["services"][7]["metricsAdapterImage"]
+    stack = _stack(run(values, stack="prod"), "mpcstudy-api")
     (app,) = stack["rollout"]["spec"]["template"]["spec"]["containers"]
     assert app["ports"] == [
         {"name": "http", "containerPort": 8010, "protocol": "TCP"},
         {"name": "metrics", "containerPort": 9117, "protocol": "TCP"},
     ]
+    assert stack["servicemonitor"]["spec"]["endpoints"][0]["port"] == "metrics"
 
 
 def test_rollout_canary_steps(prod):
