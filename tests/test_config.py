@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any, Callable
 
 import pytest
@@ -261,3 +262,22 @@ def test_secret_given_as_secret_is_accepted(run, make_config):
     result = run(make_config("dev"), secrets={"grafanaAdminPassword": PASSWORD})
     assert result.error is None
     assert result.registrations
+
+
+def test_reads_config_the_way_the_cli_passes_it(monkeypatch):
+    """The CLI's language host hands config over in PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS."""
+    from pulumi.runtime.config import set_all_config
+
+    from components.config import read_stack_config
+
+    config, _ = to_pulumi_config(stack_values("prod"))
+    config[f"{PROJECT}:grafanaAdminPassword"] = PASSWORD
+    set_all_config({}, [])
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps([f"{PROJECT}:grafanaAdminPassword"]))
+    assert read_stack_config().cluster.name == "platform-prod"
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", "[]")
+    with pytest.raises(ConfigError) as err:
+        read_stack_config()
+    assert err.value.issues[0].startswith(f"{PROJECT}:grafanaAdminPassword: got <value hidden>; this key holds a secret")
+    assert PASSWORD not in str(err.value)
