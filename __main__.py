@@ -10,7 +10,10 @@ from components.container_insights import ContainerInsights, ContainerInsightsAr
 from components.datadog import Datadog, DatadogArgs
 from components.dcgm_exporter import DcgmExporter, DcgmExporterArgs
 from components.fluent_bit import FluentBit, FluentBitArgs
-from components.kube_prometheus_stack import KubePrometheusStack, KubePrometheusStackArgs
+from components.kube_prometheus_stack import (
+    KubePrometheusStack,
+    KubePrometheusStackArgs,
+)
 from components.kubecost import Kubecost, KubecostArgs
 from components.loki import Loki, LokiArgs
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs

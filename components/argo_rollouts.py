@@ -11,8 +11,8 @@ from . import dashboards
 from .config import ArgoRolloutsConfig
 from .conventions import SELECTOR_LABELS, TYPE_PREFIX
 from .helm import helm_release
-from .sidecar import dashboard_config_map
 from .options import child_opts
+from .sidecar import dashboard_config_map
 
 CHART = "argo-rollouts"
 REPOSITORY = "https://argoproj.github.io/argo-helm"

@@ -26,8 +26,15 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from .conventions import DEFAULT_ALLOWED_LABELS, DEFAULT_DURATION_METRIC, DEFAULT_REQUESTS_METRIC
-from .conventions import FORBIDDEN_LABELS, KUBE_PROMETHEUS_STACK_OPERATOR, PROJECT, SECRET_CONFIG_KEYS
+from .conventions import (
+    DEFAULT_ALLOWED_LABELS,
+    DEFAULT_DURATION_METRIC,
+    DEFAULT_REQUESTS_METRIC,
+    FORBIDDEN_LABELS,
+    KUBE_PROMETHEUS_STACK_OPERATOR,
+    PROJECT,
+    SECRET_CONFIG_KEYS,
+)
 
 # --- value types ---------------------------------------------------------------------------------
 

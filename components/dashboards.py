@@ -16,7 +16,12 @@ from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos
 
 from . import promql as q
 from .config import MetricContract
-from .conventions import LATENCY_QUANTILES, RECORD_ERROR_RATIO, RECORD_REQUEST_RATE, record_latency
+from .conventions import (
+    LATENCY_QUANTILES,
+    RECORD_ERROR_RATIO,
+    RECORD_REQUEST_RATE,
+    record_latency,
+)
 
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
 WIDTH = 24

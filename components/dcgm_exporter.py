@@ -11,8 +11,8 @@ from . import dashboards
 from .config import DcgmExporterConfig
 from .conventions import SELECTOR_LABELS, TYPE_PREFIX
 from .helm import helm_release
-from .sidecar import dashboard_config_map
 from .options import child_opts
+from .sidecar import dashboard_config_map
 
 CHART = "dcgm-exporter"
 REPOSITORY = "https://nvidia.github.io/dcgm-exporter/helm-charts"

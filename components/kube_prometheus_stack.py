@@ -22,11 +22,11 @@ from .conventions import (
     TYPE_PREFIX,
 )
 from .helm import helm_release
-from .sidecar import dashboard_config_map
 from .irsa import IrsaRole, IrsaRoleArgs
 from .options import child_opts
 from .platform_rules import platform_rule_groups
 from .routing import RECEIVERS_SECRET, alertmanager_config, receiver_secret_keys
+from .sidecar import dashboard_config_map
 
 CHART = "kube-prometheus-stack"
 REPOSITORY = "https://prometheus-community.github.io/helm-charts"

@@ -15,9 +15,9 @@ from . import iam
 from .config import LokiConfig, duration_seconds
 from .conventions import SELECTOR_LABELS, TYPE_PREFIX
 from .helm import helm_release
-from .sidecar import datasource_config_map
 from .irsa import IrsaRole, IrsaRoleArgs
 from .options import child_opts
+from .sidecar import datasource_config_map
 
 CHART = "loki"
 # The OSS chart moved to grafana-community; the chart in grafana/loki is the enterprise one.

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 
 
-def child_opts(parent: pulumi.Resource, opts: Optional[pulumi.ResourceOptions] = None, **extra) -> pulumi.ResourceOptions:
-    """`parent=` the component, plus the component's own `depends_on`.
+def child_opts(parent: pulumi.Resource, opts: Optional[pulumi.ResourceOptions] = None, **extra: Any) -> pulumi.ResourceOptions:
+    """`parent=` the component, plus the component's own `depends_on` and any `extra` options.
 
     Providers reach children through the parent; `depends_on` does not, and a child such as a
     ServiceAccount must still wait for the namespace the caller made the component depend on.
     """
-    depends_on = list(opts.depends_on or []) if opts is not None and isinstance(opts.depends_on, list) else []
-    if opts is not None and opts.depends_on is not None and not isinstance(opts.depends_on, list):
-        depends_on = [opts.depends_on]
-    extra_deps = extra.pop("depends_on", None) or []
-    return pulumi.ResourceOptions(parent=parent, depends_on=depends_on + list(extra_deps) or None, **extra)
+    inherited = opts.depends_on if opts is not None else None
+    if inherited is None:
+        inherited = []
+    elif not isinstance(inherited, (list, tuple)):
+        inherited = [inherited]
+    depends_on = [*inherited, *(extra.pop("depends_on", None) or [])]
+    return pulumi.ResourceOptions(parent=parent, depends_on=depends_on or None, **extra)

@@ -9,9 +9,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
-from .canary import analysis_template_spec, background_analysis, canary_steps, template_name
+from .canary import (
+    analysis_template_spec,
+    background_analysis,
+    canary_steps,
+    template_name,
+)
 from .config import ServiceConfig
-from .conventions import MANAGED_BY_LABELS, SELECTOR_LABELS, SERVICE_DASHBOARD_UID, TYPE_PREFIX
+from .conventions import (
+    MANAGED_BY_LABELS,
+    SELECTOR_LABELS,
+    SERVICE_DASHBOARD_UID,
+    TYPE_PREFIX,
+)
 from .options import child_opts
 from .service_rules import service_rule_groups
 

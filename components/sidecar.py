@@ -5,7 +5,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .conventions import GRAFANA_DASHBOARD_LABEL, GRAFANA_DATASOURCE_LABEL, MANAGED_BY_LABELS
+from .conventions import (
+    GRAFANA_DASHBOARD_LABEL,
+    GRAFANA_DATASOURCE_LABEL,
+    MANAGED_BY_LABELS,
+)
 
 
 def _config_map(

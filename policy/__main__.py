@@ -1,7 +1,6 @@
 """Policy pack entry point: `pulumi preview --policy-pack policy` runs these guardrails."""
 
-from pulumi_policy import PolicyPack
-
 from guardrails import POLICIES
+from pulumi_policy import PolicyPack
 
 PolicyPack(name="eks-observability-guardrails", policies=POLICIES)

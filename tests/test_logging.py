@@ -7,8 +7,18 @@ import json
 import pytest
 
 from components.config import FluentBitConfig, LokiConfig, duration_seconds
-from components.fluent_bit import FluentBitConfigError, parse_sections, pipeline, render_sections
-from components.loki import CHUNK_PREFIX, chunk_expiry_days, lifecycle_rules, loki_values
+from components.fluent_bit import (
+    FluentBitConfigError,
+    parse_sections,
+    pipeline,
+    render_sections,
+)
+from components.loki import (
+    CHUNK_PREFIX,
+    chunk_expiry_days,
+    lifecycle_rules,
+    loki_values,
+)
 
 # Objects Loki (TSDB, single tenant) writes to its bucket; only the first kind may ever expire.
 CHUNK_KEYS = ["fake/7d1b4c2a9e0f3b65/18c0f3a2b10:18c0f9d1e22:3b1a9e0c"]

@@ -121,7 +121,7 @@ def test_secret_values_never_rendered(make_config):
 
 
 def test_secret_outputs_are_redacted():
-    from tools.mockrun import StackOutput, RunResult
+    from tools.mockrun import RunResult, StackOutput
 
     files = render(RunResult([], {"token": StackOutput("s3cr3t-value", True), "url": StackOutput("http://x", False)}))
     assert json.loads(files["outputs.json"]) == {"token": "[secret]", "url": "http://x"}

@@ -11,8 +11,8 @@ import yaml
 
 from components.conventions import FORBIDDEN_LABELS, record_latency
 from tests import promtool
-from tests.conftest import FLEET
 from tests.argo_expr import phase
+from tests.conftest import FLEET
 from tests.manifests import validate
 from tools.mockrun import RunResult
 

@@ -31,9 +31,16 @@ import yaml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.mockrun import ROOT, Registration, RunResult, load_stack_file, run_program, unwrap_secrets, with_redacted_secrets  # noqa: E402
-
 from components.config import ConfigError  # noqa: E402
+from tools.mockrun import (  # noqa: E402
+    ROOT,
+    Registration,
+    RunResult,
+    load_stack_file,
+    run_program,
+    unwrap_secrets,
+    with_redacted_secrets,
+)
 
 CLUSTER_SCOPED = {
     "Namespace",
