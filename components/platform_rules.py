@@ -213,22 +213,25 @@ def gpu_rules(alerting: AlertingConfig) -> list[AlertRule]:
     ]
 
 
-def platform_rule_groups(alerting: AlertingConfig, contract: MetricContract, gpu: bool) -> list[dict[str, Any]]:
-    """Rule groups for the platform PrometheusRule."""
-    groups = [
+def _rule_sets(alerting: AlertingConfig, contract: MetricContract, gpu: bool) -> list[tuple[str, list[AlertRule]]]:
+    """(group name, alerts) in rule-file order; the GPU group only where the DCGM exporter runs."""
+    sets = [
         ("http", http_rules(alerting, contract)),
         ("nodes", node_rules(alerting)),
         ("workloads", workload_rules(alerting)),
         ("self", self_rules()),
     ]
-    if gpu:
-        groups.append(("gpu", gpu_rules(alerting)))
+    return sets + [("gpu", gpu_rules(alerting))] if gpu else sets
+
+
+def platform_rule_groups(alerting: AlertingConfig, contract: MetricContract, gpu: bool) -> list[dict[str, Any]]:
+    """Rule groups for the platform PrometheusRule."""
     return [
         {"name": f"{GROUP_PREFIX}.{name}", "rules": [r.to_rule(alerting.runbook_base_url) for r in rules]}
-        for name, rules in groups
+        for name, rules in _rule_sets(alerting, contract, gpu)
     ]
 
 
 def all_alert_rules(alerting: AlertingConfig, contract: MetricContract) -> list[AlertRule]:
     """Every platform alert, for the runbook index and tests."""
-    return [*http_rules(alerting, contract), *node_rules(alerting), *workload_rules(alerting), *self_rules(), *gpu_rules(alerting)]
+    return [rule for _, rules in _rule_sets(alerting, contract, gpu=True) for rule in rules]

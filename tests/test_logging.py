@@ -32,7 +32,7 @@ NEVER_EXPIRE_KEYS = [
 
 
 def _values(result, release):
-    return next(r for r in result.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == release).inputs
+    return result.release(release)
 
 
 def test_bucket_is_locked_down(prod):

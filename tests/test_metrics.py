@@ -15,12 +15,8 @@ from tools.mockrun import RunResult
 SELECTOR = {"matchLabels": {"release": "kube-prometheus-stack"}}
 
 
-def _release(result: RunResult, name: str) -> dict:
-    return next(r for r in result.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == name).inputs
-
-
 def _values(result: RunResult, name: str) -> dict:
-    return _release(result, name)["values"]
+    return result.release(name)["values"]
 
 
 def test_prometheus_prod(prod):
@@ -80,7 +76,7 @@ def test_eks_control_plane_is_not_scraped_nor_alerted(dev):
 
 
 def test_crds_are_managed_beside_the_release(prod):
-    release = _release(prod, "kube-prometheus-stack")
+    release = prod.release("kube-prometheus-stack")
     assert release["skipCrds"] is True
     assert release["values"]["crds"] == {"enabled": False}
     files = prod.of_type("kubernetes:yaml/v2:ConfigFile")
@@ -243,7 +239,7 @@ def test_no_default_credentials_anywhere(stack, request):
 
 
 def test_dcgm_exporter_on_gpu_nodes_only(prod):
-    release = _release(prod, "dcgm-exporter")
+    release = prod.release("dcgm-exporter")
     assert (release["chart"], release["version"]) == ("dcgm-exporter", "4.8.2")
     values = release["values"]
     assert values["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
@@ -268,7 +264,7 @@ def test_dcgm_off_in_dev(dev):
 
 
 def test_argo_rollouts(prod, dev):
-    release = _release(prod, "argo-rollouts")
+    release = prod.release("argo-rollouts")
     assert (release["chart"], release["version"], release["namespace"]) == ("argo-rollouts", "2.41.0", "argo-rollouts")
     values = release["values"]
     assert (values["installCRDs"], values["keepCRDs"]) == (True, True)

@@ -127,6 +127,13 @@ class RunResult:
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.registrations if r.typ == typ]
 
+    def release(self, name: str) -> dict[str, Any]:
+        """Inputs of the Helm release installed as `name`."""
+        found = [r.inputs for r in self.of_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("name") == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} Helm releases named {name!r}")
+        return found[0]
+
     def named(self, name: str) -> Registration:
         found = [r for r in self.registrations if r.name == name]
         if len(found) != 1:
@@ -250,12 +257,3 @@ def unwrap_secrets(value: Any, marker: Optional[str] = REDACTED) -> Any:
         return [unwrap_secrets(v, marker) for v in value]
     return value
 
-
-def contains_secret(value: Any) -> bool:
-    if rpc.is_rpc_secret(value):
-        return True
-    if isinstance(value, dict):
-        return any(contains_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(contains_secret(v) for v in value)
-    return False
