@@ -4,27 +4,25 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.argo_rollouts import ArgoRollouts, ArgoRolloutsArgs
-from components.config import MetricContract, read_secrets, read_stack_config
-from components.container_insights import ContainerInsights, ContainerInsightsArgs
-from components.datadog import Datadog, DatadogArgs
-from components.dcgm_exporter import DcgmExporter, DcgmExporterArgs
-from components.fluent_bit import FluentBit, FluentBitArgs
-from components.kube_prometheus_stack import (
-    KubePrometheusStack,
-    KubePrometheusStackArgs,
-)
-from components.kubecost import Kubecost, KubecostArgs
-from components.loki import Loki, LokiArgs
-from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs
-from components.service_monitoring import ServiceMonitoring, ServiceMonitoringArgs
+from components.delivery.argo_rollouts import ArgoRollouts, ArgoRolloutsArgs
+from components.integrations.container_insights import ContainerInsights, ContainerInsightsArgs
+from components.integrations.datadog import Datadog, DatadogArgs
+from components.integrations.kubecost import Kubecost, KubecostArgs
+from components.k8s.namespaces import PlatformNamespaces, PlatformNamespacesArgs
+from components.logging.fluent_bit import FluentBit, FluentBitArgs
+from components.logging.loki import Loki, LokiArgs
+from components.metrics.dcgm import DcgmExporter, DcgmExporterArgs
+from components.metrics.stack import KubePrometheusStack, KubePrometheusStackArgs
+from components.services.monitoring import ServiceMonitoring, ServiceMonitoringArgs
+from components.stack import read_secrets, read_stack_config
 
 # Validation comes first: a bad key or a missing secret stops the run before any resource exists.
 config = read_stack_config()
 secrets = read_secrets(config)
-cluster, ns, prod = config.cluster, config.namespaces, config.environment == "prod"
+cluster, ns, grafana = config.cluster, config.namespaces, config.grafana
+# `identity` is set whenever a component needs AWS access: validation refuses the config otherwise.
+identity = cluster.identity
 stack = config.prometheus_stack
-grafana = stack.enabled and stack.grafana.enabled
 tags = {"eks-observability:stack": pulumi.get_stack(), "eks-observability:cluster": cluster.name, **cluster.tags}
 
 aws_provider = aws.Provider("aws", region=cluster.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
@@ -59,10 +57,10 @@ if stack.enabled:
         KubePrometheusStackArgs(
             config=stack,
             alerting=config.alerting,
-            contract=MetricContract(),
-            cluster=cluster,
+            contracts={service.name: service.metrics for service in config.services},
+            cluster=identity,
             namespace=ns.monitoring,
-            prod=prod,
+            prod=config.prod,
             retain_volumes=config.protect_data,
             gpu_rules=config.dcgm_exporter.enabled,
             log_group_names=[config.log_group_name] if config.fluent_bit.enabled else [],
@@ -86,9 +84,8 @@ if config.loki.enabled:
         LokiArgs(
             config=config.loki,
             namespace=ns.logging,
-            region=cluster.region,
-            oidc_provider_arn=cluster.oidc_provider_arn,
-            oidc_issuer=cluster.oidc_issuer,
+            cluster=identity,
+            prod=config.prod,
             protect=config.protect_data,
             grafana_namespace=ns.monitoring if grafana else None,
         ),
@@ -104,11 +101,10 @@ if config.fluent_bit.enabled:
         FluentBitArgs(
             config=config.fluent_bit,
             namespace=ns.logging,
-            region=cluster.region,
+            cluster=identity,
             log_group_name=config.log_group_name,
-            loki_host=f"loki-gateway.{ns.logging}.svc.cluster.local" if loki and config.fluent_bit.send_to_loki else None,
-            oidc_provider_arn=cluster.oidc_provider_arn,
-            oidc_issuer=cluster.oidc_issuer,
+            loki=(loki.gateway_host, loki.gateway_port) if loki and config.fluent_bit.send_to_loki else None,
+            prod=config.prod,
             protect=config.protect_data,
         ),
         opts=deploy_opts(ns.logging, after=crds),
@@ -131,7 +127,7 @@ if config.argo_rollouts.enabled:
             config=config.argo_rollouts,
             namespace=ns.rollouts,
             dashboard_namespace=ns.monitoring if grafana else None,
-            prod=prod,
+            prod=config.prod,
         ),
         opts=deploy_opts(ns.rollouts, *([ns.monitoring] if grafana else []), after=crds),
     )
@@ -143,8 +139,7 @@ if config.datadog.enabled:
             config=config.datadog,
             namespace="datadog",
             cluster_name=cluster.name,
-            api_key=secrets["datadogApiKey"],
-            app_key=secrets["datadogAppKey"],
+            secrets=secrets,
         ),
         opts=deploy_opts("datadog"),
     )
@@ -164,8 +159,7 @@ if config.container_insights.enabled:
         ContainerInsightsArgs(
             config=config.container_insights,
             cluster_name=cluster.name,
-            oidc_provider_arn=cluster.oidc_provider_arn,
-            oidc_issuer=cluster.oidc_issuer,
+            cluster=identity,
             protect=config.protect_data,
         ),
         opts=deploy_opts(),

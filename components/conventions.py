@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Final
 
 PROJECT: Final = "eks-observability"
-TYPE_PREFIX: Final = "eks-observability"
 
 # The kube-prometheus-stack Helm release. The chart labels every monitor and rule it ships
 # (node-exporter, kube-state-metrics, its own components) with `release: <release name>`.
@@ -38,7 +37,8 @@ PROMETHEUS_OPERATOR_CRDS: Final = (
     "thanosrulers",
 )
 
-# Grafana's sidecar loads ConfigMaps carrying these labels.
+# Grafana's sidecar loads ConfigMaps carrying these labels; the Grafana values and the ConfigMaps
+# both read them.
 GRAFANA_DASHBOARD_LABEL: Final = {"grafana_dashboard": "1"}
 GRAFANA_DATASOURCE_LABEL: Final = {"grafana_datasource": "1"}
 
@@ -70,15 +70,16 @@ FORBIDDEN_LABELS: Final = ("user_id", "trace_id", "request_id", "session_id", "t
 
 # Recording rules every service gets; dashboards and canary analysis read these names, never the
 # raw metric, so a service with its own metric names (metric contract overrides) looks the same.
+# Names are built from the window, as sloth's format strings are, so a name never lies about it.
 ANALYSIS_WINDOW: Final = "2m"
-RECORD_REQUEST_RATE: Final = "service_version:http_requests:rate2m"
-RECORD_ERROR_RATE: Final = "service_version:http_requests_5xx:rate2m"
-RECORD_ERROR_RATIO: Final = "service_version:http_request_error_ratio:rate2m"
+RECORD_REQUEST_RATE: Final = f"service_version:http_requests:rate{ANALYSIS_WINDOW}"
+RECORD_ERROR_RATE: Final = f"service_version:http_requests_5xx:rate{ANALYSIS_WINDOW}"
+RECORD_ERROR_RATIO: Final = f"service_version:http_request_error_ratio:rate{ANALYSIS_WINDOW}"
 LATENCY_QUANTILES: Final = (0.5, 0.95, 0.99)
 
 
 def record_latency(quantile: float) -> str:
-    return f"service_version:http_request_duration_seconds:p{round(quantile * 100)}_rate2m"
+    return f"service_version:http_request_duration_seconds:p{round(quantile * 100)}_rate{ANALYSIS_WINDOW}"
 
 
 # Multi-window multi-burn-rate alerting (Google SRE workbook, chapter 5): (name, severity, for,
@@ -97,5 +98,8 @@ def record_slo_errors(slo: str, window: str) -> str:
 
 SERVICE_RULE_GROUP_PREFIX: Final = "service"
 
-# The templated per-service Grafana dashboard (namespace/service/version variables).
+# Dashboard UIDs: links (stack outputs, runbooks) and the dashboards themselves read these.
 SERVICE_DASHBOARD_UID: Final = "service-detail"
+OVERVIEW_DASHBOARD_UID: Final = "platform-overview"
+GPU_DASHBOARD_UID: Final = "platform-gpu"
+ROLLOUTS_DASHBOARD_UID: Final = "platform-argo-rollouts"

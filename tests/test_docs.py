@@ -6,8 +6,8 @@ import re
 
 import yaml
 
-from components.config import AlertingConfig, MetricContract
-from components.platform_rules import all_alert_rules
+from components.metrics.config import AlertingConfig
+from components.metrics.rules import all_alert_rules
 from tests.conftest import ROOT
 
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
@@ -32,7 +32,7 @@ def test_every_runbook_url_resolves(rendered_prod):
         if "/PrometheusRule/" in path:
             doc = yaml.safe_load(text)
             urls |= {r["annotations"]["runbook_url"] for g in doc["spec"]["groups"] for r in g["rules"] if "alert" in r}
-    urls |= {r.to_rule(base)["annotations"]["runbook_url"] for r in all_alert_rules(AlertingConfig(), MetricContract())}
+    urls |= {r.to_rule(base)["annotations"]["runbook_url"] for r in all_alert_rules(AlertingConfig())}
     assert len(urls) == 18
     for url in urls:
         page, anchor = url.split("#")

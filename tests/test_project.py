@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from components.config import StackConfig
+from components.stack import StackConfig
 from tests.conftest import ROOT
 from tools.config_reference import README, readme_section, reference
 

@@ -21,7 +21,8 @@ from pydantic import BaseModel  # noqa: E402
 from pydantic.fields import FieldInfo  # noqa: E402
 from pydantic_core import PydanticUndefined  # noqa: E402
 
-from components import config as cfg  # noqa: E402
+from components.lib import types as cfg  # noqa: E402
+from components.stack.config import StackConfig  # noqa: E402
 from components.conventions import PROJECT, SECRET_CONFIG_KEYS  # noqa: E402
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -103,12 +104,12 @@ def rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, 
 def reference() -> str:
     lines = [
         f"Keys live under the `{PROJECT}:` namespace of `Pulumi.<stack>.yaml`. Generated from "
-        "`components/config.py` by `make config-reference`; a test fails when this table is stale.",
+        "the section models (`components/stack/config.py` composes them) by `make config-reference`; a test fails when this table is stale.",
         "",
         "| key | type | default | description |",
         "| --- | --- | --- | --- |",
     ]
-    for key, type_name, default, description in rows(cfg.StackConfig):
+    for key, type_name, default, description in rows(StackConfig):
         lines.append(f"| `{key}` | {type_name} | {default} | {description.replace('|', '/')} |")
     lines += ["", "Secret keys (set with `pulumi config set --secret <key> <value>`, never committed):", ""]
     lines += ["| key | used for |", "| --- | --- |"]

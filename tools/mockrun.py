@@ -103,13 +103,22 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     inputs=rpc.deserialize_properties(request.object),
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
-                    aliases=[a.spec.name or a.urn for a in request.aliases] if request.aliases else [],
+                    aliases=[_alias(a) for a in request.aliases],
                     provider=request.provider,
                     depends_on=list(request.dependencies),
                     property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 )
             )
         return response
+
+
+def _alias(alias: Any) -> str:
+    """An alias as the engine reads it: a whole URN, or the parts of a spec that differ."""
+    if alias.urn:
+        return str(alias.urn)
+    spec = alias.spec
+    parts = {"name": spec.name, "type": spec.type, "parentUrn": spec.parentUrn, "noParent": spec.noParent}
+    return ",".join(f"{k}={v}" for k, v in parts.items() if v)
 
 
 @dataclass
@@ -134,8 +143,10 @@ class RunResult:
             raise KeyError(f"{len(found)} Helm releases named {name!r}")
         return found[0]
 
-    def named(self, name: str) -> Registration:
-        found = [r for r in self.registrations if r.name == name]
+    def named(self, name: str, component: bool = False) -> Registration:
+        """The one resource named `name`: a custom resource, or with `component` a component
+        (a component and its main child may share a name, as `loki-bucket` does)."""
+        found = [r for r in self.registrations if r.name == name and r.custom != component]
         if len(found) != 1:
             raise KeyError(f"{len(found)} resources named {name!r}")
         return found[0]

@@ -31,7 +31,7 @@ import yaml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.config import ConfigError  # noqa: E402
+from components.stack import ConfigError  # noqa: E402
 from tools.mockrun import (  # noqa: E402
     ROOT,
     Registration,

@@ -1,0 +1,76 @@
+"""Argo Rollouts: the canary controller, its metrics scraped, its dashboard on."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..conventions import SELECTOR_LABELS, PROJECT
+from ..lib.helm import helm_release
+from ..lib.options import child_opts
+from ..lib.sidecar import dashboard_config_map
+from ..lib.types import ChartVersion, Model
+from .dashboards import argo_rollouts
+
+CHART = "argo-rollouts"
+REPOSITORY = "https://argoproj.github.io/argo-helm"
+
+
+class ArgoRolloutsConfig(Model):
+    enabled: bool = Field(True, description="Deploy the Argo Rollouts controller.")
+    chart_version: ChartVersion = Field("2.41.0", description="Pinned `argo-rollouts` chart version.")
+    replicas: int = Field(1, ge=1, le=3, description="Controller replicas (leader election above one).")
+    dashboard: bool = Field(True, description="Deploy the Rollouts dashboard.")
+
+
+
+def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool) -> dict[str, Any]:
+    return {
+        # The chart ships its CRDs as templates, so Helm upgrades them with the chart version.
+        "installCRDs": True,
+        "keepCRDs": True,
+        "controller": {
+            "replicas": cfg.replicas,
+            "metrics": {
+                "enabled": True,
+                "serviceMonitor": {"enabled": True, "additionalLabels": dict(SELECTOR_LABELS)},
+            },
+            "pdb": {"enabled": True, "minAvailable": 1} if prod and cfg.replicas > 1 else {"enabled": False},
+        },
+        "dashboard": {"enabled": cfg.dashboard, "readonly": True},
+    }
+
+
+class ArgoRolloutsArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: ArgoRolloutsConfig = Field(description="Validated `argoRollouts` stack config.")
+    namespace: str = Field(description="Namespace of the controller.")
+    dashboard_namespace: Optional[str] = Field(None, description="Grafana's namespace for the Rollouts dashboard; None for none.")
+    prod: bool = Field(description="Disruption budget when replicated.")
+
+
+class ArgoRollouts(pulumi.ComponentResource):
+    """Creates the `argo-rollouts` release (controller, CRDs, metrics ServiceMonitor, Rollouts
+    dashboard) and a Grafana dashboard of rollout and analysis phases."""
+
+    def __init__(self, name: str, args: ArgoRolloutsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PROJECT}:delivery:ArgoRollouts", name, None, opts)
+        self.release = helm_release(
+            self,
+            f"{name}-release",
+            release="argo-rollouts",
+            chart=CHART,
+            repository=REPOSITORY,
+            version=args.config.chart_version,
+            namespace=args.namespace,
+            values=argo_rollouts_values(args.config, args.prod),
+            opts=opts,
+        )
+        if args.dashboard_namespace:
+            self.dashboard = dashboard_config_map(
+                f"{name}-dashboard", "argo-rollouts", args.dashboard_namespace, argo_rollouts(), child_opts(self, opts)
+            )
+        self.register_outputs({"release": self.release.name})

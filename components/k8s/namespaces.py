@@ -1,0 +1,36 @@
+"""The platform's namespaces."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..conventions import MANAGED_BY_LABELS, PROJECT
+from ..lib.options import child_opts
+
+
+class PlatformNamespacesArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    names: list[str] = Field(description="Namespaces to create, deduplicated and sorted for stable output.")
+
+
+class PlatformNamespaces(pulumi.ComponentResource):
+    """Creates one Namespace per distinct name (platform namespaces and service namespaces)."""
+
+    namespaces: dict[str, k8s.core.v1.Namespace]
+
+    def __init__(self, name: str, args: PlatformNamespacesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PROJECT}:k8s:PlatformNamespaces", name, None, opts)
+        self.namespaces = {
+            ns: k8s.core.v1.Namespace(
+                f"{name}-{ns}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={**MANAGED_BY_LABELS, "kubernetes.io/metadata.name": ns}),
+                opts=child_opts(self, opts),
+            )
+            for ns in sorted(set(args.names))
+        }
+        self.register_outputs({"names": sorted(self.namespaces)})

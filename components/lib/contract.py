@@ -1,0 +1,55 @@
+"""The metric contract every service speaks, and the config model that lets a service rename it."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from ..conventions import DEFAULT_ALLOWED_LABELS, DEFAULT_DURATION_METRIC, DEFAULT_REQUESTS_METRIC, FORBIDDEN_LABELS
+from .types import LABEL_NAME_RE, METRIC_NAME_RE, Model
+
+
+class MetricContract(Model):
+    requests_metric: str = Field(DEFAULT_REQUESTS_METRIC, description="Request counter.")
+    duration_metric: str = Field(DEFAULT_DURATION_METRIC, description="Request duration histogram (base name).")
+    allowed_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_LABELS), description="Labels kept on scrape.")
+
+    @field_validator("requests_metric", "duration_metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        if not METRIC_NAME_RE.match(value):
+            raise ValueError("must be a Prometheus metric name")
+        return value
+
+    @field_validator("allowed_labels")
+    @classmethod
+    def _allowed(cls, value: list[str]) -> list[str]:
+        forbidden = sorted(set(value) & set(FORBIDDEN_LABELS))
+        if forbidden:
+            raise ValueError(f"{forbidden} are high-cardinality labels and are never allowed (forbidden: {list(FORBIDDEN_LABELS)})")
+        bad = [v for v in value if not LABEL_NAME_RE.match(v)]
+        if bad:
+            raise ValueError(f"{bad} are not Prometheus label names")
+        for required in ("service", "version", "status"):
+            if required not in value:
+                raise ValueError(f"'{required}' must stay allowed: the analysis and alerts select on it")
+        return value
+
+    @property
+    def metrics(self) -> tuple[str, str]:
+        """(requests metric, duration histogram): what two services must share to be queried together."""
+        return self.requests_metric, self.duration_metric
+
+
+def contract_scopes(contracts: dict[str, MetricContract]) -> list[tuple[MetricContract, list[str]]]:
+    """Each distinct contract with the services that use it, the default contract first.
+
+    `contracts` maps service name to its contract. The default contract always comes back, even
+    for no service: an app outside the `services` list that speaks the contract is still covered.
+    """
+    default = MetricContract()
+    groups: dict[tuple[str, str], list[str]] = {default.metrics: []}
+    by_metrics = {default.metrics: default}
+    for service, contract in contracts.items():
+        groups.setdefault(contract.metrics, []).append(service)
+        by_metrics.setdefault(contract.metrics, contract)
+    return [(by_metrics[metrics], sorted(services)) for metrics, services in groups.items()]

@@ -1,0 +1,63 @@
+"""PromQL builders: every expression the program emits (rules, analysis, dashboards) is built here.
+
+Strings in, strings out, deterministic: matchers keep the order given, values are escaped.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def eq(label: str, value: str) -> str:
+    return f"{label}={_quote(value)}"
+
+
+def match(label: str, regex: str) -> str:
+    return f"{label}=~{_quote(regex)}"
+
+
+def not_match(label: str, regex: str) -> str:
+    return f"{label}!~{_quote(regex)}"
+
+
+def selector(metric: str, matchers: Sequence[str] = ()) -> str:
+    return f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
+
+
+def rate(series: str, window: str) -> str:
+    return f"rate({series}[{window}])"
+
+
+def increase(series: str, window: str) -> str:
+    return f"increase({series}[{window}])"
+
+
+def by(labels: Iterable[str]) -> str:
+    return f" by ({', '.join(labels)})" if labels else ""
+
+
+def sum_by(expr: str, labels: Sequence[str] = ()) -> str:
+    return f"sum{by(labels)} ({expr})"
+
+
+def ratio(numerator: str, denominator: str) -> str:
+    """numerator / denominator; with no traffic both are 0 and the result is NaN, which compares
+    false with every threshold, so an idle service neither fires nor passes as healthy by accident."""
+    return f"({numerator})\n/\n({denominator})"
+
+
+def histogram_quantile(quantile: float, histogram: str, window: str, matchers: Sequence[str], labels: Sequence[str]) -> str:
+    """The `quantile` of a classic histogram named `histogram` (its `_bucket` series)."""
+    buckets = sum_by(rate(selector(f"{histogram}_bucket", matchers), window), [*labels, "le"])
+    return f"histogram_quantile({quantile:g}, {buckets})"
+
+
+def error_ratio(requests_metric: str, window: str, matchers: Sequence[str], labels: Sequence[str]) -> str:
+    """Share of requests answered 5xx."""
+    errors = sum_by(rate(selector(requests_metric, [*matchers, match("status", "5..")]), window), labels)
+    total = sum_by(rate(selector(requests_metric, matchers), window), labels)
+    return ratio(errors, total)

@@ -1,0 +1,85 @@
+"""Fluent Bit: container logs to a CloudWatch log group the program owns, and to Loki."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
+from ..conventions import PROJECT
+from ..lib import iam
+from ..lib.helm import helm_release
+from ..lib.options import child_opts
+from .config import FluentBitConfig
+from .fluent_bit_values import SERVICE_ACCOUNT, fluent_bit_values, pipeline
+
+CHART = "fluent-bit"
+REPOSITORY = "https://fluent.github.io/helm-charts"
+
+
+class FluentBitArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: FluentBitConfig = Field(description="Validated `fluentBit` stack config.")
+    namespace: str = Field(description="Namespace for the release and its service account.")
+    cluster: ClusterIdentity = Field(description="Cluster identity: the log group's region and the IRSA trust.")
+    log_group_name: str = Field(description="CloudWatch log group the program creates.")
+    loki: Optional[tuple[str, int]] = Field(None, description="Loki gateway (host, port), read from the Loki component; None disables the Loki output.")
+    prod: bool = Field(description="Disruption budget for the DaemonSet.")
+    protect: bool = Field(description="Protect and retain the log group.")
+
+
+class FluentBit(pulumi.ComponentResource):
+    """Creates the CloudWatch log group (retention, optional KMS), the IRSA role allowed to write only
+    to that group's streams, and the `fluent-bit` Helm release shipping to CloudWatch and Loki."""
+
+    log_group_name: pulumi.Output[str]
+    log_group_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FluentBitArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PROJECT}:logging:FluentBit", name, None, opts)
+        cfg = args.config
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-log-group",
+            name=args.log_group_name,
+            retention_in_days=cfg.retention_days,
+            kms_key_id=cfg.kms_key_arn,
+            # Tags come from the provider's default_tags; the empty map keeps the group's inputs unchanged.
+            tags={},
+            opts=child_opts(self, opts, protect=args.protect, retain_on_delete=args.protect),
+        )
+        self.irsa = IrsaRole(
+            f"{name}-irsa",
+            IrsaRoleArgs(
+                cluster=args.cluster,
+                namespace=args.namespace,
+                service_account=SERVICE_ACCOUNT,
+                policy=self.log_group.arn.apply(lambda arn: json.dumps(iam.log_group_writer(arn), sort_keys=True)),
+            ),
+            opts=child_opts(self, opts),
+        )
+        sections = pipeline(cfg, args.cluster.region, args.log_group_name, args.loki)
+        self.release = helm_release(
+            self,
+            f"{name}-release",
+            release="fluent-bit",
+            chart=CHART,
+            repository=REPOSITORY,
+            version=cfg.chart_version,
+            namespace=args.namespace,
+            values=fluent_bit_values(cfg, sections, args.prod),
+            opts=opts,
+            # Writing starts only once the group exists, so nothing is ever auto-created without retention.
+            depends_on=[self.log_group, self.irsa],
+        )
+        self.log_group_name = self.log_group.name
+        self.log_group_arn = self.log_group.arn
+        self.role_arn = self.irsa.role_arn
+        self.register_outputs(
+            {"log_group_name": self.log_group_name, "log_group_arn": self.log_group_arn, "role_arn": self.role_arn}
+        )

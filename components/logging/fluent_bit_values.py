@@ -1,0 +1,181 @@
+"""Fluent Bit as pure data: the pipeline (validated, rendered to classic config and parsed back) and the Helm values."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from ..conventions import SELECTOR_LABELS
+from .config import FluentBitConfig
+
+SERVICE_ACCOUNT = "fluent-bit"
+METRICS_PORT = 2020
+
+# A section is an ordered list of (key, value): Fluent Bit allows repeated keys and order matters.
+Section = tuple[str, list[tuple[str, str]]]
+
+# Plugins this program may emit; anything else is a typo that would only fail on the node.
+KNOWN_PLUGINS = {
+    "SERVICE": set(),
+    "INPUT": {"tail", "systemd"},
+    "FILTER": {"kubernetes", "grep", "modify", "nest", "record_modifier", "parser", "multiline"},
+    "OUTPUT": {"cloudwatch_logs", "loki"},
+}
+# Labels Loki indexes. Everything else stays in the log line: pod labels as Loki labels would
+# create one stream per label combination.
+LOKI_LABELS = (
+    ("namespace", "$kubernetes['namespace_name']"),
+    ("pod", "$kubernetes['pod_name']"),
+    ("container", "$kubernetes['container_name']"),
+    ("app", "$kubernetes['labels']['app.kubernetes.io/name']"),
+)
+
+
+class FluentBitConfigError(ValueError):
+    """A rendered Fluent Bit section is malformed or names an unknown plugin."""
+
+
+def pipeline(cfg: FluentBitConfig, region: str, log_group: str, loki: Optional[tuple[str, int]]) -> list[Section]:
+    """The Fluent Bit pipeline as data: service, inputs, filters, outputs; `loki` is the gateway's (host, port)."""
+    excluded = ",".join(f"/var/log/containers/*_{ns}_*.log" for ns in cfg.exclude_namespaces)
+    tail = [
+        ("Name", "tail"),
+        ("Tag", "kube.*"),
+        ("Path", "/var/log/containers/*.log"),
+        ("multiline.parser", "docker, cri"),
+        ("DB", "/var/log/flb_kube.db"),
+        ("Mem_Buf_Limit", cfg.mem_buf_limit),
+        ("Skip_Long_Lines", "On"),
+        ("Refresh_Interval", "10"),
+    ]
+    if excluded:
+        tail.insert(3, ("Exclude_Path", excluded))
+    sections: list[Section] = [
+        (
+            "SERVICE",
+            [
+                ("Daemon", "Off"),
+                ("Flush", "1"),
+                ("Log_Level", "info"),
+                ("Parsers_File", "/fluent-bit/etc/parsers.conf"),
+                ("HTTP_Server", "On"),
+                ("HTTP_Listen", "0.0.0.0"),
+                ("HTTP_Port", str(METRICS_PORT)),
+                ("Health_Check", "On"),
+            ],
+        ),
+        ("INPUT", tail),
+        (
+            "FILTER",
+            [
+                ("Name", "kubernetes"),
+                ("Match", "kube.*"),
+                ("Kube_URL", "https://kubernetes.default.svc:443"),
+                ("Merge_Log", "On"),
+                ("Keep_Log", "Off"),
+                ("K8S-Logging.Parser", "On"),
+                ("K8S-Logging.Exclude", "On"),
+                ("Annotations", "Off"),
+            ],
+        ),
+        (
+            "OUTPUT",
+            [
+                ("Name", "cloudwatch_logs"),
+                ("Match", "kube.*"),
+                ("region", region),
+                ("log_group_name", log_group),
+                # The group is created by the program with its retention; the agent never creates one.
+                ("auto_create_group", "Off"),
+                ("log_stream_template", "$kubernetes['namespace_name'].$kubernetes['pod_name']"),
+                ("log_stream_prefix", "pod-"),
+                ("Retry_Limit", "5"),
+            ],
+        ),
+    ]
+    if loki:
+        sections.append(
+            (
+                "OUTPUT",
+                [
+                    ("Name", "loki"),
+                    ("Match", "kube.*"),
+                    ("Host", loki[0]),
+                    ("Port", str(loki[1])),
+                    ("Labels", ", ".join(f"{k}={v}" for k, v in LOKI_LABELS)),
+                    ("Auto_Kubernetes_Labels", "Off"),
+                    ("Line_Format", "json"),
+                    ("Retry_Limit", "5"),
+                ],
+            )
+        )
+    return sections
+
+
+def validate(sections: list[Section]) -> None:
+    for index, (kind, entries) in enumerate(sections):
+        where = f"section {index} [{kind}]"
+        if kind not in KNOWN_PLUGINS:
+            raise FluentBitConfigError(f"{where}: unknown section type; expected one of {sorted(KNOWN_PLUGINS)}")
+        keys = [k for k, _ in entries]
+        for key, value in entries:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
+                raise FluentBitConfigError(f"{where}: malformed key {key!r}")
+            if not str(value).strip() or "\n" in str(value):
+                raise FluentBitConfigError(f"{where}: key {key!r} has an empty or multi-line value")
+        if kind == "SERVICE":
+            continue
+        name = dict(entries).get("Name")
+        if name not in KNOWN_PLUGINS[kind]:
+            raise FluentBitConfigError(f"{where}: unknown {kind.lower()} plugin {name!r}; known: {sorted(KNOWN_PLUGINS[kind])}")
+        if kind in ("FILTER", "OUTPUT") and "Match" not in keys:
+            raise FluentBitConfigError(f"{where}: {name} has no Match")
+
+
+def render_sections(sections: list[Section]) -> str:
+    """Classic-mode Fluent Bit configuration text (validated first)."""
+    validate(sections)
+    blocks = []
+    for kind, entries in sections:
+        width = max(len(k) for k, _ in entries)
+        blocks.append("\n".join([f"[{kind}]"] + [f"    {k.ljust(width)} {v}" for k, v in entries]))
+    return "\n\n".join(blocks) + "\n"
+
+
+def parse_sections(text: str) -> list[Section]:
+    """Parse classic-mode configuration back into sections; raises on anything malformed."""
+    sections: list[Section] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        header = re.fullmatch(r"\[([A-Z]+)\]", line.strip())
+        if header:
+            sections.append((header.group(1), []))
+            continue
+        entry = re.fullmatch(r"\s+(\S+)\s+(.+?)\s*", line)
+        if not entry or not sections:
+            raise FluentBitConfigError(f"line {number}: expected '[SECTION]' or an indented 'Key Value': {line!r}")
+        sections[-1][1].append((entry.group(1), entry.group(2)))
+    validate(sections)
+    return sections
+
+
+def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section], prod: bool) -> dict[str, Any]:
+    by_kind = {kind: [s for s in sections if s[0] == kind] for kind in ("SERVICE", "INPUT", "FILTER", "OUTPUT")}
+    values: dict[str, Any] = {
+        "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
+        "config": {
+            "service": render_sections(by_kind["SERVICE"]),
+            "inputs": render_sections(by_kind["INPUT"]),
+            "filters": render_sections(by_kind["FILTER"]),
+            "outputs": render_sections(by_kind["OUTPUT"]),
+        },
+        "resources": cfg.resources.as_k8s(),
+        # A log agent must run on every node, GPU and otherwise-tainted ones included.
+        "tolerations": [{"operator": "Exists"}],
+        "serviceMonitor": {"enabled": True, "selector": dict(SELECTOR_LABELS)},
+        "priorityClassName": "system-node-critical",
+    }
+    if prod:
+        values["podDisruptionBudget"] = {"enabled": True, "maxUnavailable": "30%"}
+    return values

@@ -1,0 +1,108 @@
+"""Loki on S3: a hardened bucket, an IRSA role scoped to it, the Loki Helm release and its Grafana datasource."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import pulumi
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
+from ..aws.s3 import HardenedBucket, HardenedBucketArgs
+from ..conventions import PROJECT
+from ..lib import iam
+from ..lib.helm import helm_release
+from ..lib.options import child_opts
+from ..lib.sidecar import datasource_config_map
+from .config import LokiConfig
+from .loki_values import GATEWAY_PORT, GATEWAY_SERVICE, SERVICE_ACCOUNT, grafana_datasource, lifecycle_rules, loki_values
+
+CHART = "loki"
+# The OSS chart moved to grafana-community; the chart in grafana/loki is the enterprise one.
+REPOSITORY = "https://grafana-community.github.io/helm-charts"
+
+
+class LokiArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: LokiConfig = Field(description="Validated `loki` stack config.")
+    namespace: str = Field(description="Namespace for the release and its service account.")
+    cluster: ClusterIdentity = Field(description="Cluster identity: the bucket's region and the IRSA trust.")
+    prod: bool = Field(description="Replicated targets, disruption budgets, volumes kept when StatefulSets go.")
+    protect: bool = Field(description="Protect and retain the bucket.")
+    grafana_namespace: Optional[str] = Field(None, description="Namespace of Grafana, which gets the Loki datasource; None for no Grafana.")
+
+
+class Loki(pulumi.ComponentResource):
+    """Creates the Loki bucket (`HardenedBucket`, chunk-only lifecycle), the IRSA role for Loki's
+    service account, the `loki` Helm release, and the Grafana datasource ConfigMap for it."""
+
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    gateway_host: str
+    gateway_port: int
+    gateway_url: str
+
+    def __init__(self, name: str, args: LokiArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PROJECT}:logging:Loki", name, None, opts)
+        cfg, child = args.config, child_opts(self, opts)
+        self.gateway_host = f"{GATEWAY_SERVICE}.{args.namespace}.svc.cluster.local"
+        self.gateway_port = GATEWAY_PORT
+        self.gateway_url = f"http://{self.gateway_host}"
+        self.bucket = HardenedBucket(
+            f"{name}-bucket",
+            HardenedBucketArgs(
+                bucket_name=cfg.bucket_name,
+                kms_key_arn=cfg.kms_key_arn,
+                lifecycle_rules=lifecycle_rules(cfg.retention, cfg.delete_delay),
+                protect=args.protect,
+            ),
+            opts=child,
+            moved_from=self,
+        )
+        self.irsa = IrsaRole(
+            f"{name}-irsa",
+            IrsaRoleArgs(
+                cluster=args.cluster,
+                namespace=args.namespace,
+                service_account=SERVICE_ACCOUNT,
+                policy=self.bucket.arn.apply(lambda arn: json.dumps(iam.loki_bucket_access(arn, cfg.kms_key_arn), sort_keys=True)),
+            ),
+            opts=child,
+        )
+        self.release = helm_release(
+            self,
+            f"{name}-release",
+            release="loki",
+            chart=CHART,
+            repository=REPOSITORY,
+            version=cfg.chart_version,
+            namespace=args.namespace,
+            values=self.bucket.bucket_name.apply(lambda bucket: loki_values(cfg, bucket, args.cluster.region, args.prod)),
+            opts=opts,
+            # Loki writes only once the bucket is encrypted, private and has its lifecycle.
+            depends_on=[self.irsa, self.bucket],
+            timeout=900,
+        )
+        if args.grafana_namespace:
+            self.datasource = datasource_config_map(
+                f"{name}-grafana-datasource",
+                "loki",
+                args.grafana_namespace,
+                yaml.safe_dump(grafana_datasource(self.gateway_url), sort_keys=True),
+                child,
+            )
+        self.bucket_name = self.bucket.bucket_name
+        self.bucket_arn = self.bucket.arn
+        self.role_arn = self.irsa.role_arn
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "role_arn": self.role_arn,
+                "gateway_url": self.gateway_url,
+            }
+        )

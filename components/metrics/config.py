@@ -1,0 +1,145 @@
+"""The `prometheusStack` and `alerting` config sections."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from ..conventions import KUBE_PROMETHEUS_STACK_OPERATOR
+from ..lib.types import LABEL_NAME_RE, ByteSize, ChartVersion, Duration, Model, Quantity, Resources, resources
+
+class PrometheusConfig(Model):
+    replicas: int = Field(1, ge=1, le=5, description="Prometheus replicas (2+ in prod for HA).")
+    retention: Duration = Field("15d", description="How long samples are kept.")
+    retention_size: ByteSize = Field("45GB", description="Size cap before the oldest blocks are dropped; keep below the volume size.")
+    storage_size: Quantity = Field("50Gi", description="Volume claim size per replica.")
+    storage_class: str = Field("gp3", description="StorageClass of the volume claim template.")
+    scrape_interval: Duration = Field("30s", description="Default scrape interval.")
+    resources: Resources = Field(
+        default_factory=lambda: resources("500m", "2Gi", "4Gi"),
+        description="Prometheus container resources.",
+    )
+
+
+class AlertmanagerConfig(Model):
+    replicas: int = Field(1, ge=1, le=5, description="Alertmanager replicas (3 in prod for a gossip quorum).")
+    storage_size: Quantity = Field("5Gi", description="Volume claim size for silences and notification log.")
+    retention: Duration = Field("120h", description="How long silences and the notification log are kept.")
+
+
+class IngressConfig(Model):
+    enabled: bool = Field(False, description="Expose Grafana through an AWS ALB ingress.")
+    host: Optional[str] = Field(None, description="Public host name; required when enabled.")
+    certificate_arn: Optional[str] = Field(None, description="ACM certificate ARN for HTTPS.")
+    scheme: Literal["internal", "internet-facing"] = Field("internal", description="ALB scheme.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Extra ingress annotations (e.g. `alb.ingress.kubernetes.io/group.name`); override the defaults."
+    )
+
+    @model_validator(mode="after")
+    def _host_required(self) -> "IngressConfig":
+        if self.enabled and not self.host:
+            raise ValueError("host is required when ingress is enabled")
+        return self
+
+
+class GrafanaConfig(Model):
+    enabled: bool = Field(True, description="Deploy Grafana.")
+    replicas: int = Field(1, ge=1, le=5, description="Grafana replicas; 1 while Grafana keeps its database on its volume.")
+    storage_size: Quantity = Field("10Gi", description="Persistent volume size.")
+    cloudwatch_datasource: bool = Field(True, description="Add the CloudWatch datasource (IRSA role scoped to read-only CloudWatch).")
+    ingress: IngressConfig = Field(default_factory=IngressConfig, description="Optional ALB ingress.")
+
+    @field_validator("replicas")
+    @classmethod
+    def _single(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError(
+                "must be 1: Grafana keeps its SQLite database on a ReadWriteOnce volume that replicas cannot share"
+            )
+        return value
+
+
+class PrometheusStackConfig(Model):
+    enabled: bool = Field(True, description="Deploy kube-prometheus-stack.")
+    chart_version: ChartVersion = Field(
+        "88.5.3", description="Pinned kube-prometheus-stack chart version; its CRDs are applied and upgraded with it."
+    )
+    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig, description="Prometheus settings.")
+
+    @field_validator("chart_version")
+    @classmethod
+    def _known_operator(cls, value: str) -> str:
+        if value not in KUBE_PROMETHEUS_STACK_OPERATOR:
+            raise ValueError(
+                f"has no known prometheus-operator version, so its CRDs cannot be upgraded with it; known: "
+                f"{sorted(KUBE_PROMETHEUS_STACK_OPERATOR)}. Add the chart's appVersion to "
+                "KUBE_PROMETHEUS_STACK_OPERATOR in components/conventions.py"
+            )
+        return value
+    alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig, description="Alertmanager settings.")
+    grafana: GrafanaConfig = Field(default_factory=GrafanaConfig, description="Grafana settings.")
+
+
+class SlackConfig(Model):
+    enabled: bool = Field(False, description="Send alerts to Slack (webhook URLs from secrets).")
+    critical_channel: str = Field("#alerts-critical", description="Channel for severity=critical.")
+    warning_channel: str = Field("#alerts-warning", description="Channel for severity=warning.")
+
+    @field_validator("critical_channel", "warning_channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if not re.match(r"^#[a-z0-9][a-z0-9_-]{0,79}$", value):
+            raise ValueError("must be a Slack channel name such as #alerts-critical")
+        return value
+
+
+class PagerDutyConfig(Model):
+    enabled: bool = Field(False, description="Page PagerDuty for severity=critical (routing key from a secret).")
+
+
+class AlertThresholds(Model):
+    error_ratio: float = Field(
+        0.05, gt=0, lt=1, description="Platform high-error-rate alert: 5xx ratio above this (formerly `errorRateRatio`)."
+    )
+    error_rate_for: Duration = Field("5m", description="How long the error rate must hold.")
+    latency_p99_seconds: float = Field(5.0, gt=0, le=300, description="Platform high-latency alert: p99 above this.")
+    latency_for: Duration = Field("10m", description="How long the p99 latency must hold.")
+    node_down_for: Duration = Field("5m", description="How long a node exporter must be unreachable.")
+    node_not_ready_for: Duration = Field("10m", description="How long a node must be NotReady.")
+    crash_loop_for: Duration = Field("15m", description="How long a container must be in CrashLoopBackOff.")
+    cpu_saturation_ratio: float = Field(0.9, gt=0, lt=1, description="Node CPU busy ratio above which the alert fires.")
+    memory_saturation_ratio: float = Field(0.9, gt=0, lt=1, description="Node memory used ratio above which the alert fires.")
+    saturation_for: Duration = Field("15m", description="How long CPU or memory saturation must hold.")
+    disk_free_ratio: float = Field(0.15, gt=0, lt=1, description="Node disk free ratio below which the alert fires.")
+    disk_free_for: Duration = Field("10m", description="How long disk must stay low.")
+    gpu_temperature_celsius: float = Field(85, gt=0, le=120, description="GPU temperature alert threshold.")
+    gpu_temperature_for: Duration = Field("5m", description="How long the GPU temperature must hold.")
+    gpu_memory_ratio: float = Field(0.95, gt=0, lt=1, description="GPU framebuffer used ratio alert threshold.")
+    gpu_memory_for: Duration = Field("10m", description="How long GPU memory must stay almost full.")
+
+
+class AlertingConfig(Model):
+    group_by: list[str] = Field(default_factory=lambda: ["alertname", "namespace", "service"], description="Alertmanager group_by.")
+    group_wait: Duration = Field("30s", description="Alertmanager group_wait.")
+    group_interval: Duration = Field("5m", description="Alertmanager group_interval.")
+    repeat_interval: Duration = Field("4h", description="Alertmanager repeat_interval.")
+    slack: SlackConfig = Field(default_factory=SlackConfig, description="Slack receivers.")
+    pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig, description="PagerDuty receiver.")
+    thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Platform alert thresholds.")
+    runbook_base_url: str = Field(
+        "https://github.com/eks-observability/eks-observability/blob/main/docs/runbooks.md",
+        description="Base URL of the runbooks; each alert links `<base>#<alert-name-lowercase>`.",
+    )
+
+    @field_validator("group_by")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if v != "..." and not LABEL_NAME_RE.match(v)]
+        if bad:
+            raise ValueError(f"{bad} are not Prometheus label names")
+        return value
+
+

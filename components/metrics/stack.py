@@ -1,0 +1,184 @@
+"""kube-prometheus-stack: Prometheus, Alertmanager, Grafana, node-exporter, kube-state-metrics,
+the prometheus-operator CRDs, the platform alert rules and the platform dashboards."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
+from ..conventions import (
+    KUBE_PROMETHEUS_STACK_OPERATOR,
+    MANAGED_BY_LABELS,
+    OVERVIEW_DASHBOARD_UID,
+    PROJECT,
+    PROMETHEUS_OPERATOR_CRDS,
+    PROMETHEUS_RELEASE,
+    SELECTOR_LABELS,
+    SERVICE_DASHBOARD_UID,
+)
+from ..lib import iam
+from ..lib.contract import MetricContract
+from ..lib.helm import helm_release
+from ..lib.options import child_opts
+from ..lib.sidecar import dashboard_config_map
+from ..services.dashboards import service_detail
+from . import dashboards
+from .alertmanager import RECEIVERS_SECRET, receiver_secret_keys
+from .config import AlertingConfig, PrometheusStackConfig
+from .rules import platform_rule_groups
+from .values import GRAFANA_ADMIN_SECRET, GRAFANA_SERVICE_ACCOUNT, crd_url, kube_prometheus_stack_values
+
+CHART = "kube-prometheus-stack"
+REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+# Key in the Grafana admin Secret -> the stack config secret that fills it.
+GRAFANA_ADMIN_SECRETS = {"admin-password": "grafanaAdminPassword"}
+
+
+class KubePrometheusStackArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    config: PrometheusStackConfig = Field(description="Validated `prometheusStack` stack config.")
+    alerting: AlertingConfig = Field(description="Validated `alerting` stack config.")
+    contracts: dict[str, MetricContract] = Field(
+        default_factory=dict, description="Each service's metric contract, which the platform HTTP alerts and overview read."
+    )
+    cluster: Optional[ClusterIdentity] = Field(description="Cluster identity for Grafana's IRSA role; None without an OIDC provider.")
+    namespace: str = Field(description="Namespace for the release, its secrets, rules and dashboards.")
+    prod: bool = Field(description="Replicated, disruption budgets, hard anti-affinity.")
+    retain_volumes: bool = Field(False, description="Keep Prometheus, Alertmanager and Grafana volumes on delete (protectData).")
+    gpu_rules: bool = Field(description="Include the GPU alert group (DCGM exporter deployed).")
+    log_group_names: list[str] = Field(default_factory=list, description="Log groups Grafana's CloudWatch datasource may query.")
+    secrets: dict[str, Any] = Field(default_factory=dict, description="Secret Outputs by stack config key.")
+
+
+class KubePrometheusStack(pulumi.ComponentResource):
+    """Creates the prometheus-operator CRDs (from the operator release the pinned chart runs, so a
+    chart bump upgrades them), the Grafana admin Secret, the Alertmanager receivers Secret, Grafana's
+    CloudWatch IRSA role, the kube-prometheus-stack release, the platform PrometheusRule and the
+    platform dashboard ConfigMaps."""
+
+    crds: list[pulumi.Resource]
+    release: k8s.helm.v3.Release
+    prometheus_url: str
+    alertmanager_url: str
+    grafana_url: str
+    grafana_role_arn: Optional[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: KubePrometheusStackArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PROJECT}:metrics:KubePrometheusStack", name, None, opts)
+        self._name, self._args, self._opts = name, args, opts
+        child = child_opts(self, opts)
+        operator = KUBE_PROMETHEUS_STACK_OPERATOR[args.config.chart_version]
+        self.crds = [
+            k8s.yaml.v2.ConfigFile(f"{name}-crd-{plural}", file=crd_url(operator, plural), opts=child)
+            for plural in PROMETHEUS_OPERATOR_CRDS
+        ]
+        self.grafana_role_arn = None
+        depends = [*self.crds, *self._receivers_secret(), *self._grafana_identity()]
+        cfg = args.config
+        self.release = helm_release(
+            self,
+            f"{name}-release",
+            release=PROMETHEUS_RELEASE,
+            chart=CHART,
+            repository=REPOSITORY,
+            version=cfg.chart_version,
+            namespace=args.namespace,
+            values=kube_prometheus_stack_values(
+                cfg, args.alerting, args.cluster.region if args.cluster else "", args.prod, self._cloudwatch, args.retain_volumes
+            ),
+            opts=opts,
+            depends_on=depends,
+            timeout=900,
+            skip_crds=True,
+        )
+        self._rules_and_dashboards()
+        self._urls()
+        self.register_outputs(
+            {
+                "prometheus_url": self.prometheus_url,
+                "alertmanager_url": self.alertmanager_url,
+                "grafana_url": self.grafana_url,
+                "grafana_role_arn": self.grafana_role_arn,
+            }
+        )
+
+    @property
+    def _cloudwatch(self) -> bool:
+        grafana = self._args.config.grafana
+        return grafana.enabled and grafana.cloudwatch_datasource
+
+    def _secret(self, role: str, secret: str, data: dict[str, Any]) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            f"{self._name}-{role}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret, namespace=self._args.namespace, labels=dict(MANAGED_BY_LABELS)),
+            type="Opaque",
+            string_data=data,
+            opts=child_opts(self, self._opts),
+        )
+
+    def _receivers_secret(self) -> list[pulumi.Resource]:
+        """The Secret Alertmanager reads webhook URLs and routing keys from, when any receiver needs one."""
+        keys = receiver_secret_keys(self._args.alerting)
+        if not keys:
+            return []
+        return [self._secret("alertmanager-receivers", RECEIVERS_SECRET, {k: self._args.secrets[c] for k, c in keys.items()})]
+
+    def _grafana_identity(self) -> list[pulumi.Resource]:
+        """Grafana's admin Secret and the service account it runs as (with the IRSA role for CloudWatch)."""
+        args = self._args
+        if not args.config.grafana.enabled:
+            return []
+        data = {"admin-user": "admin", **{key: args.secrets[c] for key, c in GRAFANA_ADMIN_SECRETS.items()}}
+        created: list[pulumi.Resource] = [self._secret("grafana-admin", GRAFANA_ADMIN_SECRET, data)]
+        child = child_opts(self, self._opts)
+        if self._cloudwatch and args.cluster is not None:
+            cluster = args.cluster
+            policy = iam.cloudwatch_reader(cluster.partition, cluster.region, cluster.account_id, args.log_group_names)
+            irsa = IrsaRole(
+                f"{self._name}-grafana-irsa",
+                IrsaRoleArgs(
+                    cluster=cluster,
+                    namespace=args.namespace,
+                    service_account=GRAFANA_SERVICE_ACCOUNT,
+                    policy=json.dumps(policy, sort_keys=True),
+                ),
+                opts=child,
+            )
+            self.grafana_role_arn = irsa.role_arn
+            return [*created, irsa]
+        metadata = k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_SERVICE_ACCOUNT, namespace=args.namespace, labels=dict(MANAGED_BY_LABELS))
+        return [*created, k8s.core.v1.ServiceAccount(f"{self._name}-grafana-sa", metadata=metadata, opts=child)]
+
+    def _rules_and_dashboards(self) -> None:
+        args, name, child = self._args, self._name, child_opts(self, self._opts)
+        self.rules = k8s.apiextensions.CustomResource(
+            f"{name}-platform-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="platform-alerts", namespace=args.namespace, labels={**MANAGED_BY_LABELS, **SELECTOR_LABELS}
+            ),
+            spec={"groups": platform_rule_groups(args.alerting, args.contracts, args.gpu_rules)},
+            opts=child_opts(self, self._opts, depends_on=self.crds),
+        )
+        self.overview = dashboard_config_map(
+            f"{name}-dashboard-overview", OVERVIEW_DASHBOARD_UID, args.namespace, dashboards.platform_overview(args.contracts), child
+        )
+        self.services_dashboard = dashboard_config_map(
+            f"{name}-dashboard-services", SERVICE_DASHBOARD_UID, args.namespace, service_detail(MetricContract()), child
+        )
+
+    def _urls(self) -> None:
+        ns, ingress = self._args.namespace, self._args.config.grafana.ingress
+        self.prometheus_url = f"http://{PROMETHEUS_RELEASE}-prometheus.{ns}.svc.cluster.local:9090"
+        self.alertmanager_url = f"http://{PROMETHEUS_RELEASE}-alertmanager.{ns}.svc.cluster.local:9093"
+        scheme = "https" if ingress.certificate_arn else "http"
+        self.grafana_url = (
+            f"{scheme}://{ingress.host}" if ingress.enabled else f"http://{PROMETHEUS_RELEASE}-grafana.{ns}.svc.cluster.local"
+        )

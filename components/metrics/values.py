@@ -1,0 +1,179 @@
+"""Helm values for kube-prometheus-stack and its Grafana, as pure functions of config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..conventions import GRAFANA_DASHBOARD_LABEL, GRAFANA_DATASOURCE_LABEL, SELECTOR_LABELS
+from .alertmanager import RECEIVERS_SECRET, alertmanager_config, receiver_secret_keys
+from .config import AlertingConfig, PrometheusStackConfig
+
+GRAFANA_SERVICE_ACCOUNT = "grafana"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+# Control-plane components EKS runs for us: nothing in the cluster can scrape them, so their
+# scrapes and alerts would be down forever. kube-proxy binds its metrics to 127.0.0.1 on EKS.
+EKS_UNSCRAPEABLE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
+EKS_UNSCRAPEABLE_RULES = ("etcd", "kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "kubeProxy", "windows")
+RETAIN_VOLUMES = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+
+
+def crd_url(operator_version: str, plural: str) -> str:
+    return (
+        "https://raw.githubusercontent.com/prometheus-operator/prometheus-operator/"
+        f"{operator_version}/example/prometheus-operator-crd/monitoring.coreos.com_{plural}.yaml"
+    )
+
+
+def _selector() -> dict[str, Any]:
+    return {"matchLabels": dict(SELECTOR_LABELS)}
+
+
+def _sidecar_label(label: dict[str, str]) -> dict[str, str]:
+    """The one label a Grafana sidecar watches, in the chart's `label`/`labelValue` form."""
+    ((key, value),) = label.items()
+    return {"label": key, "labelValue": value}
+
+
+def _volume_claim(storage_class: str, size: str) -> dict[str, Any]:
+    return {
+        "volumeClaimTemplate": {
+            "spec": {
+                "storageClassName": storage_class,
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": size}},
+            }
+        }
+    }
+
+
+def ingress_annotations(cfg: PrometheusStackConfig) -> dict[str, str]:
+    ingress = cfg.grafana.ingress
+    annotations = {
+        "alb.ingress.kubernetes.io/scheme": ingress.scheme,
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/healthcheck-path": "/api/health",
+    }
+    if ingress.certificate_arn:
+        annotations |= {
+            "alb.ingress.kubernetes.io/certificate-arn": ingress.certificate_arn,
+            "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
+            "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        }
+    else:
+        annotations["alb.ingress.kubernetes.io/listen-ports"] = '[{"HTTP":80}]'
+    return annotations | ingress.annotations
+
+
+def prometheus_spec(cfg: PrometheusStackConfig, prod: bool) -> dict[str, Any]:
+    """`prometheus.prometheusSpec`: size, retention, storage and the selectors every monitor and rule matches."""
+    prom = cfg.prometheus
+    return {
+        "replicas": prom.replicas,
+        "retention": prom.retention,
+        "retentionSize": prom.retention_size,
+        "scrapeInterval": prom.scrape_interval,
+        "evaluationInterval": prom.scrape_interval,
+        "resources": prom.resources.as_k8s(),
+        "storageSpec": _volume_claim(prom.storage_class, prom.storage_size),
+        "podAntiAffinity": "hard" if prod else "soft",
+        # Explicit selectors from the same constant every monitor and rule of this program carries.
+        "serviceMonitorSelectorNilUsesHelmValues": False,
+        "podMonitorSelectorNilUsesHelmValues": False,
+        "ruleSelectorNilUsesHelmValues": False,
+        "probeSelectorNilUsesHelmValues": False,
+        "serviceMonitorSelector": _selector(),
+        "podMonitorSelector": _selector(),
+        "ruleSelector": _selector(),
+        "probeSelector": _selector(),
+        # Monitors and rules live beside the services they watch, in every namespace.
+        "serviceMonitorNamespaceSelector": {},
+        "podMonitorNamespaceSelector": {},
+        "ruleNamespaceSelector": {},
+        "probeNamespaceSelector": {},
+    }
+
+
+def kube_prometheus_stack_values(
+    cfg: PrometheusStackConfig,
+    alerting: AlertingConfig,
+    region: str,
+    prod: bool,
+    cloudwatch: bool,
+    retain_volumes: bool = False,
+) -> dict[str, Any]:
+    """Helm values for kube-prometheus-stack (CRDs are applied separately, see the component).
+
+    `retain_volumes` keeps the Prometheus and Alertmanager volumes when their StatefulSets are
+    deleted or scaled down, and Grafana's volume when the release is uninstalled.
+    """
+    prom, am, grafana = cfg.prometheus, cfg.alertmanager, cfg.grafana
+    spec = prometheus_spec(cfg, prod)
+    values: dict[str, Any] = {
+        "crds": {"enabled": False},
+        "defaultRules": {"create": True, "rules": {name: False for name in EKS_UNSCRAPEABLE_RULES}},
+        **{component: {"enabled": False} for component in EKS_UNSCRAPEABLE},
+        "nodeExporter": {"enabled": True},
+        "kubeStateMetrics": {"enabled": True},
+        "prometheus": {"prometheusSpec": spec},
+        "alertmanager": {
+            "config": alertmanager_config(alerting),
+            "alertmanagerSpec": {
+                "replicas": am.replicas,
+                "retention": am.retention,
+                "storage": _volume_claim(prom.storage_class, am.storage_size),
+                "podAntiAffinity": spec["podAntiAffinity"],
+                # Mounted at /etc/alertmanager/secrets/<name>/: the config reads receivers from files.
+                "secrets": [RECEIVERS_SECRET] if receiver_secret_keys(alerting) else [],
+            },
+        },
+        "grafana": {"enabled": False},
+    }
+    if retain_volumes:
+        spec["persistentVolumeClaimRetentionPolicy"] = dict(RETAIN_VOLUMES)
+        values["alertmanager"]["alertmanagerSpec"]["persistentVolumeClaimRetentionPolicy"] = dict(RETAIN_VOLUMES)
+    if prod:
+        values["prometheus"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": 1}
+        values["alertmanager"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": max(1, am.replicas - 1)}
+    if grafana.enabled:
+        values["grafana"] = grafana_values(cfg, region, cloudwatch, retain_volumes)
+    return values
+
+
+def grafana_values(cfg: PrometheusStackConfig, region: str, cloudwatch: bool, retain_volume: bool = False) -> dict[str, Any]:
+    grafana = cfg.grafana
+    values: dict[str, Any] = {
+        "enabled": True,
+        # Credentials only from the Secret the component creates; never the chart's default password.
+        "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+        "replicas": grafana.replicas,
+        "persistence": {"enabled": True, "type": "pvc", "size": grafana.storage_size, "storageClassName": cfg.prometheus.storage_class},
+        "serviceAccount": {"create": False, "name": GRAFANA_SERVICE_ACCOUNT},
+        "sidecar": {
+            "dashboards": {**_sidecar_label(GRAFANA_DASHBOARD_LABEL), "enabled": True, "searchNamespace": "ALL"},
+            "datasources": {**_sidecar_label(GRAFANA_DATASOURCE_LABEL), "enabled": True},
+        },
+        "additionalDataSources": [],
+    }
+    if retain_volume:
+        # Helm leaves a resource with this annotation in place when the release is uninstalled.
+        values["persistence"]["annotations"] = {"helm.sh/resource-policy": "keep"}
+    if cloudwatch:
+        values["additionalDataSources"].append(
+            {
+                "name": "CloudWatch",
+                "uid": "cloudwatch",
+                "type": "cloudwatch",
+                "access": "proxy",
+                # `default` is the AWS SDK chain: the pod's IRSA web identity, no keys anywhere.
+                "jsonData": {"authType": "default", "defaultRegion": region},
+            }
+        )
+    if grafana.ingress.enabled:
+        values["ingress"] = {
+            "enabled": True,
+            "ingressClassName": "alb",
+            "annotations": ingress_annotations(cfg),
+            "hosts": [grafana.ingress.host],
+            "path": "/",
+        }
+    return values

@@ -1,0 +1,87 @@
+"""Canary delivery as data: the Rollout strategy and the AnalysisTemplate that judges it.
+
+No traffic is neither a pass nor a failure. Both conditions require a number: an empty result
+(the canary has not been scraped yet) or NaN (0 requests / 0 requests) satisfies neither, so the
+measurement is Inconclusive; past `inconclusiveLimit` the AnalysisRun is Inconclusive and Argo
+Rollouts pauses the rollout for a human to promote or abort.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..conventions import RECORD_ERROR_RATIO, record_latency
+from ..lib import promql as q
+from .config import ServiceConfig
+
+ARGS = ("namespace", "service", "canary-version")
+
+
+def template_name(service: ServiceConfig) -> str:
+    return f"{service.name}-canary"
+
+
+def _query(record: str) -> str:
+    return q.selector(
+        record,
+        [q.eq("namespace", "{{args.namespace}}"), q.eq("service", "{{args.service}}"), q.eq("version", "{{args.canary-version}}")],
+    )
+
+
+def conditions(threshold: float) -> tuple[str, str]:
+    """(successCondition, failureCondition) for 'below `threshold` is healthy'."""
+    known = "len(result) > 0 && !isNaN(result[0])"
+    return f"{known} && result[0] < {threshold:g}", f"{known} && result[0] >= {threshold:g}"
+
+
+def analysis_template_spec(service: ServiceConfig, prometheus_url: str) -> dict[str, Any]:
+    a = service.analysis
+    metrics = []
+    for name, record, threshold in (
+        ("p95-latency", record_latency(0.95), a.latency_p95_seconds),
+        ("error-ratio", RECORD_ERROR_RATIO, a.error_ratio),
+    ):
+        success, failure = conditions(threshold)
+        metrics.append(
+            {
+                "name": name,
+                "interval": a.interval,
+                "count": a.count,
+                "failureLimit": a.failure_limit,
+                "inconclusiveLimit": a.inconclusive_limit,
+                "successCondition": success,
+                "failureCondition": failure,
+                "provider": {"prometheus": {"address": prometheus_url, "query": _query(record)}},
+            }
+        )
+    return {"args": [{"name": arg} for arg in ARGS], "metrics": metrics}
+
+
+def analysis_ref(service: ServiceConfig) -> dict[str, Any]:
+    """The AnalysisTemplate with this rollout's args, as steps and background analysis name it."""
+    return {
+        "templates": [{"templateName": template_name(service)}],
+        "args": [
+            {"name": "namespace", "value": service.namespace},
+            {"name": "service", "value": service.name},
+            {"name": "canary-version", "value": service.version},
+        ],
+    }
+
+
+def background_analysis(service: ServiceConfig) -> dict[str, Any] | None:
+    """Analysis running beside the steps from the first one (`analysis.background`), or None."""
+    return {**analysis_ref(service), "startingStep": 1} if service.analysis.background else None
+
+
+def canary_steps(service: ServiceConfig) -> list[dict[str, Any]]:
+    analysis = analysis_ref(service)
+    steps: list[dict[str, Any]] = []
+    for step in service.canary.steps:
+        if step.set_weight is not None:
+            steps.append({"setWeight": step.set_weight})
+        elif step.pause is not None:
+            steps.append({"pause": {"duration": step.pause}})
+        else:
+            steps.append({"analysis": analysis})
+    return steps

@@ -1,0 +1,141 @@
+"""The `services` config section: one entry per service, each with its canary, analysis and SLOs."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from ..lib.contract import MetricContract
+from ..lib.types import DnsLabel, Duration, Model, Resources, resources
+
+_IMAGE_RE = re.compile(r"^[a-z0-9]+(?:[._/:-][a-zA-Z0-9_.-]+)*(?:@sha256:[a-f0-9]{64})?$")
+
+
+class CanaryStep(Model):
+    set_weight: Optional[int] = Field(None, description="Shift this percentage of traffic to the canary.")
+    pause: Optional[Duration] = Field(None, description="Wait this long.")
+    analysis: Optional[bool] = Field(None, description="Run the AnalysisTemplate inline; must be `true` when given.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "CanaryStep":
+        given = [k for k in ("set_weight", "pause", "analysis") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("each canary step sets exactly one of setWeight, pause or analysis")
+        if self.set_weight is not None and not 1 <= self.set_weight <= 100:
+            raise ValueError(f"setWeight {self.set_weight} must be between 1 and 100")
+        if self.analysis is False:
+            raise ValueError("analysis: false is not a step; remove the step instead")
+        return self
+
+
+def _default_steps() -> list[CanaryStep]:
+    return [
+        CanaryStep(set_weight=10),
+        CanaryStep(pause="60s"),
+        CanaryStep(analysis=True),
+        CanaryStep(set_weight=50),
+        CanaryStep(pause="60s"),
+        CanaryStep(analysis=True),
+    ]
+
+
+class CanaryConfig(Model):
+    steps: list[CanaryStep] = Field(default_factory=_default_steps, description="Canary steps, in order.")
+
+    @model_validator(mode="after")
+    def _increasing(self) -> "CanaryConfig":
+        weights = [(i, s.set_weight) for i, s in enumerate(self.steps) if s.set_weight is not None]
+        for (_, prev), (index, weight) in zip(weights, weights[1:]):
+            if weight <= prev:  # type: ignore[operator]
+                raise ValueError(f"steps[{index}].setWeight {weight} must be greater than the previous weight {prev}")
+        if not weights:
+            raise ValueError("a canary needs at least one setWeight step")
+        return self
+
+
+class AnalysisConfig(Model):
+    latency_p95_seconds: float = Field(0.30, gt=0, le=60, description="Canary succeeds while p95 latency is below this.")
+    error_ratio: float = Field(0.02, gt=0, lt=1, description="Canary succeeds while the 5xx ratio is below this.")
+    interval: Duration = Field("60s", description="Measurement interval.")
+    count: int = Field(5, ge=1, le=100, description="Measurements per analysis run.")
+    failure_limit: int = Field(1, ge=0, le=100, description="Failed measurements tolerated.")
+    inconclusive_limit: int = Field(
+        1, ge=0, le=100, description="Idle (no traffic) measurements tolerated before the rollout pauses for a human."
+    )
+    background: bool = Field(
+        False, description="Also run the analysis in the background from the first step until the rollout completes."
+    )
+
+
+class SloConfig(Model):
+    availability: float = Field(0.995, gt=0.9, lt=1, description="Availability objective (non-5xx ratio).")
+    latency_seconds: float = Field(0.5, gt=0, le=60, description="Latency objective threshold (must be a histogram bucket).")
+    latency_target: float = Field(0.99, gt=0.9, lt=1, description="Share of requests faster than latencySeconds.")
+
+
+class ServiceConfig(Model):
+    name: DnsLabel = Field(description="Service name (DNS-1123), also the `service` label value.")
+    namespace: DnsLabel = Field(description="Namespace the service runs in.")
+    port: int = Field(ge=1, le=65535, description="Container/Service HTTP port.")
+    image: Optional[str] = Field(None, description="Container image with tag or digest; omit with workloadRef.")
+    workload_ref: Optional[str] = Field(None, description="Name of an existing Deployment the Rollout takes over instead of owning a pod template.")
+    version: str = Field(description="Version label of the stable release, e.g. `1.4.2`.")
+    replicas: int = Field(2, ge=1, le=100, description="Rollout replicas.")
+    metrics_port: Optional[int] = Field(None, ge=1, le=65535, description="Port serving metrics if not the HTTP port (e.g. an adapter sidecar).")
+    metrics_path: str = Field("/metrics", description="Metrics path.")
+    metrics_adapter_image: Optional[str] = Field(
+        None, description="Sidecar that exposes the metric contract for an app that cannot (legacy PHP); serves metricsPort."
+    )
+    health_path: Optional[str] = Field(None, description="HTTP readiness probe path on the service port; none for no probe.")
+    scrape_interval: Duration = Field("30s", description="ServiceMonitor interval.")
+    canary: CanaryConfig = Field(default_factory=CanaryConfig, description="Canary steps.")
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig, description="Canary analysis thresholds.")
+    slo: SloConfig = Field(default_factory=SloConfig, description="Service level objectives for alerts.")
+    metrics: MetricContract = Field(default_factory=MetricContract, description="Metric contract overrides.")
+    resources: Resources = Field(
+        default_factory=lambda: resources("100m", "128Mi", "512Mi"),
+        description="Container resources (owned pod template only).",
+    )
+
+    @field_validator("image", "metrics_adapter_image")
+    @classmethod
+    def _image(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            if not _IMAGE_RE.match(value):
+                raise ValueError("must be an image reference such as registry/name:tag or name@sha256:<digest>")
+            last = value.split("/")[-1]
+            if "@" not in value and (":" not in last or last.endswith(":latest")):
+                raise ValueError("must pin a tag other than latest, or a digest, so rollouts are reproducible")
+        return value
+
+    @field_validator("metrics_path", "health_path")
+    @classmethod
+    def _path(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        if not re.match(r"^/[A-Za-z0-9/_.-]*$", value):
+            raise ValueError("must be an absolute URL path such as /metrics")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$", value):
+            raise ValueError("must be a Kubernetes label value such as 1.4.2")
+        return value
+
+    @model_validator(mode="after")
+    def _workload(self) -> "ServiceConfig":
+        if (self.image is None) == (self.workload_ref is None):
+            raise ValueError("set exactly one of image (the Rollout owns the pod template) or workloadRef (an existing Deployment)")
+        if self.metrics_adapter_image and not self.metrics_port:
+            raise ValueError("metricsAdapterImage needs metricsPort: the port the adapter serves metrics on")
+        if self.metrics_adapter_image and self.workload_ref:
+            raise ValueError("metricsAdapterImage needs an owned pod template (image), not workloadRef")
+        if self.metrics_port == self.port:
+            raise ValueError("metricsPort must differ from port; omit it when metrics are served on the service port")
+        return self
+
+

@@ -1,0 +1,58 @@
+"""One templated dashboard for every service: pick namespace, service and versions.
+
+Panels read the per-service recording rules (the same series the canary analysis judges), so
+canary and stable sit side by side as one line per version.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders.dashboard import Row
+from grafana_foundation_sdk.models.dashboard import GridPos
+
+from ..conventions import LATENCY_QUANTILES, RECORD_ERROR_RATIO, RECORD_REQUEST_RATE, SERVICE_DASHBOARD_UID, record_latency
+from ..lib import promql as q
+from ..lib.contract import MetricContract
+from ..lib.dashboards import WIDTH, dashboard, encode, query, timeseries, variable
+
+
+def service_detail(contract: MetricContract) -> str:
+    scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service"), q.match("version", "$version")]
+    raw_scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service")]
+    latency = [
+        query(q.selector(record_latency(quantile), scope), f"p{round(quantile * 100)} {{{{version}}}}", ref)
+        for quantile, ref in zip(LATENCY_QUANTILES, "ABC")
+    ]
+    top_endpoints = f"topk(10, {q.histogram_quantile(0.95, contract.duration_metric, '$__rate_interval', raw_scope, ['path'])})"
+    in_namespace = f'{RECORD_REQUEST_RATE}{{namespace="$namespace"}}'
+    of_service = f'{RECORD_REQUEST_RATE}{{namespace="$namespace", service="$service"}}'
+    board = (
+        dashboard("Services / Service detail", SERVICE_DASHBOARD_UID, "services")
+        .with_variable(variable("namespace", f"label_values({RECORD_REQUEST_RATE}, namespace)", include_all=False))
+        .with_variable(variable("service", f"label_values({in_namespace}, service)", include_all=False))
+        .with_variable(variable("version", f"label_values({of_service}, version)"))
+        .with_row(Row("Canary vs stable").id(1).grid_pos(GridPos(h=1, w=WIDTH, x=0, y=0)))
+        .with_panel(
+            timeseries(
+                2,
+                "Requests per second by version",
+                "reqps",
+                [query(q.selector(RECORD_REQUEST_RATE, scope), "{{version}}")],
+                GridPos(h=8, w=8, x=0, y=1),
+            )
+        )
+        .with_panel(
+            timeseries(
+                3,
+                "5xx error ratio by version",
+                "percentunit",
+                [query(q.selector(RECORD_ERROR_RATIO, scope), "{{version}}")],
+                GridPos(h=8, w=8, x=8, y=1),
+            )
+        )
+        .with_panel(timeseries(4, "Latency p50 / p95 / p99 by version", "s", latency, GridPos(h=8, w=8, x=16, y=1)))
+        .with_row(Row("Endpoints").id(5).grid_pos(GridPos(h=1, w=WIDTH, x=0, y=9)))
+        .with_panel(
+            timeseries(6, "Top 10 endpoints by p95 latency", "s", [query(top_endpoints, "{{path}}")], GridPos(h=10, w=WIDTH, x=0, y=10))
+        )
+    )
+    return encode(board)

@@ -1,0 +1,128 @@
+"""A service's Kubernetes manifests as data: Service, ServiceMonitor and the Rollout's spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..conventions import MANAGED_BY_LABELS
+from .canary import background_analysis, canary_steps
+from .config import ServiceConfig
+
+# Labels prometheus-operator attaches to every target; kept beside the contract's labels.
+TARGET_LABELS = ("job", "instance", "namespace", "pod", "container", "endpoint", "service")
+# A scrape that returns more samples than this fails instead of filling Prometheus.
+SAMPLE_LIMIT = 20000
+
+
+def labels(service: ServiceConfig) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": service.name,
+        "app.kubernetes.io/instance": service.name,
+        **MANAGED_BY_LABELS,
+    }
+
+
+def selector(service: ServiceConfig) -> dict[str, str]:
+    return {"app.kubernetes.io/name": service.name}
+
+
+def metrics_port_name(service: ServiceConfig) -> str:
+    return "metrics" if service.metrics_port else "http"
+
+
+def service_spec(service: ServiceConfig) -> dict[str, Any]:
+    ports = [{"name": "http", "port": service.port, "targetPort": "http", "protocol": "TCP"}]
+    if service.metrics_port:
+        ports.append({"name": "metrics", "port": service.metrics_port, "targetPort": "metrics", "protocol": "TCP"})
+    return {"type": "ClusterIP", "selector": selector(service), "ports": ports}
+
+
+def service_monitor_spec(service: ServiceConfig) -> dict[str, Any]:
+    contract = service.metrics
+    kept_metrics = f"{contract.requests_metric}|{contract.duration_metric}_(bucket|count|sum)"
+    kept_labels = "|".join(["__name__", "le", *TARGET_LABELS, *[l for l in contract.allowed_labels if l not in TARGET_LABELS]])
+    return {
+        "selector": {"matchLabels": selector(service)},
+        "namespaceSelector": {"matchNames": [service.namespace]},
+        "sampleLimit": SAMPLE_LIMIT,
+        "endpoints": [
+            {
+                "port": metrics_port_name(service),
+                "path": service.metrics_path,
+                "interval": service.scrape_interval,
+                # `version` comes from the pod's own label, so canary and stable can't be mixed up by an
+                # app that reports the wrong version (its own label becomes exported_version and is dropped).
+                "relabelings": [
+                    {
+                        "action": "replace",
+                        "sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_version"],
+                        "regex": "(.+)",
+                        "targetLabel": "version",
+                    }
+                ],
+                # Only the contract's series, and only its labels: user ids, trace ids or raw paths an
+                # app adds by mistake never reach Prometheus.
+                "metricRelabelings": [
+                    {"action": "keep", "sourceLabels": ["__name__"], "regex": kept_metrics},
+                    {"action": "labelkeep", "regex": kept_labels},
+                ],
+            }
+        ],
+    }
+
+
+def _containers(service: ServiceConfig) -> list[dict[str, Any]]:
+    security = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    app: dict[str, Any] = {
+        "name": service.name,
+        "image": service.image,
+        "ports": [{"name": "http", "containerPort": service.port, "protocol": "TCP"}],
+        "resources": service.resources.as_k8s(),
+        "securityContext": security,
+    }
+    if service.health_path:
+        app["readinessProbe"] = {"httpGet": {"path": service.health_path, "port": "http"}, "periodSeconds": 10}
+    containers = [app]
+    if service.metrics_port and service.metrics_adapter_image:
+        containers.append(
+            {
+                "name": "metrics-adapter",
+                "image": service.metrics_adapter_image,
+                "ports": [{"name": "metrics", "containerPort": service.metrics_port, "protocol": "TCP"}],
+                "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+                "securityContext": security,
+            }
+        )
+    elif service.metrics_port:
+        app["ports"].append({"name": "metrics", "containerPort": service.metrics_port, "protocol": "TCP"})
+    return containers
+
+
+def rollout_spec(service: ServiceConfig) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "replicas": service.replicas,
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector(service)},
+        "strategy": {
+            "canary": {
+                "canaryMetadata": {"labels": {"rollouts.argoproj.io/track": "canary"}},
+                "stableMetadata": {"labels": {"rollouts.argoproj.io/track": "stable"}},
+                "steps": canary_steps(service),
+            }
+        },
+    }
+    background = background_analysis(service)
+    if background:
+        spec["strategy"]["canary"]["analysis"] = background
+    if service.workload_ref:
+        spec["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": service.workload_ref, "scaleDown": "progressively"}
+    else:
+        spec["template"] = {
+            "metadata": {"labels": {**labels(service), "app.kubernetes.io/version": service.version}},
+            "spec": {"containers": _containers(service)},
+        }
+    return spec

@@ -1,0 +1,95 @@
+"""One service's monitoring stack: Service, ServiceMonitor, canary Rollout, AnalysisTemplate and
+PrometheusRule (recording rules and SLO burn-rate alerts). One instance per `services` entry."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..conventions import PROJECT, SELECTOR_LABELS, SERVICE_DASHBOARD_UID
+from ..lib.options import child_opts
+from .canary import analysis_template_spec, template_name
+from .config import ServiceConfig
+from .manifests import labels, rollout_spec, service_monitor_spec, service_spec
+from .rules import service_rule_groups
+
+class ServiceMonitoringArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service: ServiceConfig = Field(description="One validated `services` entry.")
+    prometheus_url: str = Field(description="Prometheus the canary analysis queries.")
+    runbook_base_url: str = Field(description="Base URL of the runbooks the alerts link to.")
+    grafana_url: Optional[str] = Field(None, description="Grafana base URL for the dashboard link; None without Grafana.")
+
+
+class ServiceMonitoring(pulumi.ComponentResource):
+    """Creates, for one service: a Service (named http and metrics ports), a ServiceMonitor keeping
+    only the metric contract, an Argo Rollouts canary Rollout, its AnalysisTemplate (p95 latency and
+    5xx ratio of the canary version), and a PrometheusRule with recording rules and SLO alerts."""
+
+    dashboard_url: Optional[str]
+
+    def __init__(self, name: str, args: ServiceMonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PROJECT}:services:ServiceMonitoring", name, None, opts)
+        svc = args.service
+        child = child_opts(self, opts)
+
+        def meta(resource_name: str, extra: Optional[dict[str, str]] = None) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=resource_name, namespace=svc.namespace, labels={**labels(svc), **(extra or {})})
+
+        spec = service_spec(svc)
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(svc.name),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type=spec["type"],
+                selector=spec["selector"],
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name=p["name"], port=p["port"], target_port=p["targetPort"], protocol=p["protocol"])
+                    for p in spec["ports"]
+                ],
+            ),
+            opts=child,
+        )
+        self.service_monitor = k8s.apiextensions.CustomResource(
+            f"{name}-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=meta(svc.name, SELECTOR_LABELS),
+            spec=service_monitor_spec(svc),
+            opts=child,
+        )
+        self.analysis_template = k8s.apiextensions.CustomResource(
+            f"{name}-analysis",
+            api_version="argoproj.io/v1alpha1",
+            kind="AnalysisTemplate",
+            metadata=meta(template_name(svc)),
+            spec=analysis_template_spec(svc, args.prometheus_url),
+            opts=child,
+        )
+        self.rollout = k8s.apiextensions.CustomResource(
+            f"{name}-rollout",
+            api_version="argoproj.io/v1alpha1",
+            kind="Rollout",
+            metadata=meta(svc.name),
+            spec=rollout_spec(svc),
+            opts=child_opts(self, opts, depends_on=[self.analysis_template]),
+        )
+        self.rules = k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata=meta(f"{svc.name}-slo", SELECTOR_LABELS),
+            spec={"groups": service_rule_groups(svc, args.runbook_base_url)},
+            opts=child,
+        )
+        self.dashboard_url = (
+            f"{args.grafana_url}/d/{SERVICE_DASHBOARD_UID}/?var-namespace={svc.namespace}&var-service={svc.name}"
+            if args.grafana_url
+            else None
+        )
+        self.register_outputs({"dashboard_url": self.dashboard_url, "service": svc.name})
+

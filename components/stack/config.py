@@ -1,0 +1,130 @@
+"""The whole stack config: the cluster, the namespaces, and each area's section.
+
+Each area keeps its own section model beside its components; this module only composes them.
+Loading, cross-key checks and error reporting live in `loading.py`, `checks.py` and `errors.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from ..aws.irsa import ClusterIdentity
+from ..delivery.argo_rollouts import ArgoRolloutsConfig
+from ..integrations.container_insights import ContainerInsightsConfig
+from ..integrations.datadog import DatadogConfig
+from ..integrations.kubecost import KubecostConfig
+from ..lib.types import DnsLabel, Model
+from ..logging.config import FluentBitConfig, LokiConfig
+from ..metrics.config import AlertingConfig, PrometheusStackConfig
+from ..metrics.dcgm import DcgmExporterConfig
+from ..services.config import ServiceConfig
+
+_OIDC_ARN_RE = re.compile(
+    r"^arn:aws(?:-cn|-us-gov)?:iam::(\d{12}):oidc-provider/(oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/id/[A-F0-9]{32})$"
+)
+_REGION_RE = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d$")
+
+
+class ClusterConfig(Model):
+    name: DnsLabel = Field(description="EKS cluster name; used in resource names and the CloudWatch log group.")
+    region: str = Field(description="AWS region of the cluster, e.g. `ap-northeast-2`.")
+    oidc_provider_arn: Optional[str] = Field(
+        None,
+        description="ARN of the cluster's IAM OIDC provider (IRSA). The issuer URL is derived from it. "
+        "Required when any component needs AWS access (Loki, Fluent Bit, Grafana CloudWatch, Container Insights).",
+    )
+    kubeconfig_context: Optional[str] = Field(
+        None, description="kubeconfig context for the Kubernetes provider; empty uses the current context."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every AWS resource.")
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION_RE.match(value):
+            raise ValueError("must be an AWS region such as us-east-1 or ap-northeast-2")
+        return value
+
+    @field_validator("oidc_provider_arn")
+    @classmethod
+    def _oidc(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _OIDC_ARN_RE.match(value):
+            raise ValueError(
+                "must be an EKS OIDC provider ARN: arn:aws:iam::<12-digit account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<32 hex>"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_region(self) -> "ClusterConfig":
+        match = _OIDC_ARN_RE.match(self.oidc_provider_arn or "")
+        if match and match.group(3) != self.region:
+            raise ValueError(f"oidcProviderArn is for region {match.group(3)} but region is {self.region}")
+        return self
+
+    @property
+    def identity(self) -> Optional[ClusterIdentity]:
+        """The IRSA identity of the cluster; None without an OIDC provider (validation then allows no AWS access)."""
+        match = _OIDC_ARN_RE.match(self.oidc_provider_arn or "")
+        if not match or self.oidc_provider_arn is None:
+            return None
+        return ClusterIdentity(oidc_provider_arn=self.oidc_provider_arn, oidc_issuer=match.group(2), region=self.region)
+
+
+class Namespaces(Model):
+    monitoring: DnsLabel = Field("monitoring", description="Prometheus, Alertmanager, Grafana, DCGM exporter.")
+    logging: DnsLabel = Field("logging", description="Loki and Fluent Bit.")
+    rollouts: DnsLabel = Field("argo-rollouts", description="Argo Rollouts controller.")
+
+
+class StackConfig(Model):
+    """Everything under `eks-observability:` in a stack file."""
+
+    cluster: ClusterConfig = Field(description="The EKS cluster this platform runs on.")
+    environment: Literal["dev", "staging", "prod"] = Field(
+        description="Environment class; `prod` runs replicated with disruption budgets and must protect its data."
+    )
+    protect_data: bool = Field(
+        False, description="Protect stateful resources (bucket, log group, volumes) and retain them on delete. Required true in prod."
+    )
+    namespaces: Namespaces = Field(default_factory=Namespaces, description="Namespaces of the platform components.")
+    prometheus_stack: PrometheusStackConfig = Field(default_factory=PrometheusStackConfig, description="kube-prometheus-stack.")
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig, description="Alertmanager routing and platform alert thresholds.")
+    loki: LokiConfig = Field(default_factory=LokiConfig, description="Loki on S3.")
+    fluent_bit: FluentBitConfig = Field(default_factory=FluentBitConfig, description="Fluent Bit to CloudWatch Logs and Loki.")
+    dcgm_exporter: DcgmExporterConfig = Field(default_factory=DcgmExporterConfig, description="NVIDIA DCGM exporter.")
+    argo_rollouts: ArgoRolloutsConfig = Field(default_factory=ArgoRolloutsConfig, description="Argo Rollouts.")
+    datadog: DatadogConfig = Field(default_factory=DatadogConfig, description="Optional Datadog agent.")
+    kubecost: KubecostConfig = Field(default_factory=KubecostConfig, description="Optional Kubecost.")
+    container_insights: ContainerInsightsConfig = Field(
+        default_factory=ContainerInsightsConfig, description="Optional CloudWatch Container Insights add-on."
+    )
+    services: list[ServiceConfig] = Field(default_factory=list, description="Services that get a monitoring stack each.")
+
+    @property
+    def prod(self) -> bool:
+        """Replicas, disruption budgets and hard anti-affinity: sizing, never data safety (see `protect_data`)."""
+        return self.environment == "prod"
+
+    @property
+    def grafana(self) -> bool:
+        return self.prometheus_stack.enabled and self.prometheus_stack.grafana.enabled
+
+    @property
+    def log_group_name(self) -> str:
+        return self.fluent_bit.log_group_name or f"/aws/eks/{self.cluster.name}/containers"
+
+    def needs_irsa(self) -> list[str]:
+        """Dotted config paths of enabled components that need an IRSA role."""
+        return [
+            path
+            for path, on in (
+                ("loki.enabled", self.loki.enabled),
+                ("fluentBit.enabled", self.fluent_bit.enabled),
+                ("prometheusStack.grafana.cloudwatchDatasource", self.grafana and self.prometheus_stack.grafana.cloudwatch_datasource),
+                ("containerInsights.enabled", self.container_insights.enabled),
+            )
+            if on
+        ]

@@ -1,0 +1,98 @@
+"""How a config problem is reported: one line naming the full key path, the bad value and what is allowed."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import typing
+from typing import Any, Optional, Union
+
+import pulumi
+from pydantic import BaseModel
+
+from ..conventions import PROJECT, SECRET_CONFIG_KEYS
+
+SECRET_LOOKING = re.compile(r"(password|secret|token|api_?key|app_?key|routing_?key|webhook)", re.IGNORECASE)
+SECRET_VALUE = re.compile(r"https://hooks\.slack\.com/|^xox[abp]-|^[0-9a-f]{32}$")
+Loc = tuple[Union[str, int], ...]
+
+
+class ConfigError(pulumi.RunError):
+    """Stack config is invalid; `issues` holds one message per problem.
+
+    A RunError, so `pulumi preview/up` print the messages without a Python traceback.
+    """
+
+    def __init__(self, issues: list[str]):
+        self.issues = issues
+        super().__init__("invalid stack config:\n  " + "\n  ".join(issues))
+
+
+def key_path(loc: Loc) -> str:
+    """`("services", 3, "port")` -> `eks-observability:services[3].port`."""
+    out = f"{PROJECT}:"
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += part if i == 0 else f".{part}"
+    return out
+
+
+def _unwrap_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _unwrap_models(arg)]
+
+
+def model_at(root: type[BaseModel], loc: Loc) -> Optional[type[BaseModel]]:
+    """The config model that owns the key at `loc` (for suggesting the nearest valid key)."""
+    model = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            return None
+        models = _unwrap_models(field.annotation)
+        if not models:
+            return None
+        model = models[0]
+    return model
+
+
+def allowed_keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def describe(value: Any, key: str) -> str:
+    if SECRET_LOOKING.search(key) or (isinstance(value, str) and SECRET_VALUE.search(value)):
+        return "<value hidden>"
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def unknown_key(loc: Loc, allowed: list[str]) -> str:
+    key = str(loc[-1])
+    hint = ""
+    if SECRET_LOOKING.search(key):
+        hint = (
+            " Secrets never go in structured config: set one of the secret keys with "
+            f"`pulumi config set --secret <key>` ({', '.join(SECRET_CONFIG_KEYS)})."
+        )
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    suggestion = f" Did you mean '{close[0]}'?" if close else ""
+    return f"{key_path(loc)}: unknown key.{suggestion} Allowed keys: {', '.join(allowed)}.{hint}"
+
+
+def format_error(root: type[BaseModel], err: Any) -> str:
+    """One pydantic error as one line."""
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden":
+        owner = model_at(root, loc[:-1])
+        return unknown_key(loc, allowed_keys(owner) if owner else [])
+    if err["type"] == "missing":
+        return f"{key_path(loc)}: required key is missing."
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{key_path(loc)}: got {describe(err.get('input'), str(loc[-1]) if loc else '')}; {message}."

@@ -1,0 +1,120 @@
+"""Reading the stack config Pulumi hands the program, before any resource is registered.
+
+Errors come back together, one line per problem (see `errors.py`); renamed keys are accepted
+with a deprecation warning naming the new key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any, Callable, Optional, Union
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pydantic import ValidationError
+
+from ..conventions import PROJECT, SECRET_CONFIG_KEYS
+from .checks import cross_checks
+from .config import StackConfig
+from .errors import SECRET_VALUE, ConfigError, allowed_keys, format_error, key_path
+
+# Renamed keys: old path -> new key name at the same place. The old one still works, with a warning.
+DEPRECATED_KEYS: dict[tuple[str, ...], str] = {
+    ("alerting", "thresholds", "errorRateRatio"): "errorRatio",
+}
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config to the program as JSON text; scalars stay strings."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _secret_values_in(value: Any, path: tuple[Union[str, int], ...]) -> list[str]:
+    """Paths of plain-text values that look like credentials (webhook URLs, API tokens)."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _secret_values_in(v, path + (k,))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _secret_values_in(v, path + (i,))]
+    if isinstance(value, str) and SECRET_VALUE.search(value):
+        return [key_path(path)]
+    return []
+
+
+def _apply_deprecations(structured: dict[str, Any], warn: Callable[[str], None]) -> list[str]:
+    """Move renamed keys to their new name in place; issues when both are set."""
+    issues = []
+    for path, new in DEPRECATED_KEYS.items():
+        parent: Any = structured
+        for part in path[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict) or path[-1] not in parent:
+            continue
+        new_path = key_path((*path[:-1], new))
+        if new in parent:
+            issues.append(f"{key_path(path)}: deprecated and {new_path} is also set; keep only {new_path}.")
+            continue
+        parent[new] = parent.pop(path[-1])
+        warn(f"{key_path(path)} is deprecated; rename it to {new_path} (same meaning).")
+    return issues
+
+
+def load_stack_config(
+    raw: dict[str, Any], secret_keys: set[str], warn: Optional[Callable[[str], None]] = None
+) -> StackConfig:
+    """Validate the project's config keys.
+
+    `raw` maps full config keys (`eks-observability:cluster`) to what Pulumi passes the program;
+    `secret_keys` are the full keys Pulumi marks secret. Keys of other namespaces (`aws:region`)
+    are ignored. Raises ConfigError listing every problem found.
+    """
+    prefix = f"{PROJECT}:"
+    ours = {k[len(prefix):]: _decode(v) for k, v in raw.items() if k.startswith(prefix)}
+    issues: list[str] = []
+
+    for key in sorted(set(ours) & set(SECRET_CONFIG_KEYS)):
+        if f"{prefix}{key}" not in secret_keys:
+            issues.append(
+                f"{prefix}{key}: got <value hidden>; this key holds a secret and must be set with "
+                f"`pulumi config set --secret {key} <value>`, never as plain text."
+            )
+    structured = {k: v for k, v in ours.items() if k not in SECRET_CONFIG_KEYS}
+    for key in sorted(structured):
+        issues += [
+            f"{p}: got <value hidden>; this looks like a credential. Credentials come only from secret keys "
+            f"({', '.join(SECRET_CONFIG_KEYS)})."
+            for p in _secret_values_in(structured[key], (key,))
+        ]
+    issues += _apply_deprecations(structured, warn or (lambda message: None))
+
+    config: Optional[StackConfig] = None
+    try:
+        config = StackConfig.model_validate(structured)
+    except ValidationError as exc:
+        top_level = set(allowed_keys(StackConfig)) | set(SECRET_CONFIG_KEYS)
+        for err in exc.errors():
+            if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+                key = str(err["loc"][0])
+                close = difflib.get_close_matches(key, sorted(top_level), n=1, cutoff=0.6)
+                suggestion = f" Did you mean '{prefix}{close[0]}'?" if close else ""
+                issues.append(f"{prefix}{key}: unknown key.{suggestion} Allowed keys: {', '.join(sorted(top_level))}.")
+            else:
+                issues.append(format_error(StackConfig, err))
+
+    if config is not None:
+        issues += cross_checks(config)
+    if issues or config is None:
+        raise ConfigError(issues)
+    return config
+
+
+def read_stack_config() -> StackConfig:
+    """Validate the config Pulumi handed this program; raises ConfigError before anything is created."""
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = {k for k in raw if runtime_config.is_config_secret(k)} | set(runtime_config.get_config_secret_keys_env())
+    return load_stack_config(raw, secret_keys, warn=pulumi.log.warn)

@@ -1,0 +1,300 @@
+"""Loki on S3 and Fluent Bit: the exact bucket, lifecycle, log group and release values."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.lib.types import duration_seconds
+from components.logging.config import FluentBitConfig, LokiConfig
+from components.logging.fluent_bit_values import (
+    FluentBitConfigError,
+    parse_sections,
+    pipeline,
+    render_sections,
+)
+from components.logging.loki_values import (
+    CHUNK_PREFIX,
+    chunk_expiry_days,
+    lifecycle_rules,
+    loki_values,
+)
+
+# Objects Loki (TSDB, single tenant) writes to its bucket; only the first kind may ever expire.
+CHUNK_KEYS = ["fake/7d1b4c2a9e0f3b65/18c0f3a2b10:18c0f9d1e22:3b1a9e0c"]
+RETAIN = {"whenDeleted": "Retain", "whenScaled": "Retain", "enableStatefulSetAutoDeletePVC": False}
+NEVER_EXPIRE_KEYS = [
+    "index/loki_index_20123/1719792000-ingester-0-1719800000.tsdb.gz",
+    "index/delete_requests/delete_requests.gz",
+    "loki_cluster_seed.json",
+    "rules/fake/rules.yaml",
+]
+
+
+def _values(result, release):
+    return result.release(release)
+
+
+def test_bucket_is_locked_down(prod):
+    bucket = prod.named("loki-bucket")
+    assert bucket.inputs["forceDestroy"] is False
+    assert (bucket.protect, bucket.retain_on_delete) == (True, True)
+    assert prod.named("loki-bucket-public-access").inputs == {
+        "bucket": "loki-bucket-mock0001",
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    }
+    assert prod.named("loki-bucket-ownership").inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    assert prod.named("loki-bucket-encryption").inputs["rules"] == [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}, "bucketKeyEnabled": False}
+    ]
+    policy = json.loads(prod.named("loki-bucket-tls-only").inputs["policy"])
+    assert policy["Statement"] == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::loki-bucket-mock0001", "arn:aws:s3:::loki-bucket-mock0001/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+
+
+def test_dev_data_is_not_protected(dev):
+    assert not dev.named("loki-bucket").protect
+    assert not dev.named("fluent-bit-log-group").protect
+
+
+def test_kms_key_switches_encryption(run, make_config):
+    key = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    result = run(make_config("dev", loki={"kmsKeyArn": key}))
+    assert result.named("loki-bucket-encryption").inputs["rules"] == [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key}, "bucketKeyEnabled": True}
+    ]
+    policy = json.loads(result.named("loki-irsa-policy").inputs["policy"])
+    assert policy["Statement"][-1] == {
+        "Sid": "LokiBucketKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": key,
+    }
+
+
+def test_lifecycle_expires_only_chunks_after_retention(prod):
+    rules = prod.named("loki-bucket-lifecycle").inputs["rules"]
+    assert rules == [
+        {"id": "expire-loki-chunks", "status": "Enabled", "filter": {"prefix": "fake/"}, "expiration": {"days": 17}},
+        {
+            "id": "abort-incomplete-uploads",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "abortIncompleteMultipartUpload": {"daysAfterInitiation": 1},
+        },
+    ]
+
+
+@pytest.mark.parametrize("retention", ["24h", "72h", "168h", "360h", "744h", "2160h", "8760h", "1d12h", "15d"])
+@pytest.mark.parametrize("delete_delay", ["1m", "2h", "24h", "36h"])
+def test_lifecycle_never_deletes_what_loki_still_serves(retention, delete_delay):
+    rules = lifecycle_rules(retention, delete_delay)
+    expiring = [r for r in rules if "expiration" in r]
+    assert len(expiring) == 1
+    # S3 expires objects `days` after creation (rounded up to midnight UTC, so later, never earlier).
+    assert expiring[0]["expiration"]["days"] * 86400 >= duration_seconds(retention) + duration_seconds(delete_delay)
+    prefix = expiring[0]["filter"]["prefix"]
+    assert prefix == CHUNK_PREFIX
+    assert all(key.startswith(prefix) for key in CHUNK_KEYS)
+    assert not any(key.startswith(prefix) for key in NEVER_EXPIRE_KEYS)
+    # The only whole-bucket rule deletes no written object.
+    for rule in rules:
+        if rule["filter"]["prefix"] == "":
+            assert set(rule) == {"id", "status", "filter", "abort_incomplete_multipart_upload"}
+
+
+def test_retention_and_expiry_derive_from_one_value(run, make_config):
+    result = run(make_config("dev", loki={"retention": "720h", "deleteDelay": "4h"}))
+    values = _values(result, "loki")["values"]
+    assert values["loki"]["limits_config"]["retention_period"] == "720h"
+    assert values["loki"]["compactor"]["retention_delete_delay"] == "4h"
+    assert result.named("loki-bucket-lifecycle").inputs["rules"][0]["expiration"]["days"] == chunk_expiry_days("720h", "4h") == 32
+
+
+def test_loki_values_single_binary_dev(dev):
+    release = _values(dev, "loki")
+    assert (release["chart"], release["version"], release["namespace"]) == ("loki", "18.11.0", "logging")
+    assert release["repositoryOpts"] == {"repo": "https://grafana-community.github.io/helm-charts"}
+    values = release["values"]
+    assert values["deploymentMode"] == "SingleBinary"
+    assert values["loki"]["auth_enabled"] is False  # chunks then live under the `fake/` tenant prefix
+    assert values["loki"]["storage"] == {
+        "type": "s3",
+        "bucketNames": {"chunks": "loki-bucket-mock0001", "ruler": "loki-bucket-mock0001"},
+        "s3": {"region": "ap-northeast-2"},
+    }
+    assert values["loki"]["compactor"] == {
+        "retention_enabled": True,
+        "retention_delete_delay": "2h",
+        "delete_request_store": "s3",
+        "working_directory": "/var/loki/compactor",
+    }
+    assert values["serviceAccount"] == {"create": False, "name": "loki"}
+    assert values["singleBinary"]["replicas"] == 1
+    assert values["singleBinary"]["persistence"] == {"enabled": True, "size": "10Gi", "storageClass": "gp3"}
+    assert (values["read"], values["write"], values["backend"]) == ({"replicas": 0},) * 3
+    assert values["monitoring"]["serviceMonitor"] == {"enabled": True, "labels": {"release": "kube-prometheus-stack"}}
+
+
+def test_loki_values_simple_scalable_prod(prod):
+    values = _values(prod, "loki")["values"]
+    assert values["deploymentMode"] == "SimpleScalable"
+    assert values["loki"]["commonConfig"] == {"replication_factor": 3}
+    assert values["singleBinary"] == {"replicas": 0}
+    for target in ("read", "write", "backend"):
+        assert values[target]["replicas"] == 3
+        assert values[target]["podDisruptionBudget"] == {"maxUnavailable": 1}
+        assert values[target]["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
+    assert "persistence" not in values["read"]
+    assert values["write"]["persistence"] == {"volumeClaimsEnabled": True, "size": "50Gi", "storageClass": "gp3", **RETAIN}
+    assert values["backend"]["persistence"] == {"enabled": True, "size": "50Gi", "storageClass": "gp3", **RETAIN}
+
+
+def test_no_static_credentials_anywhere(rendered_prod):
+    blob = "\n".join(rendered_prod.values())
+    for forbidden in ("accessKeyId:", "secretAccessKey:", "endpoint:", "AKIA"):
+        assert forbidden not in blob
+
+
+def test_log_group_owned_with_retention(prod, dev):
+    group = prod.named("fluent-bit-log-group")
+    assert group.inputs == {
+        "name": "/aws/eks/platform-prod/containers",
+        "retentionInDays": 30,
+        "tags": {},
+    }
+    assert (group.protect, group.retain_on_delete) == (True, True)
+    assert dev.named("fluent-bit-log-group").inputs["retentionInDays"] == 7
+
+
+def test_fluent_bit_starts_after_its_log_group(prod):
+    release = next(r for r in prod.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "fluent-bit")
+    group = prod.named("fluent-bit-log-group")
+    assert group.urn in release.depends_on
+
+
+def test_fluent_bit_config_parses_back_section_by_section(prod):
+    values = _values(prod, "fluent-bit")["values"]
+    assert values["serviceAccount"] == {"create": False, "name": "fluent-bit"}
+    assert values["tolerations"] == [{"operator": "Exists"}]
+    config = values["config"]
+    (service,) = parse_sections(config["service"])
+    assert dict(service[1])["HTTP_Port"] == "2020"
+    (tail,) = parse_sections(config["inputs"])
+    assert tail == (
+        "INPUT",
+        [
+            ("Name", "tail"),
+            ("Tag", "kube.*"),
+            ("Path", "/var/log/containers/*.log"),
+            ("Exclude_Path", "/var/log/containers/*_kube-system_*.log"),
+            ("multiline.parser", "docker, cri"),
+            ("DB", "/var/log/flb_kube.db"),
+            ("Mem_Buf_Limit", "50MB"),
+            ("Skip_Long_Lines", "On"),
+            ("Refresh_Interval", "10"),
+        ],
+    )
+    (kubernetes,) = parse_sections(config["filters"])
+    assert dict(kubernetes[1]) | {} == {
+        "Name": "kubernetes",
+        "Match": "kube.*",
+        "Kube_URL": "https://kubernetes.default.svc:443",
+        "Merge_Log": "On",
+        "Keep_Log": "Off",
+        "K8S-Logging.Parser": "On",
+        "K8S-Logging.Exclude": "On",
+        "Annotations": "Off",
+    }
+    cloudwatch, loki = parse_sections(config["outputs"])
+    assert dict(cloudwatch[1]) == {
+        "Name": "cloudwatch_logs",
+        "Match": "kube.*",
+        "region": "ap-northeast-2",
+        "log_group_name": "/aws/eks/platform-prod/containers",
+        "auto_create_group": "Off",
+        "log_stream_template": "$kubernetes['namespace_name'].$kubernetes['pod_name']",
+        "log_stream_prefix": "pod-",
+        "Retry_Limit": "5",
+    }
+    loki_out = dict(loki[1])
+    assert loki_out["Host"] == "loki-gateway.logging.svc.cluster.local"
+    assert loki_out["Auto_Kubernetes_Labels"] == "Off"
+    labels = [pair.split("=")[0] for pair in loki_out["Labels"].split(", ")]
+    assert labels == ["namespace", "pod", "container", "app"]
+
+
+def test_fluent_bit_without_loki(run, make_config):
+    result = run(make_config("dev", fluentBit={"sendToLoki": False}))
+    values = _values(result, "fluent-bit")["values"]
+    assert [dict(s[1])["Name"] for s in parse_sections(values["config"]["outputs"])] == ["cloudwatch_logs"]
+
+
+def test_unknown_output_is_a_render_time_error():
+    sections = pipeline(FluentBitConfig(), "ap-northeast-2", "/aws/eks/x/containers", None)
+    sections.append(("OUTPUT", [("Name", "cloudwach_logs"), ("Match", "*")]))
+    with pytest.raises(FluentBitConfigError, match="unknown output plugin 'cloudwach_logs'"):
+        render_sections(sections)
+
+
+def test_output_without_match_is_an_error():
+    with pytest.raises(FluentBitConfigError, match="loki has no Match"):
+        render_sections([("OUTPUT", [("Name", "loki"), ("Host", "x")])])
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Name tail\n", "[INPUT]\nName tail\n", "[INPUT\n    Name tail\n", "[INPUT]\n    Name\n", "[PARSERS]\n    Name x\n"],
+)
+def test_malformed_config_is_rejected(text):
+    with pytest.raises(FluentBitConfigError):
+        parse_sections(text)
+
+
+def test_excluded_namespaces_from_config():
+    sections = pipeline(FluentBitConfig(exclude_namespaces=["kube-system", "istio-system"]), "us-east-1", "/g", None)
+    tail = dict(sections[1][1])
+    assert tail["Exclude_Path"] == "/var/log/containers/*_kube-system_*.log,/var/log/containers/*_istio-system_*.log"
+
+
+def test_loki_values_are_pure():
+    cfg = LokiConfig()
+    assert loki_values(cfg, "b", "us-east-1", False) == loki_values(cfg, "b", "us-east-1", False)
+
+
+def test_grafana_gets_the_loki_datasource(prod):
+    configmap = prod.named("loki-grafana-datasource").inputs
+    assert configmap["metadata"]["namespace"] == "monitoring"
+    assert configmap["metadata"]["labels"]["grafana_datasource"] == "1"
+    import yaml
+
+    assert yaml.safe_load(configmap["data"]["loki-datasource.yaml"]) == {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Loki",
+                "uid": "loki",
+                "type": "loki",
+                "access": "proxy",
+                "url": "http://loki-gateway.logging.svc.cluster.local",
+                "jsonData": {"maxLines": 1000, "timeout": 60},
+            }
+        ],
+    }
+
+
+def test_no_datasource_without_grafana(run, make_config):
+    result = run(make_config("dev", prometheusStack={"grafana": {"enabled": False}}))
+    assert not [r for r in result.registrations if r.name == "loki-grafana-datasource"]

@@ -1,0 +1,380 @@
+"""kube-prometheus-stack, Alertmanager routing, DCGM exporter, Argo Rollouts, optional integrations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from components.conventions import KUBE_PROMETHEUS_STACK_OPERATOR, SELECTOR_LABELS
+from components.metrics.values import crd_url
+from tests import promtool
+from tools.mockrun import RunResult
+
+SELECTOR = {"matchLabels": {"release": "kube-prometheus-stack"}}
+
+
+def _values(result: RunResult, name: str) -> dict:
+    return result.release(name)["values"]
+
+
+def test_prometheus_prod(prod):
+    spec = _values(prod, "kube-prometheus-stack")["prometheus"]["prometheusSpec"]
+    assert {k: spec[k] for k in ("replicas", "retention", "retentionSize", "scrapeInterval", "podAntiAffinity")} == {
+        "replicas": 2,
+        "retention": "30d",
+        "retentionSize": "180GB",
+        "scrapeInterval": "30s",
+        "podAntiAffinity": "hard",
+    }
+    assert spec["storageSpec"] == {
+        "volumeClaimTemplate": {
+            "spec": {"storageClassName": "gp3", "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "200Gi"}}}
+        }
+    }
+    assert spec["resources"] == {"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"memory": "16Gi"}}
+    assert _values(prod, "kube-prometheus-stack")["prometheus"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
+
+
+def test_prometheus_dev_is_small(dev):
+    values = _values(dev, "kube-prometheus-stack")
+    spec = values["prometheus"]["prometheusSpec"]
+    assert (spec["replicas"], spec["retention"], spec["podAntiAffinity"]) == (1, "3d", "soft")
+    assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    assert "podDisruptionBudget" not in values["prometheus"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_selectors_match_every_monitor_and_rule(stack, request):
+    """The selectors and the labels on everything this program creates come from one constant."""
+    result = request.getfixturevalue(stack)
+    spec = _values(result, "kube-prometheus-stack")["prometheus"]["prometheusSpec"]
+    for kind in ("serviceMonitor", "podMonitor", "rule", "probe"):
+        assert spec[f"{kind}Selector"] == SELECTOR
+        assert spec[f"{kind}SelectorNilUsesHelmValues"] is False
+        assert spec[f"{kind}NamespaceSelector"] == {}
+    selector = spec["serviceMonitorSelector"]["matchLabels"]
+    for reg in result.registrations:
+        if reg.inputs.get("kind") in ("ServiceMonitor", "PodMonitor", "PrometheusRule"):
+            assert selector.items() <= reg.inputs["metadata"]["labels"].items(), reg.name
+    # Monitors the charts create carry the same label.
+    assert _values(result, "loki")["monitoring"]["serviceMonitor"]["labels"] == SELECTOR_LABELS
+    assert _values(result, "fluent-bit")["serviceMonitor"]["selector"] == SELECTOR_LABELS
+    assert _values(result, "argo-rollouts")["controller"]["metrics"]["serviceMonitor"]["additionalLabels"] == SELECTOR_LABELS
+
+
+def test_eks_control_plane_is_not_scraped_nor_alerted(dev):
+    values = _values(dev, "kube-prometheus-stack")
+    for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
+        assert values[component] == {"enabled": False}
+    rules = values["defaultRules"]["rules"]
+    for group in ("etcd", "kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "kubeProxy"):
+        assert rules[group] is False
+    assert values["nodeExporter"] == {"enabled": True}
+    assert values["kubeStateMetrics"] == {"enabled": True}
+
+
+def test_crds_are_managed_beside_the_release(prod):
+    release = prod.release("kube-prometheus-stack")
+    assert release["skipCrds"] is True
+    assert release["values"]["crds"] == {"enabled": False}
+    files = prod.of_type("kubernetes:yaml/v2:ConfigFile")
+    assert sorted(f.inputs["file"] for f in files) == sorted(
+        crd_url("v0.93.1", plural)
+        for plural in (
+            "alertmanagerconfigs",
+            "alertmanagers",
+            "podmonitors",
+            "probes",
+            "prometheusagents",
+            "prometheuses",
+            "prometheusrules",
+            "scrapeconfigs",
+            "servicemonitors",
+            "thanosrulers",
+        )
+    )
+    crd_urns = {f.urn for f in files}
+    rules = prod.named("kube-prometheus-stack-platform-rules")
+    assert crd_urns <= set(rules.depends_on)
+    assert crd_urns <= set(next(r for r in prod.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "kube-prometheus-stack").depends_on)
+
+
+def test_crd_version_follows_the_chart(shared_schemas):
+    chart = yaml.safe_load((shared_schemas / "charts" / "kube-prometheus-stack" / "Chart.yaml").read_text())
+    assert KUBE_PROMETHEUS_STACK_OPERATOR[str(chart["version"])] == chart["appVersion"]
+
+
+def test_unknown_chart_version_is_a_config_error(run, make_config):
+    result = run(make_config("dev", prometheusStack={"chartVersion": "90.0.0"}), check=False)
+    assert "prometheusStack.chartVersion: got \"90.0.0\"; has no known prometheus-operator version" in str(result.error)
+    assert result.registrations == []
+
+
+def test_alertmanager_prod(prod):
+    am = _values(prod, "kube-prometheus-stack")["alertmanager"]
+    assert am["alertmanagerSpec"]["replicas"] == 3
+    assert am["alertmanagerSpec"]["secrets"] == ["alertmanager-receivers"]
+    assert am["alertmanagerSpec"]["storage"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    assert am["podDisruptionBudget"] == {"enabled": True, "minAvailable": 2}
+    route = am["config"]["route"]
+    assert (route["group_by"], route["group_wait"], route["group_interval"], route["repeat_interval"]) == (
+        ["alertname", "namespace", "service"],
+        "30s",
+        "5m",
+        "4h",
+    )
+    receivers = {r["name"]: r for r in am["config"]["receivers"]}
+    assert receivers["slack-critical"]["slack_configs"][0] | {} == {
+        "api_url_file": "/etc/alertmanager/secrets/alertmanager-receivers/slack-critical-url",
+        "channel": "#alerts-critical",
+        "send_resolved": True,
+        "title": receivers["slack-critical"]["slack_configs"][0]["title"],
+        "text": receivers["slack-critical"]["slack_configs"][0]["text"],
+    }
+    assert receivers["slack-warning"]["slack_configs"][0]["channel"] == "#alerts-warning"
+    assert receivers["pagerduty-critical"]["pagerduty_configs"][0]["routing_key_file"] == (
+        "/etc/alertmanager/secrets/alertmanager-receivers/pagerduty-routing-key"
+    )
+    assert am["config"]["inhibit_rules"] == [
+        {
+            "source_matchers": ['severity = "critical"'],
+            "target_matchers": ['severity = "warning"'],
+            "equal": ["alertname", "namespace", "service", "instance"],
+        }
+    ]
+
+
+def test_receiver_secret_holds_the_secrets(prod):
+    secret = prod.named("kube-prometheus-stack-alertmanager-receivers").inputs
+    assert secret["metadata"]["name"] == "alertmanager-receivers"
+    from pulumi.runtime import rpc
+
+    assert rpc.is_rpc_secret(secret["stringData"])
+    assert sorted(rpc.unwrap_rpc_secret(secret["stringData"])) == ["pagerduty-routing-key", "slack-critical-url", "slack-warning-url"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_amtool_accepts_the_config(stack, request):
+    config = _values(request.getfixturevalue(stack), "kube-prometheus-stack")["alertmanager"]["config"]
+    proc = promtool.check_alertmanager(config)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout
+
+
+def test_routing_by_severity(prod):
+    config = _values(prod, "kube-prometheus-stack")["alertmanager"]["config"]
+    assert promtool.route(config, "severity=critical", "alertname=NodeDown") == ["pagerduty-critical", "slack-critical"]
+    assert promtool.route(config, "severity=warning", "alertname=NodeDiskSpaceLow") == ["slack-warning"]
+    assert promtool.route(config, "severity=none", "alertname=Watchdog") == ["null"]
+    assert promtool.route(config, "severity=info", "alertname=Anything") == ["slack-warning"]
+
+
+def test_dev_without_receivers_routes_to_null(dev):
+    config = _values(dev, "kube-prometheus-stack")["alertmanager"]["config"]
+    assert promtool.route(config, "severity=critical", "alertname=NodeDown") == ["null"]
+    assert _values(dev, "kube-prometheus-stack")["alertmanager"]["alertmanagerSpec"]["secrets"] == []
+
+
+def test_amtool_rejects_a_broken_config():
+    proc = promtool.check_alertmanager({"route": {"receiver": "missing"}, "receivers": [{"name": "null"}]})
+    assert proc.returncode != 0
+
+
+def test_grafana(prod):
+    grafana = _values(prod, "kube-prometheus-stack")["grafana"]
+    assert grafana["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}
+    assert "adminPassword" not in grafana
+    assert grafana["persistence"] == {
+        "enabled": True,
+        "type": "pvc",
+        "size": "20Gi",
+        "storageClassName": "gp3",
+        "annotations": {"helm.sh/resource-policy": "keep"},
+    }
+    assert grafana["serviceAccount"] == {"create": False, "name": "grafana"}
+    assert grafana["sidecar"]["dashboards"]["searchNamespace"] == "ALL"
+    assert grafana["additionalDataSources"] == [
+        {
+            "name": "CloudWatch",
+            "uid": "cloudwatch",
+            "type": "cloudwatch",
+            "access": "proxy",
+            "jsonData": {"authType": "default", "defaultRegion": "ap-northeast-2"},
+        }
+    ]
+    assert grafana["ingress"] == {
+        "enabled": True,
+        "ingressClassName": "alb",
+        "hosts": ["grafana.platform.example.com"],
+        "path": "/",
+        "annotations": {
+            "alb.ingress.kubernetes.io/scheme": "internal",
+            "alb.ingress.kubernetes.io/target-type": "ip",
+            "alb.ingress.kubernetes.io/healthcheck-path": "/api/health",
+            "alb.ingress.kubernetes.io/certificate-arn": "arn:aws:acm:ap-northeast-2:210987654321:certificate/6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f",
+            "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
+            "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        },
+    }
+    admin = prod.named("kube-prometheus-stack-grafana-admin").inputs
+    assert admin["metadata"]["name"] == "grafana-admin"
+
+
+def test_grafana_cloudwatch_role(prod):
+    trust = json.loads(prod.named("kube-prometheus-stack-grafana-irsa-role").inputs["assumeRolePolicy"])
+    sub = next(v for k, v in trust["Statement"][0]["Condition"]["StringEquals"].items() if k.endswith(":sub"))
+    assert sub == "system:serviceaccount:monitoring:grafana"
+    policy = json.loads(prod.named("kube-prometheus-stack-grafana-irsa-policy").inputs["policy"])
+    logs = next(s for s in policy["Statement"] if s["Sid"] == "QueryPlatformLogs")
+    assert logs["Resource"] == "arn:aws:logs:ap-northeast-2:210987654321:log-group:/aws/eks/platform-prod/containers:*"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_default_credentials_anywhere(stack, request):
+    blob = "\n".join(request.getfixturevalue(f"rendered_{stack}").values())
+    for weak in ("prom-operator", "admin/admin", "changeme", "adminPassword"):
+        assert weak not in blob
+
+
+def test_dcgm_exporter_on_gpu_nodes_only(prod):
+    release = prod.release("dcgm-exporter")
+    assert (release["chart"], release["version"]) == ("dcgm-exporter", "4.8.2")
+    values = release["values"]
+    assert values["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert values["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert (values["hostNetwork"], values["hostPID"]) == (False, False)
+    assert values["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": []}
+    assert values["securityContext"]["allowPrivilegeEscalation"] is False
+    assert values["serviceMonitor"]["enabled"] is True
+    assert values["serviceMonitor"]["additionalLabels"] == SELECTOR_LABELS
+    dashboard = json.loads(prod.named("dcgm-exporter-dashboard").inputs["data"]["platform-gpu.json"])
+    titles = [p["title"] for p in dashboard["panels"]]
+    assert titles == ["GPU utilisation", "Framebuffer used", "Temperature", "Power draw"]
+
+
+def test_dcgm_profiling_adds_sys_admin(run, make_config):
+    result = run(make_config("dev", dcgmExporter={"enabled": True, "profilingMetrics": True}))
+    assert _values(result, "dcgm-exporter")["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["SYS_ADMIN"]}
+
+
+def test_dcgm_off_in_dev(dev):
+    assert not [r for r in dev.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "dcgm-exporter"]
+
+
+def test_argo_rollouts(prod, dev):
+    release = prod.release("argo-rollouts")
+    assert (release["chart"], release["version"], release["namespace"]) == ("argo-rollouts", "2.41.0", "argo-rollouts")
+    values = release["values"]
+    assert (values["installCRDs"], values["keepCRDs"]) == (True, True)
+    assert values["controller"]["replicas"] == 2
+    assert values["controller"]["metrics"] == {"enabled": True, "serviceMonitor": {"enabled": True, "additionalLabels": SELECTOR_LABELS}}
+    assert values["controller"]["pdb"] == {"enabled": True, "minAvailable": 1}
+    assert values["dashboard"] == {"enabled": True, "readonly": True}
+    assert _values(dev, "argo-rollouts")["controller"]["pdb"] == {"enabled": False}
+
+
+def test_dashboards_are_valid_grafana_json(rendered_prod):
+    maps = {p: yaml.safe_load(t) for p, t in rendered_prod.items() if "/ConfigMap/dashboard-" in p}
+    assert sorted(maps) == [
+        "k8s/monitoring/ConfigMap/dashboard-argo-rollouts.yaml",
+        "k8s/monitoring/ConfigMap/dashboard-platform-gpu.yaml",
+        "k8s/monitoring/ConfigMap/dashboard-platform-overview.yaml",
+        "k8s/monitoring/ConfigMap/dashboard-service-detail.yaml",
+    ]
+    uids = set()
+    for doc in maps.values():
+        assert doc["metadata"]["labels"]["grafana_dashboard"] == "1"
+        (text,) = doc["data"].values()
+        dashboard = json.loads(text)
+        uids.add(dashboard["uid"])
+        ids = [p["id"] for p in dashboard["panels"]]
+        assert len(ids) == len(set(ids))
+        for panel in dashboard["panels"]:
+            for target in panel.get("targets", []):
+                assert target["expr"]
+    assert uids == {"platform-argo-rollouts", "platform-gpu", "platform-overview", "service-detail"}
+
+
+def test_overview_dashboard_queries(prod):
+    dashboard = json.loads(prod.named("kube-prometheus-stack-dashboard-overview").inputs["data"]["platform-overview.json"])
+    exprs = {p["title"]: p["targets"][0]["expr"] for p in dashboard["panels"] if p["type"] == "timeseries"}
+    assert exprs == {
+        "Request rate by service": 'sum by (service) (rate(http_requests_total{service=~"$service"}[$__rate_interval]))',
+        "5xx error ratio by service": '(sum by (service) (rate(http_requests_total{service=~"$service", status=~"5.."}[$__rate_interval])))'
+        '\n/\n(sum by (service) (rate(http_requests_total{service=~"$service"}[$__rate_interval])))',
+        "p99 latency by service": 'histogram_quantile(0.99, sum by (service, le) (rate(http_request_duration_seconds_bucket{service=~"$service"}[$__rate_interval])))',
+    }
+
+
+def test_optional_integrations_off_by_default(prod):
+    types = {r.typ for r in prod.registrations}
+    assert "aws:eks/addon:Addon" not in types
+    assert {r.inputs["name"] for r in prod.of_type("kubernetes:helm.sh/v3:Release")} == {
+        "kube-prometheus-stack",
+        "loki",
+        "fluent-bit",
+        "dcgm-exporter",
+        "argo-rollouts",
+    }
+
+
+def test_datadog_keys_only_from_secrets(run, make_config):
+    result = run(make_config("dev", datadog={"enabled": True}), secrets=None)
+    values = _values(result, "datadog")
+    assert values["datadog"]["apiKeyExistingSecret"] == "datadog-keys"
+    assert values["datadog"]["appKeyExistingSecret"] == "datadog-keys"
+    assert "apiKey" not in values["datadog"] and "appKey" not in values["datadog"]
+    from pulumi.runtime import rpc
+
+    assert rpc.is_rpc_secret(result.named("datadog-keys").inputs["stringData"])
+
+
+def test_datadog_needs_its_secrets(run, make_config):
+    result = run(make_config("dev", datadog={"enabled": True}), secrets={"grafanaAdminPassword": "x"}, check=False)
+    assert "eks-observability:datadogApiKey: required secret is not set" in str(result.error)
+    assert result.registrations == []
+
+
+def test_kubecost_reads_platform_prometheus(run, make_config):
+    values = _values(run(make_config("dev", kubecost={"enabled": True})), "kubecost")
+    assert values["global"]["prometheus"] == {
+        "enabled": False,
+        "fqdn": "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090",
+    }
+
+
+def test_container_insights(run, make_config):
+    result = run(make_config("dev", containerInsights={"enabled": True}))
+    group = result.named("container-insights-performance-log-group").inputs
+    assert group == {"name": "/aws/containerinsights/platform-dev/performance", "retentionInDays": 30}
+    addon = result.named("container-insights-addon").inputs
+    assert addon["addonName"] == "amazon-cloudwatch-observability"
+    assert addon["addonVersion"] == "v4.4.0-eksbuild.1"
+    assert json.loads(addon["configurationValues"]) == {"containerLogs": {"enabled": False}}
+    assert addon["serviceAccountRoleArn"] == "arn:aws:iam::123456789012:role/container-insights-irsa-role-mock0001"
+    trust = json.loads(result.named("container-insights-irsa-role").inputs["assumeRolePolicy"])
+    sub = next(v for k, v in trust["Statement"][0]["Condition"]["StringEquals"].items() if k.endswith(":sub"))
+    assert sub == "system:serviceaccount:amazon-cloudwatch:cloudwatch-agent"
+    assert not [r for r in result.registrations if r.name == "container-insights-irsa-sa"]
+
+
+def test_grafana_replicas_must_be_one(run, make_config):
+    result = run(make_config("dev", prometheusStack={"grafana": {"replicas": 2}}), check=False)
+    assert "prometheusStack.grafana.replicas: got 2; must be 1" in str(result.error)
+
+
+def test_prod_volumes_are_retained(prod, dev):
+    retain = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    values = _values(prod, "kube-prometheus-stack")
+    assert values["prometheus"]["prometheusSpec"]["persistentVolumeClaimRetentionPolicy"] == retain
+    assert values["alertmanager"]["alertmanagerSpec"]["persistentVolumeClaimRetentionPolicy"] == retain
+    assert values["grafana"]["persistence"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    loki = _values(prod, "loki")
+    for target in ("write", "backend"):
+        assert loki[target]["persistence"]["whenDeleted"] == "Retain"
+        assert loki[target]["persistence"]["enableStatefulSetAutoDeletePVC"] is False
+    dev_values = _values(dev, "kube-prometheus-stack")
+    assert "persistentVolumeClaimRetentionPolicy" not in dev_values["prometheus"]["prometheusSpec"]
+    assert "annotations" not in dev_values["grafana"]["persistence"]

@@ -1,0 +1,283 @@
+"""Stack config validation: good stacks load, each bad one is rejected before any resource exists."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Callable
+
+import pytest
+
+from components.stack import ConfigError, StackConfig, load_stack_config
+from components.conventions import PROJECT
+from tests.conftest import FLEET, stack_values, to_pulumi_config
+
+WEBHOOK = "https://hooks.slack.com/services/T0000/B0000/abcdefghijklmnop"
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _service(values: dict[str, Any], index: int, **changes: Any) -> dict[str, Any]:
+    values = copy.deepcopy(values)
+    values["services"][index].update(changes)
+    return values
+
+
+def _set(values: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    values = copy.deepcopy(values)
+    *parents, last = path.split(".")
+    node = values
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+    return values
+
+
+def _drop(values: dict[str, Any], path: str) -> dict[str, Any]:
+    values = copy.deepcopy(values)
+    *parents, last = path.split(".")
+    node = values
+    for part in parents:
+        node = node[part]
+    del node[last]
+    return values
+
+
+# (id, how to break the dev stack, secrets given as plain text, the exact message expected)
+BAD_CONFIGS: list[tuple[str, Callable[[dict], dict], dict[str, str], str]] = [
+    (
+        "duration",
+        lambda v: _set(v, "prometheusStack.prometheus.retention", "15 days"),
+        {},
+        f'{PROJECT}:prometheusStack.prometheus.retention: got "15 days"; must be a Prometheus duration such as 30s, 5m, 1h30m or 15d',
+    ),
+    (
+        "quantity",
+        lambda v: _set(v, "prometheusStack.prometheus.storageSize", "50GB"),
+        {},
+        f'{PROJECT}:prometheusStack.prometheus.storageSize: got "50GB"; must be a Kubernetes quantity such as 500m, 2, 512Mi or 100Gi',
+    ),
+    (
+        "threshold-above-range",
+        lambda v: _service(v, 3, analysis={"errorRatio": 1.5}),
+        {},
+        f"{PROJECT}:services[3].analysis.errorRatio: got 1.5; Input should be less than 1.",
+    ),
+    (
+        "threshold-negative",
+        lambda v: _service(v, 0, analysis={"latencyP95Seconds": -0.1}),
+        {},
+        f"{PROJECT}:services[0].analysis.latencyP95Seconds: got -0.1; Input should be greater than 0.",
+    ),
+    (
+        "canary-weights-not-increasing",
+        lambda v: _service(v, 2, canary={"steps": [{"setWeight": 50}, {"pause": "60s"}, {"setWeight": 10}]}),
+        {},
+        f"{PROJECT}:services[2].canary: got",
+    ),
+    (
+        "canary-weight-over-100",
+        lambda v: _service(v, 1, canary={"steps": [{"setWeight": 20}, {"setWeight": 150}]}),
+        {},
+        "setWeight 150 must be between 1 and 100",
+    ),
+    (
+        "service-name-not-dns1123",
+        lambda v: _service(v, 0, name="My_API"),
+        {},
+        f'{PROJECT}:services[0].name: got "My_API"; must be a DNS-1123 label',
+    ),
+    (
+        "duplicate-service-name",
+        lambda v: _service(v, 6, name="dreamseedai-api"),
+        {},
+        f'{PROJECT}:services[6].name: got "dreamseedai-api"; duplicate of services[5].name, service names must be unique.',
+    ),
+    (
+        "port-out-of-range",
+        lambda v: _service(v, 3, port=70000),
+        {},
+        f"{PROJECT}:services[3].port: got 70000; Input should be less than or equal to 65535.",
+    ),
+    (
+        "missing-irsa",
+        lambda v: _drop(v, "cluster.oidcProviderArn"),
+        {},
+        f"{PROJECT}:cluster.oidcProviderArn: missing, but loki.enabled needs an IRSA role",
+    ),
+    (
+        "plain-text-secret-key",
+        lambda v: v,
+        {"grafanaAdminPassword": PASSWORD},
+        f"{PROJECT}:grafanaAdminPassword: got <value hidden>; this key holds a secret and must be set with "
+        "`pulumi config set --secret grafanaAdminPassword <value>`, never as plain text.",
+    ),
+    (
+        "webhook-in-structured-config",
+        lambda v: _set(v, "alerting.slack.webhookUrl", WEBHOOK),
+        {},
+        f"{PROJECT}:alerting.slack.webhookUrl: got <value hidden>; this looks like a credential.",
+    ),
+    (
+        "unknown-nested-key-suggests",
+        lambda v: _set(v, "loki.retension", "360h"),
+        {},
+        f"{PROJECT}:loki.retension: unknown key. Did you mean 'retention'?",
+    ),
+    (
+        "unknown-top-level-key-suggests",
+        lambda v: {**v, "lokii": {"enabled": True}},
+        {},
+        f"{PROJECT}:lokii: unknown key. Did you mean '{PROJECT}:loki'?",
+    ),
+    (
+        "cloudwatch-retention-not-allowed",
+        lambda v: _set(v, "fluentBit.retentionDays", 45),
+        {},
+        f"{PROJECT}:fluentBit.retentionDays: got 45; must be one of the retention periods CloudWatch Logs accepts",
+    ),
+    (
+        "prod-without-protection",
+        lambda v: {**v, "environment": "prod", "protectData": False},
+        {},
+        f"{PROJECT}:protectData: got false; prod stacks must protect and retain their data (set true).",
+    ),
+    (
+        "chart-version-range",
+        lambda v: _set(v, "loki.chartVersion", "^18.0"),
+        {},
+        f'{PROJECT}:loki.chartVersion: got "^18.0"; must be an exact chart version',
+    ),
+    (
+        "oidc-region-mismatch",
+        lambda v: _set(v, "cluster.region", "us-east-1"),
+        {},
+        f"{PROJECT}:cluster: got",
+    ),
+    (
+        "forbidden-metric-label",
+        lambda v: _service(v, 0, metrics={"allowedLabels": ["method", "path", "status", "service", "version", "user_id"]}),
+        {},
+        "['user_id'] are high-cardinality labels and are never allowed",
+    ),
+    (
+        "unpinned-image",
+        lambda v: _service(v, 4, image="123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/collegeprepai-api:latest"),
+        {},
+        f"{PROJECT}:services[4].image: got",
+    ),
+    (
+        "retention-size-exceeds-volume",
+        lambda v: _set(v, "prometheusStack.prometheus.retentionSize", "20GB"),
+        {},
+        f'{PROJECT}:prometheusStack.prometheus.retentionSize: got "20GB"; must be smaller than storageSize 10Gi',
+    ),
+    (
+        "missing-required-key",
+        lambda v: _drop(v, "cluster.name"),
+        {},
+        f"{PROJECT}:cluster.name: required key is missing.",
+    ),
+    (
+        "toleration-exists-with-value",
+        lambda v: _set(v, "dcgmExporter.tolerations", [{"key": "nvidia.com/gpu", "operator": "Exists", "value": "true"}]),
+        {},
+        "a toleration with operator Exists must not set value; use operator Equal",
+    ),
+]
+
+
+@pytest.mark.parametrize(("breaker", "plain_secrets", "expected"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
+def test_bad_config_is_rejected_before_any_resource(run, breaker, plain_secrets, expected):
+    values = breaker(stack_values("dev"))
+    config, _ = to_pulumi_config(values)
+    # Plain-text secrets: present in config but not marked secret.
+    config.update({f"{PROJECT}:{k}": v for k, v in plain_secrets.items()})
+    from tools.mockrun import run_program
+
+    result = run_program(config, set(), stack="dev", check=False)
+    assert isinstance(result.error, ConfigError), result.error
+    assert any(expected in issue for issue in result.error.issues), "\n".join(result.error.issues)
+    assert result.registrations == [], [r.name for r in result.registrations]
+    for secret in (WEBHOOK, PASSWORD):
+        assert secret not in str(result.error)
+
+
+def test_all_problems_are_reported_together():
+    values = _service(_set(stack_values("dev"), "loki.retension", "1h"), 3, port=0)
+    with pytest.raises(ConfigError) as err:
+        load_stack_config(to_pulumi_config(values)[0], set())
+    assert len(err.value.issues) == 2
+    assert err.value.issues[0].startswith(f"{PROJECT}:loki.retension: unknown key.")
+    assert err.value.issues[1].startswith(f"{PROJECT}:services[3].port: got 0;")
+
+
+def test_canary_error_names_the_offending_step():
+    values = _service(stack_values("dev"), 2, canary={"steps": [{"setWeight": 50}, {"pause": "60s"}, {"setWeight": 10}]})
+    with pytest.raises(ConfigError) as err:
+        load_stack_config(to_pulumi_config(values)[0], set())
+    assert err.value.issues == [
+        f"{PROJECT}:services[2].canary: got "
+        '{"steps": [{"setWeight": 50}, {"pause": "60s"}, {"setWeight": 10}]}; '
+        "steps[2].setWeight 10 must be greater than the previous weight 50."
+    ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_committed_stacks_are_valid(stack):
+    config = load_stack_config(to_pulumi_config(stack_values(stack))[0], set())
+    assert isinstance(config, StackConfig)
+    assert [s.name for s in config.services] == FLEET
+    assert [s.port for s in config.services] == [8001, 8005, 8006, 8007, 8008, 8009, 8009, 8010, 8011]
+    legacy = config.services[7]
+    assert (legacy.metrics_port, legacy.metrics_path) == (9117, "/metrics")
+    assert legacy.metrics_adapter_image.endswith("/mpcstudy-metrics-adapter:1.3.0")
+
+
+def test_prod_is_bigger_and_protected_compared_to_dev():
+    dev = load_stack_config(to_pulumi_config(stack_values("dev"))[0], set())
+    prod = load_stack_config(to_pulumi_config(stack_values("prod"))[0], set())
+    assert (dev.protect_data, prod.protect_data) == (False, True)
+    assert (dev.prometheus_stack.prometheus.replicas, prod.prometheus_stack.prometheus.replicas) == (1, 2)
+    assert (dev.prometheus_stack.alertmanager.replicas, prod.prometheus_stack.alertmanager.replicas) == (1, 3)
+    assert (dev.prometheus_stack.prometheus.retention, prod.prometheus_stack.prometheus.retention) == ("3d", "30d")
+    assert (dev.loki.retention, prod.loki.retention) == ("168h", "360h")
+    assert (dev.fluent_bit.retention_days, prod.fluent_bit.retention_days) == (7, 30)
+    assert (dev.loki.deployment_mode, prod.loki.deployment_mode) == ("SingleBinary", "SimpleScalable")
+
+
+def test_missing_required_secret_is_a_deploy_time_error(run, make_config):
+    values = make_config("dev", alerting={"slack": {"enabled": True}})
+    result = run(values, secrets={"grafanaAdminPassword": "x" * 20}, check=False)
+    assert isinstance(result.error, ConfigError)
+    assert result.error.issues == [
+        f"{PROJECT}:slackWebhookUrlCritical: required secret is not set (Slack incoming-webhook URL for the critical "
+        "channel; required when alerting.slack.enabled.) Set it with `pulumi config set --secret slackWebhookUrlCritical <value>`.",
+        f"{PROJECT}:slackWebhookUrlWarning: required secret is not set (Slack incoming-webhook URL for the warning "
+        "channel; required when alerting.slack.enabled.) Set it with `pulumi config set --secret slackWebhookUrlWarning <value>`.",
+    ]
+    assert result.registrations == []
+
+
+def test_secret_given_as_secret_is_accepted(run, make_config):
+    result = run(make_config("dev"), secrets={"grafanaAdminPassword": PASSWORD})
+    assert result.error is None
+    assert result.registrations
+
+
+def test_reads_config_the_way_the_cli_passes_it(monkeypatch):
+    """The CLI's language host hands config over in PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS."""
+    from pulumi.runtime.config import set_all_config
+
+    from components.stack import read_stack_config
+
+    config, _ = to_pulumi_config(stack_values("prod"))
+    config[f"{PROJECT}:grafanaAdminPassword"] = PASSWORD
+    set_all_config({}, [])
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps([f"{PROJECT}:grafanaAdminPassword"]))
+    assert read_stack_config().cluster.name == "platform-prod"
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", "[]")
+    with pytest.raises(ConfigError) as err:
+        read_stack_config()
+    assert err.value.issues[0].startswith(f"{PROJECT}:grafanaAdminPassword: got <value hidden>; this key holds a secret")
+    assert PASSWORD not in str(err.value)
