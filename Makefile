@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= dev
 
-.PHONY: render test bench tools config-reference clean
+.PHONY: render test bench tools config-reference golden lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,7 @@ config-reference: $(VENV)/.runtime
 
 clean:
 	rm -rf rendered .pytest_cache
+
+## golden: rewrite tests/golden/ from the renderers after an intended change (review the diff)
+golden: $(VENV)/.dev
+	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests -k golden

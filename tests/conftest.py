@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import sys
@@ -17,6 +16,8 @@ sys.path.insert(0, str(ROOT))
 from components.conventions import PROJECT, REDACTED, SECRET_CONFIG_KEYS  # noqa: E402
 from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets  # noqa: E402
 from tools.render import render  # noqa: E402
+
+from tests.stackfixtures import deep_merge, fixture_values, to_pulumi_config  # noqa: E402,F401
 
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
 # The reference service fleet, in stack-file order.
@@ -44,33 +45,6 @@ def stack_values(stack: str) -> dict[str, Any]:
             except json.JSONDecodeError:
                 out[key[len(PROJECT) + 1 :]] = value
     return out
-
-
-def to_pulumi_config(values: dict[str, Any], secrets: dict[str, str] | None = None) -> tuple[dict[str, str], set[str]]:
-    """Plain values -> (config, secret keys) exactly as the Pulumi CLI hands them to the program."""
-    config: dict[str, str] = {"aws:region": "ap-northeast-2"}
-    for key, value in values.items():
-        if isinstance(value, (dict, list)):
-            config[f"{PROJECT}:{key}"] = json.dumps(value)
-        elif isinstance(value, bool):
-            config[f"{PROJECT}:{key}"] = "true" if value else "false"
-        else:
-            config[f"{PROJECT}:{key}"] = str(value)
-    secret_keys = set()
-    for key, value in (secrets or {}).items():
-        config[f"{PROJECT}:{key}"] = value
-        secret_keys.add(f"{PROJECT}:{key}")
-    return config, secret_keys
-
-
-def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 @pytest.fixture

@@ -1,0 +1,40 @@
+"""Every per-service renderer, called directly for each fixture service and checked whole against its golden file."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.lib.contract import MetricContract
+from components.services.canary import analysis_template_spec
+from components.services.dashboards import service_detail
+from components.services.manifests import rollout_spec, service_monitor_spec, service_spec
+from components.services.rules import service_rule_groups
+from tests.golden import assert_golden
+from tests.stackfixtures import fixture_config
+
+PROMETHEUS = "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
+RUNBOOKS = "https://runbooks.example.com/runbooks.md"
+SERVICES = {s.name: s for s in fixture_config().services}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_manifests(name):
+    service = SERVICES[name]
+    assert_golden(
+        f"services/{name}.yaml",
+        {
+            "Service": service_spec(service),
+            "ServiceMonitor": service_monitor_spec(service),
+            "Rollout": rollout_spec(service),
+            "AnalysisTemplate": analysis_template_spec(service, PROMETHEUS),
+        },
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_rules(name):
+    assert_golden(f"services/{name}.rules.yaml", {"groups": service_rule_groups(SERVICES[name], RUNBOOKS)})
+
+
+def test_service_dashboard():
+    assert_golden("services/service-detail.json", service_detail(MetricContract()))
