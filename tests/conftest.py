@@ -17,21 +17,12 @@ from components.conventions import PROJECT, REDACTED, SECRET_CONFIG_KEYS  # noqa
 from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets  # noqa: E402
 from tools.render import render  # noqa: E402
 
-from tests.stackfixtures import deep_merge, fixture_values, to_pulumi_config  # noqa: E402,F401
+from tests.stackfixtures import fixture_values, to_pulumi_config  # noqa: E402
 
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
-# The reference service fleet, in stack-file order.
-FLEET = [
-    "my-ktube-api",
-    "skillprepai-api",
-    "univprepai-api",
-    "majorprepai-api",
-    "collegeprepai-api",
-    "dreamseedai-api",
-    "seedtest-api",
-    "mpcstudy-api",
-    "mediprepai-api",
-]
+# The fixture's services, in fixture order (tests/fixtures/base.yaml).
+FLEET = [service["name"] for service in fixture_values()["services"]]
+STACK_FILES = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
 def stack_values(stack: str) -> dict[str, Any]:
@@ -49,10 +40,11 @@ def stack_values(stack: str) -> dict[str, Any]:
 
 @pytest.fixture
 def make_config() -> Callable[..., dict[str, Any]]:
-    """`make_config(stack="dev", **overrides)`: a stack's config values with keys deep-merged over it."""
+    """`make_config(stack="dev", **overrides)`: the fixture config (`prod` adds the prod overlay) with
+    keys deep-merged over it. Tests never read the user's stack files for this."""
 
     def factory(stack: str = "dev", **overrides: Any) -> dict[str, Any]:
-        return deep_merge(stack_values(stack), overrides)
+        return fixture_values(*(("prod",) if stack == "prod" else ()), **overrides)
 
     return factory
 
@@ -74,19 +66,28 @@ def run() -> Callable[..., RunResult]:
     return runner
 
 
-def _run_stack(stack: str) -> RunResult:
+def run_fixture(stack: str) -> RunResult:
+    """The program run on the fixture config of `stack` (dev or prod), every secret set."""
+    config, secret_keys = to_pulumi_config(
+        fixture_values(*(("prod",) if stack == "prod" else ())), {key: REDACTED for key in SECRET_CONFIG_KEYS}
+    )
+    return run_program(config, secret_keys, stack=stack)
+
+
+def run_stack_file(stack: str) -> RunResult:
+    """The program run on the user's `Pulumi.<stack>.yaml`, every secret set."""
     config, secret_keys = with_redacted_secrets(*load_stack_file(stack))
     return run_program(config, secret_keys, stack=stack)
 
 
 @pytest.fixture(scope="session")
 def dev() -> RunResult:
-    return _run_stack("dev")
+    return run_fixture("dev")
 
 
 @pytest.fixture(scope="session")
 def prod() -> RunResult:
-    return _run_stack("prod")
+    return run_fixture("prod")
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from components.stack import StackConfig
-from tests.conftest import ROOT
+from tests.conftest import ROOT, STACK_FILES
 from tools.config_reference import README, readme_section, reference
 
 
@@ -20,7 +20,7 @@ def test_pulumi_yaml_declares_only_model_keys_set_in_every_stack():
     declared = set(project["config"])
     model_keys = {f.alias for f in StackConfig.model_fields.values()}
     assert declared <= model_keys
-    for stack in ("dev", "prod"):
+    for stack in STACK_FILES:
         stack_keys = {k.split(":", 1)[1] for k in yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"] if k.startswith("eks-observability:")}
         # A declared key with no default is required by the CLI: every stack must set it.
         assert declared <= stack_keys, (stack, declared - stack_keys)
@@ -30,7 +30,7 @@ def test_pulumi_yaml_declares_only_model_keys_set_in_every_stack():
 
 
 def test_stack_files_hold_no_secret_values():
-    for stack in ("dev", "prod"):
+    for stack in STACK_FILES:
         text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
         assert "secure:" not in text
         assert "hooks.slack.com" not in text

@@ -58,6 +58,7 @@ def _apply_deprecations(structured: dict[str, Any], warn: Callable[[str], None])
         new_path = key_path((*path[:-1], new))
         if new in parent:
             issues.append(f"{key_path(path)}: deprecated and {new_path} is also set; keep only {new_path}.")
+            parent.pop(path[-1])
             continue
         parent[new] = parent.pop(path[-1])
         warn(f"{key_path(path)} is deprecated; rename it to {new_path} (same meaning).")

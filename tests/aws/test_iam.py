@@ -95,7 +95,7 @@ def test_loki_policy_names_only_its_bucket(prod):
 
 
 def test_fluent_bit_policy_names_only_its_log_group(prod):
-    group = "arn:aws:logs:ap-northeast-2:210987654321:log-group:/aws/eks/platform-prod/containers"
+    group = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/eks/fixture/containers"
     policy = json.loads(prod.named("fluent-bit-irsa-policy").inputs["policy"])
     assert policy["Statement"] == [
         {
@@ -112,7 +112,7 @@ def test_fluent_bit_policy_names_only_its_log_group(prod):
 
 @pytest.mark.parametrize(("role", "service_account"), [("loki-irsa-role", "logging:loki"), ("fluent-bit-irsa-role", "logging:fluent-bit")])
 def test_irsa_trust_is_pinned_to_one_service_account(prod, role, service_account):
-    issuer = "oidc.eks.ap-northeast-2.amazonaws.com/id/9F8E7D6C5B4A39281706F5E4D3C2B1A0"
+    issuer = "oidc.eks.eu-west-1.amazonaws.com/id/00112233445566778899AABBCCDDEEFF"
     trust = json.loads(prod.named(role).inputs["assumeRolePolicy"])
     assert trust == {
         "Version": "2012-10-17",
@@ -120,7 +120,7 @@ def test_irsa_trust_is_pinned_to_one_service_account(prod, role, service_account
             {
                 "Sid": "IrsaServiceAccount",
                 "Effect": "Allow",
-                "Principal": {"Federated": f"arn:aws:iam::210987654321:oidc-provider/{issuer}"},
+                "Principal": {"Federated": f"arn:aws:iam::111122223333:oidc-provider/{issuer}"},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
                     "StringEquals": {
@@ -140,7 +140,7 @@ def test_service_account_carries_the_role_it_is_trusted_by(prod, sa, role):
     sub = next(v for k, v in trust["Statement"][0]["Condition"]["StringEquals"].items() if k.endswith(":sub"))
     assert sub == f"system:serviceaccount:{account['metadata']['namespace']}:{account['metadata']['name']}"
     assert account["metadata"]["annotations"] == {
-        "eks.amazonaws.com/role-arn": f"arn:aws:iam::210987654321:role/{role}-mock0001"
+        "eks.amazonaws.com/role-arn": f"arn:aws:iam::111122223333:role/{role}-mock0001"
     }
 
 
@@ -159,6 +159,6 @@ def test_optional_components_policies_are_clean(run, make_config):
         else:
             assert findings == [], (name, findings)
     agent = json.loads(result.named("container-insights-irsa-policy").inputs["policy"])
-    group = "arn:aws:logs:ap-northeast-2:210987654321:log-group:/aws/containerinsights/platform-prod/performance"
+    group = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/containerinsights/fixture/performance"
     assert [s["Resource"] for s in agent["Statement"]] == ["*", f"{group}:*", f"{group}:log-stream:*", "*"]
     assert agent["Statement"][0]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "ContainerInsights"}}

@@ -164,10 +164,10 @@ VIOLATIONS = [
     ("iam-no-wildcard-data-actions", "loki-irsa-policy", _service_wildcard, "statement LokiObjects grants whole services ['s3:*']"),
     ("irsa-trust-pinned", "loki-irsa-role", _trust_like, "IRSA trust must pin `:sub` with StringEquals"),
     ("irsa-trust-pinned", "fluent-bit-irsa-role", _trust_no_aud, "IRSA trust must pin `:aud` to sts.amazonaws.com."),
-    ("servicemonitor-drops-forbidden-labels", "svc-seedtest-api-servicemonitor", _keep_user_id, "endpoints[0] keeps high-cardinality labels ['user_id']."),
-    ("servicemonitor-drops-forbidden-labels", "svc-seedtest-api-servicemonitor", _no_labelkeep, "endpoints[0] keeps every label"),
+    ("servicemonitor-drops-forbidden-labels", "svc-orders-api-servicemonitor", _keep_user_id, "endpoints[0] keeps high-cardinality labels ['user_id']."),
+    ("servicemonitor-drops-forbidden-labels", "svc-orders-api-servicemonitor", _no_labelkeep, "endpoints[0] keeps every label"),
     ("alerts-have-severity-and-runbook", "kube-prometheus-stack-platform-rules", _no_runbook, "alert PlatformHighErrorRate in platform.http has no runbook_url annotation."),
-    ("alerts-have-severity-and-runbook", "svc-my-ktube-api-rules", _no_severity, "has no severity label"),
+    ("alerts-have-severity-and-runbook", "svc-orders-api-rules", _no_severity, "has no severity label"),
     ("prod-stateful-resources-protected", "loki-bucket", _unprotect, "aws:s3/bucket:Bucket loki-bucket holds data and must be protected in this stack."),
     ("prod-stateful-resources-protected", "fluent-bit-log-group", _unprotect, "aws:cloudwatch/logGroup:LogGroup fluent-bit-log-group holds data"),
 ]

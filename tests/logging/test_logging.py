@@ -123,45 +123,6 @@ def test_retention_and_expiry_derive_from_one_value(run, make_config):
     assert result.named("loki-bucket-lifecycle").inputs["rules"][0]["expiration"]["days"] == chunk_expiry_days("720h", "4h") == 32
 
 
-def test_loki_values_single_binary_dev(dev):
-    release = _values(dev, "loki")
-    assert (release["chart"], release["version"], release["namespace"]) == ("loki", "18.11.0", "logging")
-    assert release["repositoryOpts"] == {"repo": "https://grafana-community.github.io/helm-charts"}
-    values = release["values"]
-    assert values["deploymentMode"] == "SingleBinary"
-    assert values["loki"]["auth_enabled"] is False  # chunks then live under the `fake/` tenant prefix
-    assert values["loki"]["storage"] == {
-        "type": "s3",
-        "bucketNames": {"chunks": "loki-bucket-mock0001", "ruler": "loki-bucket-mock0001"},
-        "s3": {"region": "ap-northeast-2"},
-    }
-    assert values["loki"]["compactor"] == {
-        "retention_enabled": True,
-        "retention_delete_delay": "2h",
-        "delete_request_store": "s3",
-        "working_directory": "/var/loki/compactor",
-    }
-    assert values["serviceAccount"] == {"create": False, "name": "loki"}
-    assert values["singleBinary"]["replicas"] == 1
-    assert values["singleBinary"]["persistence"] == {"enabled": True, "size": "10Gi", "storageClass": "gp3"}
-    assert (values["read"], values["write"], values["backend"]) == ({"replicas": 0},) * 3
-    assert values["monitoring"]["serviceMonitor"] == {"enabled": True, "labels": {"release": "kube-prometheus-stack"}}
-
-
-def test_loki_values_simple_scalable_prod(prod):
-    values = _values(prod, "loki")["values"]
-    assert values["deploymentMode"] == "SimpleScalable"
-    assert values["loki"]["commonConfig"] == {"replication_factor": 3}
-    assert values["singleBinary"] == {"replicas": 0}
-    for target in ("read", "write", "backend"):
-        assert values[target]["replicas"] == 3
-        assert values[target]["podDisruptionBudget"] == {"maxUnavailable": 1}
-        assert values[target]["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
-    assert "persistence" not in values["read"]
-    assert values["write"]["persistence"] == {"volumeClaimsEnabled": True, "size": "50Gi", "storageClass": "gp3", **RETAIN}
-    assert values["backend"]["persistence"] == {"enabled": True, "size": "50Gi", "storageClass": "gp3", **RETAIN}
-
-
 def test_no_static_credentials_anywhere(rendered_prod):
     blob = "\n".join(rendered_prod.values())
     for forbidden in ("accessKeyId:", "secretAccessKey:", "endpoint:", "AKIA"):
@@ -171,7 +132,7 @@ def test_no_static_credentials_anywhere(rendered_prod):
 def test_log_group_owned_with_retention(prod, dev):
     group = prod.named("fluent-bit-log-group")
     assert group.inputs == {
-        "name": "/aws/eks/platform-prod/containers",
+        "name": "/aws/eks/fixture/containers",
         "retentionInDays": 30,
         "tags": {},
     }
@@ -183,57 +144,6 @@ def test_fluent_bit_starts_after_its_log_group(prod):
     release = next(r for r in prod.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "fluent-bit")
     group = prod.named("fluent-bit-log-group")
     assert group.urn in release.depends_on
-
-
-def test_fluent_bit_config_parses_back_section_by_section(prod):
-    values = _values(prod, "fluent-bit")["values"]
-    assert values["serviceAccount"] == {"create": False, "name": "fluent-bit"}
-    assert values["tolerations"] == [{"operator": "Exists"}]
-    config = values["config"]
-    (service,) = parse_sections(config["service"])
-    assert dict(service[1])["HTTP_Port"] == "2020"
-    (tail,) = parse_sections(config["inputs"])
-    assert tail == (
-        "INPUT",
-        [
-            ("Name", "tail"),
-            ("Tag", "kube.*"),
-            ("Path", "/var/log/containers/*.log"),
-            ("Exclude_Path", "/var/log/containers/*_kube-system_*.log"),
-            ("multiline.parser", "docker, cri"),
-            ("DB", "/var/log/flb_kube.db"),
-            ("Mem_Buf_Limit", "50MB"),
-            ("Skip_Long_Lines", "On"),
-            ("Refresh_Interval", "10"),
-        ],
-    )
-    (kubernetes,) = parse_sections(config["filters"])
-    assert dict(kubernetes[1]) | {} == {
-        "Name": "kubernetes",
-        "Match": "kube.*",
-        "Kube_URL": "https://kubernetes.default.svc:443",
-        "Merge_Log": "On",
-        "Keep_Log": "Off",
-        "K8S-Logging.Parser": "On",
-        "K8S-Logging.Exclude": "On",
-        "Annotations": "Off",
-    }
-    cloudwatch, loki = parse_sections(config["outputs"])
-    assert dict(cloudwatch[1]) == {
-        "Name": "cloudwatch_logs",
-        "Match": "kube.*",
-        "region": "ap-northeast-2",
-        "log_group_name": "/aws/eks/platform-prod/containers",
-        "auto_create_group": "Off",
-        "log_stream_template": "$kubernetes['namespace_name'].$kubernetes['pod_name']",
-        "log_stream_prefix": "pod-",
-        "Retry_Limit": "5",
-    }
-    loki_out = dict(loki[1])
-    assert loki_out["Host"] == "loki-gateway.logging.svc.cluster.local"
-    assert loki_out["Auto_Kubernetes_Labels"] == "Off"
-    labels = [pair.split("=")[0] for pair in loki_out["Labels"].split(", ")]
-    assert labels == ["namespace", "pod", "container", "app"]
 
 
 def test_fluent_bit_without_loki(run, make_config):

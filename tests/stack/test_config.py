@@ -10,7 +10,7 @@ import pytest
 
 from components.stack import ConfigError, StackConfig, load_stack_config
 from components.conventions import PROJECT
-from tests.conftest import FLEET, stack_values, to_pulumi_config
+from tests.stackfixtures import fixture_values, to_pulumi_config
 
 WEBHOOK = "https://hooks.slack.com/services/T0000/B0000/abcdefghijklmnop"
 PASSWORD = "correct-horse-battery-staple"
@@ -58,9 +58,9 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict], dict], dict[str, str], str]] = [
     ),
     (
         "threshold-above-range",
-        lambda v: _service(v, 3, analysis={"errorRatio": 1.5}),
+        lambda v: _service(v, 1, analysis={"errorRatio": 1.5}),
         {},
-        f"{PROJECT}:services[3].analysis.errorRatio: got 1.5; Input should be less than 1.",
+        f"{PROJECT}:services[1].analysis.errorRatio: got 1.5; Input should be less than 1.",
     ),
     (
         "threshold-negative",
@@ -88,15 +88,15 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict], dict], dict[str, str], str]] = [
     ),
     (
         "duplicate-service-name",
-        lambda v: _service(v, 6, name="dreamseedai-api"),
+        lambda v: _service(v, 2, name="legacy-api"),
         {},
-        f'{PROJECT}:services[6].name: got "dreamseedai-api"; duplicate of services[5].name, service names must be unique.',
+        f'{PROJECT}:services[2].name: got "legacy-api"; duplicate of services[1].name, service names must be unique.',
     ),
     (
         "port-out-of-range",
-        lambda v: _service(v, 3, port=70000),
+        lambda v: _service(v, 1, port=70000),
         {},
-        f"{PROJECT}:services[3].port: got 70000; Input should be less than or equal to 65535.",
+        f"{PROJECT}:services[1].port: got 70000; Input should be less than or equal to 65535.",
     ),
     (
         "missing-irsa",
@@ -161,9 +161,9 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict], dict], dict[str, str], str]] = [
     ),
     (
         "unpinned-image",
-        lambda v: _service(v, 4, image="123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/collegeprepai-api:latest"),
+        lambda v: _service(v, 1, image="registry.example.com/legacy-api:latest"),
         {},
-        f"{PROJECT}:services[4].image: got",
+        f"{PROJECT}:services[1].image: got",
     ),
     (
         "retention-size-exceeds-volume",
@@ -188,7 +188,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict], dict], dict[str, str], str]] = [
 
 @pytest.mark.parametrize(("breaker", "plain_secrets", "expected"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
 def test_bad_config_is_rejected_before_any_resource(run, breaker, plain_secrets, expected):
-    values = breaker(stack_values("dev"))
+    values = breaker(fixture_values())
     config, _ = to_pulumi_config(values)
     # Plain-text secrets: present in config but not marked secret.
     config.update({f"{PROJECT}:{k}": v for k, v in plain_secrets.items()})
@@ -203,16 +203,16 @@ def test_bad_config_is_rejected_before_any_resource(run, breaker, plain_secrets,
 
 
 def test_all_problems_are_reported_together():
-    values = _service(_set(stack_values("dev"), "loki.retension", "1h"), 3, port=0)
+    values = _service(_set(fixture_values(), "loki.retension", "1h"), 1, port=0)
     with pytest.raises(ConfigError) as err:
         load_stack_config(to_pulumi_config(values)[0], set())
     assert len(err.value.issues) == 2
     assert err.value.issues[0].startswith(f"{PROJECT}:loki.retension: unknown key.")
-    assert err.value.issues[1].startswith(f"{PROJECT}:services[3].port: got 0;")
+    assert err.value.issues[1].startswith(f"{PROJECT}:services[1].port: got 0;")
 
 
 def test_canary_error_names_the_offending_step():
-    values = _service(stack_values("dev"), 2, canary={"steps": [{"setWeight": 50}, {"pause": "60s"}, {"setWeight": 10}]})
+    values = _service(fixture_values(), 2, canary={"steps": [{"setWeight": 50}, {"pause": "60s"}, {"setWeight": 10}]})
     with pytest.raises(ConfigError) as err:
         load_stack_config(to_pulumi_config(values)[0], set())
     assert err.value.issues == [
@@ -220,29 +220,6 @@ def test_canary_error_names_the_offending_step():
         '{"steps": [{"setWeight": 50}, {"pause": "60s"}, {"setWeight": 10}]}; '
         "steps[2].setWeight 10 must be greater than the previous weight 50."
     ]
-
-
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_committed_stacks_are_valid(stack):
-    config = load_stack_config(to_pulumi_config(stack_values(stack))[0], set())
-    assert isinstance(config, StackConfig)
-    assert [s.name for s in config.services] == FLEET
-    assert [s.port for s in config.services] == [8001, 8005, 8006, 8007, 8008, 8009, 8009, 8010, 8011]
-    legacy = config.services[7]
-    assert (legacy.metrics_port, legacy.metrics_path) == (9117, "/metrics")
-    assert legacy.metrics_adapter_image.endswith("/mpcstudy-metrics-adapter:1.3.0")
-
-
-def test_prod_is_bigger_and_protected_compared_to_dev():
-    dev = load_stack_config(to_pulumi_config(stack_values("dev"))[0], set())
-    prod = load_stack_config(to_pulumi_config(stack_values("prod"))[0], set())
-    assert (dev.protect_data, prod.protect_data) == (False, True)
-    assert (dev.prometheus_stack.prometheus.replicas, prod.prometheus_stack.prometheus.replicas) == (1, 2)
-    assert (dev.prometheus_stack.alertmanager.replicas, prod.prometheus_stack.alertmanager.replicas) == (1, 3)
-    assert (dev.prometheus_stack.prometheus.retention, prod.prometheus_stack.prometheus.retention) == ("3d", "30d")
-    assert (dev.loki.retention, prod.loki.retention) == ("168h", "360h")
-    assert (dev.fluent_bit.retention_days, prod.fluent_bit.retention_days) == (7, 30)
-    assert (dev.loki.deployment_mode, prod.loki.deployment_mode) == ("SingleBinary", "SimpleScalable")
 
 
 def test_missing_required_secret_is_a_deploy_time_error(run, make_config):
@@ -270,12 +247,12 @@ def test_reads_config_the_way_the_cli_passes_it(monkeypatch):
 
     from components.stack import read_stack_config
 
-    config, _ = to_pulumi_config(stack_values("prod"))
+    config, _ = to_pulumi_config(fixture_values("prod"))
     config[f"{PROJECT}:grafanaAdminPassword"] = PASSWORD
     set_all_config({}, [])
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
     monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps([f"{PROJECT}:grafanaAdminPassword"]))
-    assert read_stack_config().cluster.name == "platform-prod"
+    assert read_stack_config().cluster.name == "fixture"
     monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", "[]")
     with pytest.raises(ConfigError) as err:
         read_stack_config()
