@@ -8,14 +8,18 @@ STACK  ?= dev
 .PHONY: render test bench tools config-reference golden lint clean
 
 $(BIN)/python:
+	@echo "==> creating $(VENV) (first run only)"
 	$(PYTHON) -m venv $(VENV)
 
+# pip prints each package as it goes: the first install takes a few minutes, later runs none.
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@echo "==> installing the pinned runtime requirements into $(VENV) (first run: a few minutes)"
+	$(BIN)/python -m pip install --progress-bar off -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@echo "==> installing the pinned test, lint and type-check requirements into $(VENV) (first run: a few minutes)"
+	$(BIN)/python -m pip install --progress-bar off -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
 ## render STACK=<stack>: Pulumi.<stack>.yaml -> rendered/<stack>/ (no CLI, credentials or cluster needed)
@@ -26,12 +30,18 @@ render: $(VENV)/.runtime
 tools:
 	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "==> installing Debian's prometheus and prometheus-alertmanager (promtool, amtool, the servers)"; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
 	fi
 
-## test: the whole suite
-test: $(VENV)/.dev tools
+## lint: ruff and mypy (pydantic plugin), configured in pyproject.toml
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## test: lint, types and the whole suite
+test: $(VENV)/.dev tools lint
 	$(BIN)/python -m pytest -q
 
 ## bench: program under mocks vs. a bare-SDK baseline, 10/100/500 services

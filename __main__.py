@@ -20,7 +20,6 @@ from components.stack import read_secrets, read_stack_config
 config = read_stack_config()
 secrets = read_secrets(config)
 cluster, ns, grafana = config.cluster, config.namespaces, config.grafana
-# `identity` is set whenever a component needs AWS access: validation refuses the config otherwise.
 identity = cluster.identity
 stack = config.prometheus_stack
 tags = {"eks-observability:stack": pulumi.get_stack(), "eks-observability:cluster": cluster.name, **cluster.tags}
@@ -84,7 +83,7 @@ if config.loki.enabled:
         LokiArgs(
             config=config.loki,
             namespace=ns.logging,
-            cluster=identity,
+            cluster=cluster.require_identity(),
             prod=config.prod,
             protect=config.protect_data,
             grafana_namespace=ns.monitoring if grafana else None,
@@ -101,7 +100,7 @@ if config.fluent_bit.enabled:
         FluentBitArgs(
             config=config.fluent_bit,
             namespace=ns.logging,
-            cluster=identity,
+            cluster=cluster.require_identity(),
             log_group_name=config.log_group_name,
             loki=(loki.gateway_host, loki.gateway_port) if loki and config.fluent_bit.send_to_loki else None,
             prod=config.prod,
@@ -159,7 +158,7 @@ if config.container_insights.enabled:
         ContainerInsightsArgs(
             config=config.container_insights,
             cluster_name=cluster.name,
-            cluster=identity,
+            cluster=cluster.require_identity(),
             protect=config.protect_data,
         ),
         opts=deploy_opts(),
@@ -179,7 +178,7 @@ if config.services:
                 grafana_url=metrics.grafana_url if grafana else None,
             ),
             # ServiceMonitors and rules need the operator CRDs, Rollouts the chart that installs theirs.
-            opts=deploy_opts(service.namespace, after=[*crds, rollouts.release]),
+            opts=deploy_opts(service.namespace, after=[*crds, *([rollouts.release] if rollouts else [])]),
         )
         if monitoring.dashboard_url:
             dashboards[service.name] = monitoring.dashboard_url

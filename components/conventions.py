@@ -6,7 +6,7 @@ key) lives here so that a mismatch cannot be written by editing only one side.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 PROJECT: Final = "eks-observability"
 
@@ -85,7 +85,8 @@ def record_latency(quantile: float) -> str:
 # Multi-window multi-burn-rate alerting (Google SRE workbook, chapter 5): (name, severity, for,
 # [(burn rate factor, long window, short window), ...]). The alert fires when any pair burns.
 SLO_WINDOWS: Final = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-BURN_RATE_ALERTS: Final = (
+Severity = Literal["critical", "warning", "info"]
+BURN_RATE_ALERTS: Final[tuple[tuple[str, Severity, str, tuple[tuple[float, str, str], ...]], ...]] = (
     ("Fast", "critical", "2m", ((14.4, "1h", "5m"), (6, "6h", "30m"))),
     ("Slow", "warning", "15m", ((3, "1d", "2h"), (1, "3d", "6h"))),
 )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -216,9 +217,9 @@ def _stack_of(urn: str) -> str:
 def prod_stateful_protected(args: StackValidationArgs, report: Report) -> None:
     protected_stacks = set(args.get_config().get("stacks") or ["prod"])
     for resource in args.resources:
-        if resource.resource_type in STATEFUL_TYPES and _stack_of(resource.urn) in protected_stacks:
-            if not resource.opts.protect:
-                report(f"{resource.resource_type} {resource.name} holds data and must be protected in this stack.", resource.urn)
+        stateful = resource.resource_type in STATEFUL_TYPES and _stack_of(resource.urn) in protected_stacks
+        if stateful and not resource.opts.protect:
+            report(f"{resource.resource_type} {resource.name} holds data and must be protected in this stack.", resource.urn)
 
 
 MANDATORY = EnforcementLevel.MANDATORY

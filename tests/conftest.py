@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from components.conventions import PROJECT, REDACTED, SECRET_CONFIG_KEYS  # noqa: E402
+from tests.stackfixtures import fixture_values, to_pulumi_config  # noqa: E402
 from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets  # noqa: E402
 from tools.render import render  # noqa: E402
-
-from tests.stackfixtures import fixture_values, to_pulumi_config  # noqa: E402
 
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
 # The fixture's services, in fixture order (tests/fixtures/base.yaml).

@@ -32,7 +32,7 @@ class _Loader(yaml.SafeLoader):
 
 
 # The AlertmanagerConfig CRD has a bare `=` scalar that PyYAML cannot type (shared/schemas README).
-_Loader.add_constructor("tag:yaml.org,2002:value", _Loader.construct_yaml_str)
+_Loader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)  # type: ignore[type-var]
 
 
 def _strict(schema: Any) -> Any:
@@ -54,7 +54,7 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def crd_validator(crd_dir: Path, file_name: str, version: str) -> Draft7Validator:
     crd = yaml.load((crd_dir / file_name).read_text(), Loader=_Loader)
     spec = next(v for v in crd["spec"]["versions"] if v["name"] == version)

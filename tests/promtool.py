@@ -35,7 +35,7 @@ def test_rules(groups: list[dict[str, Any]], tests: list[dict[str, Any]], evalua
         return subprocess.run([require("promtool"), "test", "rules", "test.yaml"], capture_output=True, text=True, cwd=tmp)
 
 
-test_rules.__test__ = False  # a helper, not a pytest test
+test_rules.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test
 
 
 def check_alertmanager(config: dict[str, Any]) -> subprocess.CompletedProcess:

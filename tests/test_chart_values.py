@@ -7,8 +7,9 @@ a cluster shows the chart's default instead of ours.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -27,7 +28,7 @@ CHART_DIRS = {
 
 # Keys the chart reads but documents only in comments of its values.yaml (so they are absent from
 # the parsed defaults), each with where the chart documents it.
-DOCUMENTED_IN_COMMENTS = {
+DOCUMENTED_IN_COMMENTS: dict[str, set[tuple[str, ...]]] = {
     "fluent-bit": {
         # values.yaml `serviceMonitor:` block, commented example `selector: {prometheus: my-prometheus}`
         ("serviceMonitor", "selector"),

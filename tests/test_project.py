@@ -24,7 +24,7 @@ def test_pulumi_yaml_declares_only_model_keys_set_in_every_stack():
         stack_keys = {k.split(":", 1)[1] for k in yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"] if k.startswith("eks-observability:")}
         # A declared key with no default is required by the CLI: every stack must set it.
         assert declared <= stack_keys, (stack, declared - stack_keys)
-    for key, declaration in project["config"].items():
+    for declaration in project["config"].values():
         assert set(declaration) <= {"type", "description", "items", "secret", "default"}
         assert declaration.get("type", "string") in {"string", "integer", "boolean", "array"}
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -50,15 +52,19 @@ def _timed(action: Callable[[], int], repeat: int) -> tuple[float, int]:
     return statistics.median(times), count
 
 
+def _program(config: dict[str, Any], secret_keys: set[str]) -> int:
+    return len(run_program(config, secret_keys, stack="dev").registrations)
+
+
 def bench(sizes: list[int], repeat: int) -> list[tuple[int, int, float, float]]:
     rows = []
     # Warm-up: module imports and first-call caches are start-up cost, not per-run cost.
     run_program(*fleet_config(1), stack="dev")
     for size in sizes:
         config, secret_keys = fleet_config(size)
-        program_s, resources = _timed(lambda: len(run_program(config, secret_keys, stack="dev").registrations), repeat)
+        program_s, resources = _timed(functools.partial(_program, config, secret_keys), repeat)
 
-        def baseline() -> int:
+        def baseline(resources: int = resources) -> int:
             def plain() -> None:
                 for index in range(resources):
                     pulumi.CustomResource("bench:index:Plain", f"plain-{index}", {"index": index})

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -21,9 +22,9 @@ from pydantic import BaseModel  # noqa: E402
 from pydantic.fields import FieldInfo  # noqa: E402
 from pydantic_core import PydanticUndefined  # noqa: E402
 
+from components.conventions import PROJECT, SECRET_CONFIG_KEYS  # noqa: E402
 from components.lib import types as cfg  # noqa: E402
 from components.stack.config import StackConfig  # noqa: E402
-from components.conventions import PROJECT, SECRET_CONFIG_KEYS  # noqa: E402
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
@@ -38,9 +39,9 @@ NAMED_VALIDATORS = {
 }
 
 
-def _type_name(annotation: Any, metadata: list[Any] = ()) -> str:
+def _type_name(annotation: Any, metadata: Sequence[Any] = ()) -> str:
     for item in metadata:
-        name = NAMED_VALIDATORS.get(getattr(item, "func", None))
+        name = NAMED_VALIDATORS.get(getattr(item, "func", None))  # type: ignore[arg-type]
         if name:
             return name
     origin = get_origin(annotation)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -91,7 +91,7 @@ class HardenedBucket(pulumi.ComponentResource):
             opts=child_opts(self, opts, aliases=aliases, depends_on=[self.public_access_block]),
         )
         self.lifecycle = aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle", bucket=self.bucket.id, rules=args.lifecycle_rules, opts=child
+            f"{name}-lifecycle", bucket=self.bucket.id, rules=cast(Any, args.lifecycle_rules), opts=child
         )
         self.bucket_name = self.bucket.bucket
         self.arn = self.bucket.arn

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..conventions import SELECTOR_LABELS, PROJECT
+from ..conventions import PROJECT, SELECTOR_LABELS
 from ..lib.helm import helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import dashboard_config_map

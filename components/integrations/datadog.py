@@ -8,7 +8,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
-
 from ..conventions import MANAGED_BY_LABELS, PROJECT
 from ..lib.helm import helm_release
 from ..lib.options import child_opts

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..conventions import Severity
 
 
 class AlertRule(BaseModel):
@@ -13,7 +15,7 @@ class AlertRule(BaseModel):
     alert: str = Field(pattern=r"^[A-Z][A-Za-z0-9]+$", description="Alert name (CamelCase).")
     expr: str = Field(description="PromQL condition.")
     for_: str = Field(description="How long the condition must hold before firing ('0s' fires at once).")
-    severity: Literal["critical", "warning", "info"] = Field(description="Routing severity.")
+    severity: Severity = Field(description="Routing severity.")
     summary: str = Field(description="One-line summary (may use $labels).")
     description: str = Field(description="What is wrong and where (may use $labels and $value).")
     labels: dict[str, str] = Field(default_factory=dict, description="Labels besides severity.")

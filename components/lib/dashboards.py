@@ -6,13 +6,13 @@ alerts and canary analysis read the same series.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard, QueryVariable
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.builders.timeseries import Panel as Timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos, VariableRefresh, VariableSort
 
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
 WIDTH = 24
@@ -41,4 +41,4 @@ def timeseries(panel_id: int, title: str, unit: str, targets: Sequence[Dataquery
 
 def variable(name: str, expr: str, include_all: bool = True) -> QueryVariable:
     var = QueryVariable(name).label(name).query(expr).datasource(PROMETHEUS).multi(include_all).include_all(include_all)
-    return var.refresh(2).sort(1)  # refresh on time range change, sort alphabetically
+    return var.refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).sort(VariableSort.ALPHABETICAL_ASC)

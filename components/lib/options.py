@@ -13,10 +13,7 @@ def child_opts(parent: pulumi.Resource, opts: Optional[pulumi.ResourceOptions] =
     Providers reach children through the parent; `depends_on` does not, and a child such as a
     ServiceAccount must still wait for the namespace the caller made the component depend on.
     """
-    inherited = opts.depends_on if opts is not None else None
-    if inherited is None:
-        inherited = []
-    elif not isinstance(inherited, (list, tuple)):
-        inherited = [inherited]
+    given = opts.depends_on if opts is not None else None
+    inherited: list[Any] = [] if given is None else list(given) if isinstance(given, (list, tuple)) else [given]
     depends_on = [*inherited, *(extra.pop("depends_on", None) or [])]
     return pulumi.ResourceOptions(parent=parent, depends_on=depends_on or None, **extra)

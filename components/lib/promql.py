@@ -5,7 +5,7 @@ Strings in, strings out, deterministic: matchers keep the order given, values ar
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 
 def _quote(value: str) -> str:

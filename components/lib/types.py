@@ -32,7 +32,7 @@ def duration_seconds(value: str) -> float:
     match = _DURATION_RE.match(value)
     if not match:
         raise ValueError(f"not a duration: {value!r}")
-    return sum(int(g) * unit for g, unit in zip(match.groups(), _DURATION_UNITS_S) if g)
+    return sum(int(g) * unit for g, unit in zip(match.groups(), _DURATION_UNITS_S, strict=True) if g)
 
 
 def byte_size_bytes(size: str) -> float:
@@ -147,7 +147,7 @@ class Toleration(Model):
     )
 
     @model_validator(mode="after")
-    def _value_needs_equal(self) -> "Toleration":
+    def _value_needs_equal(self) -> Toleration:
         if self.operator == "Exists" and self.value is not None:
             raise ValueError("a toleration with operator Exists must not set value; use operator Equal")
         return self

@@ -36,7 +36,7 @@ class LokiConfig(Model):
         return value
 
     @model_validator(mode="after")
-    def _mode_replicas(self) -> "LokiConfig":
+    def _mode_replicas(self) -> LokiConfig:
         if self.deployment_mode == "SingleBinary" and self.replicas > 1:
             raise ValueError("SingleBinary mode with more than one replica needs a shared ring; use deploymentMode SimpleScalable")
         return self

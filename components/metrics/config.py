@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from ..conventions import KUBE_PROMETHEUS_STACK_OPERATOR
 from ..lib.types import LABEL_NAME_RE, ByteSize, ChartVersion, Duration, Model, Quantity, Resources, resources
 
+
 class PrometheusConfig(Model):
     replicas: int = Field(1, ge=1, le=5, description="Prometheus replicas (2+ in prod for HA).")
     retention: Duration = Field("15d", description="How long samples are kept.")
@@ -39,7 +40,7 @@ class IngressConfig(Model):
     )
 
     @model_validator(mode="after")
-    def _host_required(self) -> "IngressConfig":
+    def _host_required(self) -> IngressConfig:
         if self.enabled and not self.host:
             raise ValueError("host is required when ingress is enabled")
         return self

@@ -8,7 +8,7 @@ from grafana_foundation_sdk.models.dashboard import GridPos
 from ..conventions import GPU_DASHBOARD_UID, OVERVIEW_DASHBOARD_UID
 from ..lib import promql as q
 from ..lib.contract import MetricContract, contract_scopes
-from ..lib.dashboards import WIDTH, dashboard, encode, query, timeseries, variable
+from ..lib.dashboards import WIDTH, Timeseries, dashboard, encode, query, timeseries, variable
 
 # The DCGM exporter's node label.
 HOSTNAME = "Hostname"
@@ -30,7 +30,7 @@ def platform_overview(contracts: dict[str, MetricContract]) -> str:
     by = ["service"]
     refs = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     rate, errors, p99 = [], [], []
-    for ref, (contract, services) in zip(refs, scopes):
+    for ref, (contract, services) in zip(refs, scopes, strict=False):
         matchers = _scoped(services if contract != MetricContract() else [])
         requests = q.selector(contract.requests_metric, matchers)
         rate.append(query(q.sum_by(q.rate(requests, "$__rate_interval"), by), "{{service}}", ref))
@@ -57,7 +57,7 @@ def gpu() -> str:
     legend = f"{{{{{HOSTNAME}}}}} GPU {{{{gpu}}}}"
     used, free = q.selector("DCGM_FI_DEV_FB_USED", node), q.selector("DCGM_FI_DEV_FB_FREE", node)
 
-    def panel(panel_id: int, title: str, unit: str, expr: str, x: int, y: int) -> object:
+    def panel(panel_id: int, title: str, unit: str, expr: str, x: int, y: int) -> Timeseries:
         return timeseries(panel_id, title, unit, [query(expr, legend)], GridPos(h=8, w=12, x=x, y=y))
 
     board = (

@@ -34,7 +34,7 @@ class DcgmExporterConfig(Model):
     )
 
     @model_validator(mode="after")
-    def _gpu_only(self) -> "DcgmExporterConfig":
+    def _gpu_only(self) -> DcgmExporterConfig:
         if self.enabled and not self.node_selector:
             raise ValueError("nodeSelector must not be empty: the exporter would be scheduled on nodes without GPUs")
         return self

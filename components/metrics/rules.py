@@ -7,7 +7,8 @@ absent or idle: ratios over zero traffic are NaN, and NaN compares false with ev
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..lib import promql as q
 from ..lib.alerts import AlertRule

@@ -19,7 +19,7 @@ class CanaryStep(Model):
     analysis: Optional[bool] = Field(None, description="Run the AnalysisTemplate inline; must be `true` when given.")
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "CanaryStep":
+    def _exactly_one(self) -> CanaryStep:
         given = [k for k in ("set_weight", "pause", "analysis") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("each canary step sets exactly one of setWeight, pause or analysis")
@@ -45,10 +45,10 @@ class CanaryConfig(Model):
     steps: list[CanaryStep] = Field(default_factory=_default_steps, description="Canary steps, in order.")
 
     @model_validator(mode="after")
-    def _increasing(self) -> "CanaryConfig":
+    def _increasing(self) -> CanaryConfig:
         weights = [(i, s.set_weight) for i, s in enumerate(self.steps) if s.set_weight is not None]
-        for (_, prev), (index, weight) in zip(weights, weights[1:]):
-            if weight <= prev:  # type: ignore[operator]
+        for (_, prev), (index, weight) in zip(weights, weights[1:], strict=False):
+            if weight <= prev:
                 raise ValueError(f"steps[{index}].setWeight {weight} must be greater than the previous weight {prev}")
         if not weights:
             raise ValueError("a canary needs at least one setWeight step")
@@ -127,7 +127,7 @@ class ServiceConfig(Model):
         return value
 
     @model_validator(mode="after")
-    def _workload(self) -> "ServiceConfig":
+    def _workload(self) -> ServiceConfig:
         if (self.image is None) == (self.workload_ref is None):
             raise ValueError("set exactly one of image (the Rollout owns the pod template) or workloadRef (an existing Deployment)")
         if self.metrics_adapter_image and not self.metrics_port:

@@ -20,7 +20,7 @@ def service_detail(contract: MetricContract) -> str:
     raw_scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service")]
     latency = [
         query(q.selector(record_latency(quantile), scope), f"p{round(quantile * 100)} {{{{version}}}}", ref)
-        for quantile, ref in zip(LATENCY_QUANTILES, "ABC")
+        for quantile, ref in zip(LATENCY_QUANTILES, "ABC", strict=True)
     ]
     top_endpoints = f"topk(10, {q.histogram_quantile(0.95, contract.duration_metric, '$__rate_interval', raw_scope, ['path'])})"
     in_namespace = f'{RECORD_REQUEST_RATE}{{namespace="$namespace"}}'

@@ -40,7 +40,7 @@ def service_spec(service: ServiceConfig) -> dict[str, Any]:
 def service_monitor_spec(service: ServiceConfig) -> dict[str, Any]:
     contract = service.metrics
     kept_metrics = f"{contract.requests_metric}|{contract.duration_metric}_(bucket|count|sum)"
-    kept_labels = "|".join(["__name__", "le", *TARGET_LABELS, *[l for l in contract.allowed_labels if l not in TARGET_LABELS]])
+    kept_labels = "|".join(["__name__", "le", *TARGET_LABELS, *[label for label in contract.allowed_labels if label not in TARGET_LABELS]])
     return {
         "selector": {"matchLabels": selector(service)},
         "namespaceSelector": {"matchNames": [service.namespace]},

@@ -16,6 +16,7 @@ from .config import ServiceConfig
 from .manifests import labels, rollout_spec, service_monitor_spec, service_spec
 from .rules import service_rule_groups
 
+
 class ServiceMonitoringArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

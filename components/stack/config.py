@@ -58,7 +58,7 @@ class ClusterConfig(Model):
         return value
 
     @model_validator(mode="after")
-    def _oidc_region(self) -> "ClusterConfig":
+    def _oidc_region(self) -> ClusterConfig:
         match = _OIDC_ARN_RE.match(self.oidc_provider_arn or "")
         if match and match.group(3) != self.region:
             raise ValueError(f"oidcProviderArn is for region {match.group(3)} but region is {self.region}")
@@ -71,6 +71,13 @@ class ClusterConfig(Model):
         if not match or self.oidc_provider_arn is None:
             return None
         return ClusterIdentity(oidc_provider_arn=self.oidc_provider_arn, oidc_issuer=match.group(2), region=self.region)
+
+
+    def require_identity(self) -> ClusterIdentity:
+        """The identity, for components that need AWS access; config validation has made sure it exists."""
+        if self.identity is None:
+            raise ValueError("cluster.oidcProviderArn is required here; cross-checks should have refused this config")
+        return self.identity
 
 
 class Namespaces(Model):

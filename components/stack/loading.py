@@ -6,9 +6,11 @@ with a deprecation warning naming the new key.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any, Optional, Union
 
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -84,7 +86,7 @@ def load_stack_config(
                 f"{prefix}{key}: got <value hidden>; this key holds a secret and must be set with "
                 f"`pulumi config set --secret {key} <value>`, never as plain text."
             )
-    structured = {k: v for k, v in ours.items() if k not in SECRET_CONFIG_KEYS}
+    structured = copy.deepcopy({k: v for k, v in ours.items() if k not in SECRET_CONFIG_KEYS})
     for key in sorted(structured):
         issues += [
             f"{p}: got <value hidden>; this looks like a credential. Credentials come only from secret keys "

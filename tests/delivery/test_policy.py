@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
@@ -73,7 +74,7 @@ def violations(name: str, registrations: list[Registration], config: dict | None
             args = ResourceValidationArgs(reg.typ, _plain(reg.inputs), reg.urn, reg.name, _opts(reg), None, config)
             policy.validate(args, report)
     else:
-        policy.validate(StackValidationArgs(_policy_resources(registrations), config), report)
+        policy.validate(StackValidationArgs(_policy_resources(registrations), config), report)  # type: ignore[attr-defined]
     return found
 
 
@@ -191,7 +192,7 @@ def test_dev_data_need_not_be_protected_unless_configured(dev):
 def test_every_policy_is_mandatory_and_described():
     assert len(POLICIES) == 7
     for policy in POLICIES.values():
-        assert policy.enforcement_level.value == "mandatory"
+        assert policy.enforcement_level is not None and policy.enforcement_level.value == "mandatory"
         assert policy.description
 
 

@@ -11,7 +11,6 @@ from tests import promtool
 from tests.argo_expr import phase
 from tests.services.support import rule_groups, service_stack
 
-
 SERIES = 'namespace="orders", service="orders-api", method="GET", path="/v1/videos"'
 BUCKETS = ("0.05", "0.1", "0.25", "0.5", "1", "+Inf")
 
@@ -25,7 +24,7 @@ def _traffic(version: str, ok: int, errors: int, buckets: tuple[int, ...]) -> li
     ]
     series += [
         {"series": f'http_request_duration_seconds_bucket{{{labels}, status="200", le="{le}"}}', "values": f"0+{n}x20"}
-        for le, n in zip(BUCKETS, buckets)
+        for le, n in zip(BUCKETS, buckets, strict=True)
     ]
     return series
 
@@ -47,10 +46,6 @@ def _argo_query(template: dict, metric: str) -> str:
     for arg, value in (("namespace", "orders"), ("service", "orders-api"), ("canary-version", "1.8.2")):
         query = query.replace(f"{{{{args.{arg}}}}}", value)
     return query
-
-
-def rule_groups(result: RunResult, service: str) -> list[dict]:
-    return service_stack(result, service)["rules"]["spec"]["groups"]
 
 
 @pytest.mark.parametrize("canary", sorted(CANARIES))

@@ -9,7 +9,6 @@ from tests.conftest import FLEET
 from tests.services.support import RUNBOOKS, rule_groups
 from tests.services.test_canary import SERIES
 
-
 LONG = 4320 + 60  # three days of minutes and an hour: every window can fill
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from components.stack import ConfigError, StackConfig, load_stack_config
 from components.conventions import PROJECT
+from components.stack import ConfigError, load_stack_config
 from tests.stackfixtures import fixture_values, to_pulumi_config
 
 WEBHOOK = "https://hooks.slack.com/services/T0000/B0000/abcdefghijklmnop"
