@@ -66,18 +66,15 @@ class RecordingMocks(pulumi_mocks.Mocks):
             bucket = state.get("bucket") or f"{name}-mock0001"
             state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}")
             return bucket, state
-        if typ == "aws:iam/role:Role":
-            role = state.get("name") or f"{name}-mock0001"
-            state.update(name=role, arn=f"arn:aws:iam::{self.account}:role/{role}")
-            return role, state
-        if typ == "aws:iam/policy:Policy":
-            policy = state.get("name") or f"{name}-mock0001"
-            state.update(name=policy, arn=f"arn:aws:iam::{self.account}:policy/{policy}")
-            return policy, state
-        if typ == "aws:cloudwatch/logGroup:LogGroup":
-            group = state.get("name") or f"{name}-mock0001"
-            state.update(name=group, arn=f"arn:aws:logs:{self.region}:{self.account}:log-group:{group}")
-            return group, state
+        arn_prefix = {
+            "aws:iam/role:Role": f"arn:aws:iam::{self.account}:role/",
+            "aws:iam/policy:Policy": f"arn:aws:iam::{self.account}:policy/",
+            "aws:cloudwatch/logGroup:LogGroup": f"arn:aws:logs:{self.region}:{self.account}:log-group:",
+        }.get(typ)
+        if arn_prefix is not None:
+            named = state.get("name") or f"{name}-mock0001"
+            state.update(name=named, arn=f"{arn_prefix}{named}")
+            return named, state
         return f"{name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:

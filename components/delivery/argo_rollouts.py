@@ -8,14 +8,13 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..conventions import PROJECT, SELECTOR_LABELS
-from ..lib.helm import helm_release
+from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import dashboard_config_map
 from ..lib.types import ChartVersion, Model
 from .dashboards import argo_rollouts
 
-CHART = "argo-rollouts"
-REPOSITORY = "https://argoproj.github.io/argo-helm"
+CHART = Chart("argo-rollouts", "https://argoproj.github.io/argo-helm", "argo-rollouts")
 
 
 class ArgoRolloutsConfig(Model):
@@ -61,9 +60,7 @@ class ArgoRollouts(pulumi.ComponentResource):
         self.release = helm_release(
             self,
             f"{name}-release",
-            release="argo-rollouts",
-            chart=CHART,
-            repository=REPOSITORY,
+            CHART,
             version=args.config.chart_version,
             namespace=args.namespace,
             values=argo_rollouts_values(args.config, args.prod),

@@ -9,12 +9,11 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..conventions import MANAGED_BY_LABELS, PROJECT
-from ..lib.helm import helm_release
+from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.types import ChartVersion, Model
 
-CHART = "datadog"
-REPOSITORY = "https://helm.datadoghq.com"
+CHART = Chart("datadog", "https://helm.datadoghq.com", "datadog")
 KEYS_SECRET = "datadog-keys"
 # Key in the keys Secret (as the chart reads it) -> the stack config secret that fills it.
 KEY_SECRETS = {"api-key": "datadogApiKey", "app-key": "datadogAppKey"}
@@ -65,9 +64,7 @@ class Datadog(pulumi.ComponentResource):
         self.release = helm_release(
             self,
             f"{name}-release",
-            release="datadog",
-            chart=CHART,
-            repository=REPOSITORY,
+            CHART,
             version=args.config.chart_version,
             namespace=args.namespace,
             values=datadog_values(args.config, args.cluster_name),

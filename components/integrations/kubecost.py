@@ -8,11 +8,10 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..conventions import PROJECT
-from ..lib.helm import helm_release
+from ..lib.helm import Chart, helm_release
 from ..lib.types import ChartVersion, Model
 
-CHART = "cost-analyzer"
-REPOSITORY = "https://kubecost.github.io/cost-analyzer/"
+CHART = Chart("cost-analyzer", "https://kubecost.github.io/cost-analyzer/", "kubecost")
 
 
 class KubecostConfig(Model):
@@ -48,9 +47,7 @@ class Kubecost(pulumi.ComponentResource):
         self.release = helm_release(
             self,
             f"{name}-release",
-            release="kubecost",
-            chart=CHART,
-            repository=REPOSITORY,
+            CHART,
             version=args.config.chart_version,
             namespace=args.namespace,
             values=kubecost_values(args.cluster_name, args.prometheus_url),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
@@ -11,13 +12,20 @@ import pulumi_kubernetes as k8s
 from .options import child_opts
 
 
+@dataclass(frozen=True)
+class Chart:
+    """Where a chart comes from and the release name it is installed as."""
+
+    chart: str
+    repository: str
+    release: str
+
+
 def helm_release(
     parent: pulumi.ComponentResource,
     name: str,
+    chart: Chart,
     *,
-    release: str,
-    chart: str,
-    repository: str,
     version: str,
     namespace: str,
     values: Any,
@@ -26,16 +34,16 @@ def helm_release(
     timeout: int = 600,
     skip_crds: bool = False,
 ) -> k8s.helm.v3.Release:
-    """A Helm release pinned to `version`, child of `parent`.
+    """A Helm release of `chart` pinned to `version`, child of `parent`.
 
     Atomic: a failed install or upgrade rolls back instead of leaving a half-applied release.
     """
     return k8s.helm.v3.Release(
         name,
-        name=release,
-        chart=chart,
+        name=chart.release,
+        chart=chart.chart,
         version=version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
         namespace=namespace,
         values=values,
         atomic=True,

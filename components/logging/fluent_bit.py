@@ -12,13 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
 from ..conventions import PROJECT
 from ..lib import iam
-from ..lib.helm import helm_release
+from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from .config import FluentBitConfig
 from .fluent_bit_values import SERVICE_ACCOUNT, fluent_bit_values, pipeline
 
-CHART = "fluent-bit"
-REPOSITORY = "https://fluent.github.io/helm-charts"
+CHART = Chart("fluent-bit", "https://fluent.github.io/helm-charts", "fluent-bit")
 
 
 class FluentBitArgs(BaseModel):
@@ -67,9 +66,7 @@ class FluentBit(pulumi.ComponentResource):
         self.release = helm_release(
             self,
             f"{name}-release",
-            release="fluent-bit",
-            chart=CHART,
-            repository=REPOSITORY,
+            CHART,
             version=cfg.chart_version,
             namespace=args.namespace,
             values=fluent_bit_values(cfg, sections, args.prod),

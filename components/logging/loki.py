@@ -13,15 +13,14 @@ from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
 from ..aws.s3 import HardenedBucket, HardenedBucketArgs
 from ..conventions import PROJECT
 from ..lib import iam
-from ..lib.helm import helm_release
+from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import datasource_config_map
 from .config import LokiConfig
 from .loki_values import GATEWAY_PORT, GATEWAY_SERVICE, SERVICE_ACCOUNT, grafana_datasource, lifecycle_rules, loki_values
 
-CHART = "loki"
 # The OSS chart moved to grafana-community; the chart in grafana/loki is the enterprise one.
-REPOSITORY = "https://grafana-community.github.io/helm-charts"
+CHART = Chart("loki", "https://grafana-community.github.io/helm-charts", "loki")
 
 
 class LokiArgs(BaseModel):
@@ -76,9 +75,7 @@ class Loki(pulumi.ComponentResource):
         self.release = helm_release(
             self,
             f"{name}-release",
-            release="loki",
-            chart=CHART,
-            repository=REPOSITORY,
+            CHART,
             version=cfg.chart_version,
             namespace=args.namespace,
             values=self.bucket.bucket_name.apply(lambda bucket: loki_values(cfg, bucket, args.cluster.region, args.prod)),

@@ -8,14 +8,13 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..conventions import GPU_DASHBOARD_UID, PROJECT, SELECTOR_LABELS
-from ..lib.helm import helm_release
+from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import dashboard_config_map
 from ..lib.types import ChartVersion, Model, Toleration
 from . import dashboards
 
-CHART = "dcgm-exporter"
-REPOSITORY = "https://nvidia.github.io/dcgm-exporter/helm-charts"
+CHART = Chart("dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter")
 METRICS_PORT = 9400
 
 
@@ -82,9 +81,7 @@ class DcgmExporter(pulumi.ComponentResource):
         self.release = helm_release(
             self,
             f"{name}-release",
-            release="dcgm-exporter",
-            chart=CHART,
-            repository=REPOSITORY,
+            CHART,
             version=cfg.chart_version,
             namespace=args.namespace,
             values=dcgm_values(cfg),

@@ -23,7 +23,7 @@ from ..conventions import (
 )
 from ..lib import iam
 from ..lib.contract import MetricContract
-from ..lib.helm import helm_release
+from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import dashboard_config_map
 from ..services.dashboards import service_detail
@@ -33,8 +33,7 @@ from .config import AlertingConfig, PrometheusStackConfig
 from .rules import platform_rule_groups
 from .values import GRAFANA_ADMIN_SECRET, GRAFANA_SERVICE_ACCOUNT, crd_url, kube_prometheus_stack_values
 
-CHART = "kube-prometheus-stack"
-REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+CHART = Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", PROMETHEUS_RELEASE)
 # Key in the Grafana admin Secret -> the stack config secret that fills it.
 GRAFANA_ADMIN_SECRETS = {"admin-password": "grafanaAdminPassword"}
 
@@ -84,9 +83,7 @@ class KubePrometheusStack(pulumi.ComponentResource):
         self.release = helm_release(
             self,
             f"{name}-release",
-            release=PROMETHEUS_RELEASE,
-            chart=CHART,
-            repository=REPOSITORY,
+            CHART,
             version=cfg.chart_version,
             namespace=args.namespace,
             values=kube_prometheus_stack_values(
