@@ -57,15 +57,8 @@ class ArgoRollouts(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArgoRolloutsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PROJECT}:delivery:ArgoRollouts", name, None, opts)
-        self.release = helm_release(
-            self,
-            f"{name}-release",
-            CHART,
-            version=args.config.chart_version,
-            namespace=args.namespace,
-            values=argo_rollouts_values(args.config, args.prod),
-            opts=opts,
-        )
+        values = argo_rollouts_values(args.config, args.prod)
+        self.release = helm_release(self, name, CHART, args.config.chart_version, args.namespace, values, opts)
         if args.dashboard_namespace:
             self.dashboard = dashboard_config_map(
                 f"{name}-dashboard", "argo-rollouts", args.dashboard_namespace, argo_rollouts(), child_opts(self, opts)

@@ -61,14 +61,6 @@ class Datadog(pulumi.ComponentResource):
             string_data={key: args.secrets[config_key] for key, config_key in KEY_SECRETS.items()},
             opts=child_opts(self, opts),
         )
-        self.release = helm_release(
-            self,
-            f"{name}-release",
-            CHART,
-            version=args.config.chart_version,
-            namespace=args.namespace,
-            values=datadog_values(args.config, args.cluster_name),
-            opts=opts,
-            depends_on=[keys],
-        )
+        values = datadog_values(args.config, args.cluster_name)
+        self.release = helm_release(self, name, CHART, args.config.chart_version, args.namespace, values, opts, depends_on=[keys])
         self.register_outputs({"release": self.release.name})

@@ -44,13 +44,6 @@ class Kubecost(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KubecostArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PROJECT}:integrations:Kubecost", name, None, opts)
-        self.release = helm_release(
-            self,
-            f"{name}-release",
-            CHART,
-            version=args.config.chart_version,
-            namespace=args.namespace,
-            values=kubecost_values(args.cluster_name, args.prometheus_url),
-            opts=opts,
-        )
+        values = kubecost_values(args.cluster_name, args.prometheus_url)
+        self.release = helm_release(self, name, CHART, args.config.chart_version, args.namespace, values, opts)
         self.register_outputs({"release": self.release.name})

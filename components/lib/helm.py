@@ -25,21 +25,21 @@ def helm_release(
     parent: pulumi.ComponentResource,
     name: str,
     chart: Chart,
-    *,
     version: str,
     namespace: str,
     values: Any,
     opts: Optional[pulumi.ResourceOptions],
+    *,
     depends_on: Sequence[pulumi.Resource] = (),
     timeout: int = 600,
     skip_crds: bool = False,
 ) -> k8s.helm.v3.Release:
-    """A Helm release of `chart` pinned to `version`, child of `parent`.
+    """`<name>-release`: a Helm release of `chart` pinned to `version`, child of `parent` (named `name`).
 
     Atomic: a failed install or upgrade rolls back instead of leaving a half-applied release.
     """
     return k8s.helm.v3.Release(
-        name,
+        f"{name}-release",
         name=chart.release,
         chart=chart.chart,
         version=version,

@@ -63,17 +63,10 @@ class FluentBit(pulumi.ComponentResource):
             opts=child_opts(self, opts),
         )
         sections = pipeline(cfg, args.cluster.region, args.log_group_name, args.loki)
-        self.release = helm_release(
-            self,
-            f"{name}-release",
-            CHART,
-            version=cfg.chart_version,
-            namespace=args.namespace,
-            values=fluent_bit_values(cfg, sections, args.prod),
-            opts=opts,
-            # Writing starts only once the group exists, so nothing is ever auto-created without retention.
-            depends_on=[self.log_group, self.irsa],
-        )
+        values = fluent_bit_values(cfg, sections, args.prod)
+        # Writing starts only once the group exists, so nothing is ever auto-created without retention.
+        after = [self.log_group, self.irsa]
+        self.release = helm_release(self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=after)
         self.log_group_name = self.log_group.name
         self.log_group_arn = self.log_group.arn
         self.role_arn = self.irsa.role_arn

@@ -72,18 +72,10 @@ class Loki(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.release = helm_release(
-            self,
-            f"{name}-release",
-            CHART,
-            version=cfg.chart_version,
-            namespace=args.namespace,
-            values=self.bucket.bucket_name.apply(lambda bucket: loki_values(cfg, bucket, args.cluster.region, args.prod)),
-            opts=opts,
-            # Loki writes only once the bucket is encrypted, private and has its lifecycle.
-            depends_on=[self.irsa, self.bucket],
-            timeout=900,
-        )
+        values = self.bucket.bucket_name.apply(lambda bucket: loki_values(cfg, bucket, args.cluster.region, args.prod))
+        # Loki writes only once the bucket is encrypted, private and has its lifecycle.
+        after = [self.irsa, self.bucket]
+        self.release = helm_release(self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=after, timeout=900)
         if args.grafana_namespace:
             self.datasource = datasource_config_map(
                 f"{name}-grafana-datasource",

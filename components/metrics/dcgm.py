@@ -78,15 +78,7 @@ class DcgmExporter(pulumi.ComponentResource):
     def __init__(self, name: str, args: DcgmExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PROJECT}:metrics:DcgmExporter", name, None, opts)
         cfg = args.config
-        self.release = helm_release(
-            self,
-            f"{name}-release",
-            CHART,
-            version=cfg.chart_version,
-            namespace=args.namespace,
-            values=dcgm_values(cfg),
-            opts=opts,
-        )
+        self.release = helm_release(self, name, CHART, cfg.chart_version, args.namespace, dcgm_values(cfg), opts)
         self.dashboard = dashboard_config_map(
             f"{name}-dashboard", GPU_DASHBOARD_UID, args.namespace, dashboards.gpu(), child_opts(self, opts)
         )

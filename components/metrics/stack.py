@@ -80,19 +80,10 @@ class KubePrometheusStack(pulumi.ComponentResource):
         self.grafana_role_arn = None
         depends = [*self.crds, *self._receivers_secret(), *self._grafana_identity()]
         cfg = args.config
+        region = args.cluster.region if args.cluster else ""
+        values = kube_prometheus_stack_values(cfg, args.alerting, region, args.prod, self._cloudwatch, args.retain_volumes)
         self.release = helm_release(
-            self,
-            f"{name}-release",
-            CHART,
-            version=cfg.chart_version,
-            namespace=args.namespace,
-            values=kube_prometheus_stack_values(
-                cfg, args.alerting, args.cluster.region if args.cluster else "", args.prod, self._cloudwatch, args.retain_volumes
-            ),
-            opts=opts,
-            depends_on=depends,
-            timeout=900,
-            skip_crds=True,
+            self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=depends, timeout=900, skip_crds=True
         )
         self._rules_and_dashboards()
         self._urls()
