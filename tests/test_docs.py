@@ -59,3 +59,15 @@ def test_readme_covers_operations():
         assert heading in readme
     for command in ("kubectl argo rollouts promote", "kubectl argo rollouts abort", "make render STACK=dev", "make test"):
         assert command in readme
+
+
+def test_every_path_the_readme_names_exists():
+    """The component table and test map point at real files: a move that forgets the README fails here."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    paths = set(re.findall(r"`((?:components|tests|tools|docs)/[A-Za-z0-9_./-]+)`", readme))
+    paths |= {f"components/{p}" for p in re.findall(r"`((?:metrics|logging|services|delivery|integrations|aws|k8s|lib|stack)/[a-z_]+\.py)`", readme)}
+    assert len(paths) > 20
+    missing = sorted(p for p in paths if not (ROOT / p.rstrip("/")).exists() and "*" not in p)
+    assert missing == []
