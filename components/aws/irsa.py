@@ -33,6 +33,17 @@ class ClusterIdentity(BaseModel):
         return self.oidc_provider_arn.split(":")[4]
 
 
+class IrsaWorkloadArgs(BaseModel):
+    """What every chart that runs with an IRSA role and keeps data is given besides its own config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    namespace: str = Field(description="Namespace for the release and its service account.")
+    cluster: ClusterIdentity = Field(description="Cluster identity: the region of its AWS resources and the IRSA trust.")
+    prod: bool = Field(description="Replicas and disruption budgets sized for production.")
+    protect: bool = Field(description="Protect the data it keeps (bucket, log group) and retain it on delete.")
+
+
 class IrsaRoleArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 

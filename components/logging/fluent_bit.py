@@ -7,9 +7,9 @@ from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
+from ..aws.irsa import IrsaRole, IrsaRoleArgs, IrsaWorkloadArgs
 from ..conventions import PROJECT
 from ..lib import iam
 from ..lib.helm import Chart, helm_release
@@ -20,16 +20,10 @@ from .fluent_bit_values import SERVICE_ACCOUNT, fluent_bit_values, pipeline
 CHART = Chart("fluent-bit", "https://fluent.github.io/helm-charts", "fluent-bit")
 
 
-class FluentBitArgs(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class FluentBitArgs(IrsaWorkloadArgs):
     config: FluentBitConfig = Field(description="Validated `fluentBit` stack config.")
-    namespace: str = Field(description="Namespace for the release and its service account.")
-    cluster: ClusterIdentity = Field(description="Cluster identity: the log group's region and the IRSA trust.")
     log_group_name: str = Field(description="CloudWatch log group the program creates.")
     loki: Optional[tuple[str, int]] = Field(None, description="Loki gateway (host, port), read from the Loki component; None disables the Loki output.")
-    prod: bool = Field(description="Disruption budget for the DaemonSet.")
-    protect: bool = Field(description="Protect and retain the log group.")
 
 
 class FluentBit(pulumi.ComponentResource):

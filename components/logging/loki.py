@@ -7,9 +7,9 @@ from typing import Optional
 
 import pulumi
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
+from ..aws.irsa import IrsaRole, IrsaRoleArgs, IrsaWorkloadArgs
 from ..aws.s3 import HardenedBucket, HardenedBucketArgs
 from ..conventions import PROJECT
 from ..lib import iam
@@ -23,14 +23,8 @@ from .loki_values import GATEWAY_PORT, GATEWAY_SERVICE, SERVICE_ACCOUNT, grafana
 CHART = Chart("loki", "https://grafana-community.github.io/helm-charts", "loki")
 
 
-class LokiArgs(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class LokiArgs(IrsaWorkloadArgs):
     config: LokiConfig = Field(description="Validated `loki` stack config.")
-    namespace: str = Field(description="Namespace for the release and its service account.")
-    cluster: ClusterIdentity = Field(description="Cluster identity: the bucket's region and the IRSA trust.")
-    prod: bool = Field(description="Replicated targets, disruption budgets, volumes kept when StatefulSets go.")
-    protect: bool = Field(description="Protect and retain the bucket.")
     grafana_namespace: Optional[str] = Field(None, description="Namespace of Grafana, which gets the Loki datasource; None for no Grafana.")
 
 
