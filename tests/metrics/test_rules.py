@@ -84,7 +84,7 @@ def test_every_alert_is_fully_annotated(prod):
 
 
 def test_thresholds_come_from_config(run, make_config):
-    result = run(make_config("dev", alerting={"thresholds": {"errorRateRatio": 0.1, "errorRateFor": "10m", "diskFreeRatio": 0.2}}))
+    result = run(make_config("dev", alerting={"thresholds": {"errorRatio": 0.1, "errorRateFor": "10m", "diskFreeRatio": 0.2}}))
     rules = {r["alert"]: r for g in _groups(result) for r in g["rules"]}
     assert rules["PlatformHighErrorRate"]["expr"].endswith("> 0.1")
     assert rules["PlatformHighErrorRate"]["for"] == "10m"
