@@ -57,6 +57,7 @@ SECRET_CONFIG_KEYS: Final[dict[str, str]] = {
     "slackWebhookUrlCritical": "Slack incoming-webhook URL for the critical channel; required when alerting.slack.enabled.",
     "slackWebhookUrlWarning": "Slack incoming-webhook URL for the warning channel; required when alerting.slack.enabled.",
     "pagerdutyRoutingKey": "PagerDuty Events v2 routing key; required when alerting.pagerduty.enabled.",
+    "heartbeatCredentials": "Credentials for the heartbeat URL; required when alerting.heartbeat.authorization is set.",
     "datadogApiKey": "Datadog API key; required when datadog.enabled.",
     "datadogAppKey": "Datadog application key; required when datadog.enabled.",
 }
@@ -67,6 +68,12 @@ DEFAULT_DURATION_METRIC: Final = "http_request_duration_seconds"
 DEFAULT_ALLOWED_LABELS: Final = ("method", "path", "status", "service", "version")
 # Labels that are never allowed whatever the config says: each makes one series per user/request.
 FORBIDDEN_LABELS: Final = ("user_id", "trace_id", "request_id", "session_id", "timestamp", "raw_path", "url")
+
+# A sample carrying a forbidden label is renamed to this metric, with the label's name in
+# CONTRACT_VIOLATION_LABEL, instead of being merged into the contract's series: visible, not
+# silently undercounted.
+CONTRACT_VIOLATION_METRIC: Final = "metric_contract_violation"
+CONTRACT_VIOLATION_LABEL: Final = "forbidden_label"
 
 # Recording rules every service gets; dashboards and canary analysis read these names, never the
 # raw metric, so a service with its own metric names (metric contract overrides) looks the same.
@@ -84,12 +91,19 @@ def record_latency(quantile: float) -> str:
 
 # Multi-window multi-burn-rate alerting (Google SRE workbook, chapter 5): (name, severity, for,
 # [(burn rate factor, long window, short window), ...]). The alert fires when any pair burns.
-SLO_WINDOWS: Final = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+# The 10m/2m pair pages a sustained 20% error burst on a 99.5% objective within 5 minutes (1h/5m
+# alone needs 21); a 2-minute blip reaches at most 2/10 of its rate over 10m and never pages. The
+# short window already debounces, so the page has no `for`. docs/alerting.md tabulates the times.
+SLO_WINDOWS: Final = ("2m", "5m", "10m", "30m", "1h", "2h", "6h", "1d", "3d")
 Severity = Literal["critical", "warning", "info"]
 BURN_RATE_ALERTS: Final[tuple[tuple[str, Severity, str, tuple[tuple[float, str, str], ...]], ...]] = (
-    ("Fast", "critical", "2m", ((14.4, "1h", "5m"), (6, "6h", "30m"))),
+    ("Fast", "critical", "0s", ((14.4, "10m", "2m"), (14.4, "1h", "5m"), (6, "6h", "30m"))),
     ("Slow", "warning", "15m", ((3, "1d", "2h"), (1, "3d", "6h"))),
 )
+# A page needs this much traffic over this window: a handful of errors on an idle service is a
+# ticket (the slow tier), never a page.
+PAGE_TRAFFIC_WINDOW: Final = "10m"
+RECORD_SLO_REQUESTS: Final = f"service:slo_requests:rate{PAGE_TRAFFIC_WINDOW}"
 
 
 def record_slo_errors(slo: str, window: str) -> str:

@@ -29,6 +29,10 @@ CHART_DIRS = {
 # Keys the chart reads but documents only in comments of its values.yaml (so they are absent from
 # the parsed defaults), each with where the chart documents it.
 DOCUMENTED_IN_COMMENTS: dict[str, set[tuple[str, ...]]] = {
+    "dcgm-exporter": {
+        # values.yaml: "Customized list of metrics to emit ... # customMetrics: |" (commented out by default)
+        ("customMetrics",),
+    },
     "fluent-bit": {
         # values.yaml `serviceMonitor:` block, commented example `selector: {prometheus: my-prometheus}`
         ("serviceMonitor", "selector"),

@@ -110,6 +110,7 @@ def test_secret_values_never_rendered(make_config):
         "slackWebhookUrlCritical": "https://hooks.slack.com/services/T1/B1/critical-never-render",
         "slackWebhookUrlWarning": "https://hooks.slack.com/services/T1/B1/warning-never-render",
         "pagerdutyRoutingKey": "0123456789abcdef0123456789abcdef",
+        "heartbeatCredentials": "genie-key-never-render-me",
     }
     config, secret_keys = to_pulumi_config(make_config("prod"))
     config.update({f"eks-observability:{k}": v for k, v in secrets.items()})

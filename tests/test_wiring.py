@@ -10,7 +10,7 @@ from components.integrations.datadog import datadog_values
 from components.integrations.kubecost import kubecost_values
 from components.logging.fluent_bit_values import fluent_bit_values, parse_sections, pipeline
 from components.logging.loki_values import loki_values
-from components.metrics.dcgm import dcgm_values
+from components.metrics.dcgm_values import dcgm_values
 from components.metrics.values import kube_prometheus_stack_values
 from tests.conftest import REDACTED, SECRET_CONFIG_KEYS
 from tests.stackfixtures import fixture_config, fixture_values, to_pulumi_config

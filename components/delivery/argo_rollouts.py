@@ -34,7 +34,16 @@ def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool) -> dict[str, Any]:
             "replicas": cfg.replicas,
             "metrics": {
                 "enabled": True,
-                "serviceMonitor": {"enabled": True, "additionalLabels": dict(SELECTOR_LABELS)},
+                "serviceMonitor": {
+                    "enabled": True,
+                    "additionalLabels": dict(SELECTOR_LABELS),
+                    # A rollout's own `namespace` label would become `exported_namespace` beside the
+                    # controller's: restore it, so rules and dashboards select by the rollout's namespace.
+                    "metricRelabelings": [
+                        {"sourceLabels": ["exported_namespace"], "regex": "(.+)", "targetLabel": "namespace", "action": "replace"},
+                        {"regex": "exported_namespace", "action": "labeldrop"},
+                    ],
+                },
             },
             "pdb": {"enabled": True, "minAvailable": 1} if prod and cfg.replicas > 1 else {"enabled": False},
         },

@@ -44,6 +44,26 @@ def sum_by(expr: str, labels: Sequence[str] = ()) -> str:
     return f"sum{by(labels)} ({expr})"
 
 
+def le(seconds: float) -> str:
+    """A classic-histogram bucket bound as Prometheus 3 stores it: `1` becomes `1.0`, `0.5` stays.
+
+    Prometheus 3 normalises `le` on ingestion (and prometheus_client already exposes floats this
+    way), so a matcher written `le="1"` would silently match nothing.
+    """
+    if seconds == float("inf"):
+        return "+Inf"
+    return repr(float(seconds))
+
+
+def rate_or_zero(numerator: str, denominator: str, window: str, labels: Sequence[str]) -> str:
+    """`sum(rate(numerator))`, or 0 for every group that has `denominator` traffic but no numerator series.
+
+    Client libraries create a `status="500"` series only at the first error: without the `or`, a
+    version that never failed has no error rate at all, and every ratio built on it is empty.
+    """
+    return f"({sum_by(rate(numerator, window), labels)} or {sum_by(rate(denominator, window), labels)} * 0)"
+
+
 def ratio(numerator: str, denominator: str) -> str:
     """numerator / denominator; with no traffic both are 0 and the result is NaN, which compares
     false with every threshold, so an idle service neither fires nor passes as healthy by accident."""
@@ -57,7 +77,7 @@ def histogram_quantile(quantile: float, histogram: str, window: str, matchers: S
 
 
 def error_ratio(requests_metric: str, window: str, matchers: Sequence[str], labels: Sequence[str]) -> str:
-    """Share of requests answered 5xx."""
-    errors = sum_by(rate(selector(requests_metric, [*matchers, match("status", "5..")]), window), labels)
-    total = sum_by(rate(selector(requests_metric, matchers), window), labels)
-    return ratio(errors, total)
+    """Share of requests answered 5xx: 0 with traffic and no 5xx series yet, NaN with no traffic."""
+    requests = selector(requests_metric, matchers)
+    errors = rate_or_zero(selector(requests_metric, [*matchers, match("status", "5..")]), requests, window, labels)
+    return ratio(errors, sum_by(rate(requests, window), labels))

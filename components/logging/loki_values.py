@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from ..conventions import SELECTOR_LABELS
+from ..conventions import GRAFANA_DASHBOARD_LABEL, SELECTOR_LABELS
 from ..lib.types import duration_seconds
 from .config import LokiConfig
 
@@ -107,7 +107,13 @@ def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[s
         "lokiCanary": {"enabled": False},
         "test": {"enabled": False},
         "gateway": {"enabled": True, "replicas": 2 if prod else 1},
-        "monitoring": {"serviceMonitor": {"enabled": True, "labels": dict(SELECTOR_LABELS)}},
+        # The chart's own alerts (request errors, panics, latency) and dashboards, picked up by this
+        # platform's Prometheus and Grafana sidecar.
+        "monitoring": {
+            "serviceMonitor": {"enabled": True, "labels": dict(SELECTOR_LABELS)},
+            "rules": {"enabled": True, "labels": dict(SELECTOR_LABELS)},
+            "dashboards": {"enabled": True, "labels": dict(GRAFANA_DASHBOARD_LABEL)},
+        },
     }
     return values
 

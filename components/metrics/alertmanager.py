@@ -1,9 +1,12 @@
-"""Alertmanager configuration: routing by severity to Slack and PagerDuty.
+"""Alertmanager configuration: routing by severity to Slack and PagerDuty, a dead man's switch.
 
-Credentials never appear here. The webhook URLs and the routing key live in a Kubernetes Secret
-mounted into Alertmanager, and the configuration points at the mounted files
-(`api_url_file`, `routing_key_file`), so the configuration (and the Helm values that carry it)
-holds no secret.
+Credentials never appear here. The webhook URLs, the routing key and the heartbeat credentials live
+in a Kubernetes Secret mounted into Alertmanager, and the configuration points at the mounted files
+(`api_url_file`, `routing_key_file`, `credentials_file`), so the configuration (and the Helm values
+that carry it) holds no secret.
+
+Every notification template renders non-empty for any group: PagerDuty Events v2 rejects an empty
+`payload.summary` with HTTP 400, which Alertmanager does not retry, so a page would be lost.
 """
 
 from __future__ import annotations
@@ -18,9 +21,23 @@ SECRETS_DIR = f"/etc/alertmanager/secrets/{RECEIVERS_SECRET}"
 SLACK_CRITICAL_KEY = "slack-critical-url"
 SLACK_WARNING_KEY = "slack-warning-url"
 PAGERDUTY_KEY = "pagerduty-routing-key"
+HEARTBEAT_KEY = "heartbeat-credentials"
 NULL_RECEIVER = "null"
+HEARTBEAT_RECEIVER = "heartbeat"
+PAGERDUTY_RECEIVER = "pagerduty-critical"
+SLACK_CRITICAL, SLACK_WARNING = "slack-critical", "slack-warning"
+# kube-prometheus-stack's alerts about Alertmanager's own deliveries, labelled with `integration`.
+DELIVERY_FAILURES = "AlertmanagerFailedToSendAlerts|AlertmanagerClusterFailedToSendAlerts"
+SLO_PAGES = "Service(Availability|Latency)BudgetBurnFast"
 
-_SLACK_TITLE = '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}'
+# "[FIRING:2] NodeDown: Node a is down (+1 more)": never empty, whatever the group holds.
+_HEADLINE = (
+    '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] '
+    "{{ .CommonLabels.alertname }}"
+    "{{ with .CommonLabels.service }} {{ . }}{{ end }}"
+    "{{ with (index .Alerts 0).Annotations.summary }}: {{ . }}{{ end }}"
+    "{{ if gt (len .Alerts) 1 }} ({{ len .Alerts }} alerts){{ end }}"
+)
 _SLACK_TEXT = (
     "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\n"
     "Runbook: {{ .Annotations.runbook_url }}\n{{ end }}"
@@ -35,6 +52,8 @@ def receiver_secret_keys(alerting: AlertingConfig) -> dict[str, str]:
         keys[SLACK_WARNING_KEY] = "slackWebhookUrlWarning"
     if alerting.pagerduty.enabled:
         keys[PAGERDUTY_KEY] = "pagerdutyRoutingKey"
+    if alerting.heartbeat.enabled and alerting.heartbeat.authorization:
+        keys[HEARTBEAT_KEY] = "heartbeatCredentials"
     return keys
 
 
@@ -46,51 +65,83 @@ def _slack(name: str, channel: str, key: str) -> dict[str, Any]:
                 "api_url_file": f"{SECRETS_DIR}/{key}",
                 "channel": channel,
                 "send_resolved": True,
-                "title": _SLACK_TITLE,
+                "title": _HEADLINE,
                 "text": _SLACK_TEXT,
             }
         ],
     }
 
 
+def _pagerduty(alerting: AlertingConfig) -> dict[str, Any]:
+    return {
+        "name": PAGERDUTY_RECEIVER,
+        "pagerduty_configs": [
+            {
+                "routing_key_file": f"{SECRETS_DIR}/{PAGERDUTY_KEY}",
+                "url": alerting.pagerduty.url,
+                "send_resolved": True,
+                "severity": "critical",
+                "description": _HEADLINE,
+            }
+        ],
+    }
+
+
+def _heartbeat(alerting: AlertingConfig) -> dict[str, Any]:
+    heartbeat = alerting.heartbeat
+    webhook: dict[str, Any] = {"url": heartbeat.url, "send_resolved": False}
+    if heartbeat.authorization:
+        webhook["http_config"] = {
+            "authorization": {"type": heartbeat.authorization, "credentials_file": f"{SECRETS_DIR}/{HEARTBEAT_KEY}"}
+        }
+    return {"name": HEARTBEAT_RECEIVER, "webhook_configs": [webhook]}
+
+
+def _routes(alerting: AlertingConfig) -> list[dict[str, Any]]:
+    slack, pagerduty, heartbeat = alerting.slack.enabled, alerting.pagerduty.enabled, alerting.heartbeat.enabled
+    routes: list[dict[str, Any]] = [
+        {
+            # The always-firing Watchdog pings the dead man's switch on a short repeat; without one it goes nowhere.
+            "receiver": HEARTBEAT_RECEIVER if heartbeat else NULL_RECEIVER,
+            "matchers": ['alertname = "Watchdog"'],
+            "group_wait": "0s",
+            "group_interval": alerting.heartbeat.repeat_interval,
+            "repeat_interval": alerting.heartbeat.repeat_interval,
+        },
+        {"receiver": NULL_RECEIVER, "matchers": ['alertname = "InfoInhibitor"']},
+    ]
+    # A broken integration is reported through the other one, never through itself.
+    if slack and pagerduty:
+        routes.append({"receiver": PAGERDUTY_RECEIVER, "matchers": [f'alertname =~ "{DELIVERY_FAILURES}"', 'integration = "slack"']})
+        routes.append({"receiver": SLACK_CRITICAL, "matchers": [f'alertname =~ "{DELIVERY_FAILURES}"', 'integration = "pagerduty"']})
+    routes.append({"receiver": NULL_RECEIVER, "matchers": ['severity = "info"']})
+    if pagerduty:
+        # `continue` so a critical alert pages and also lands in the critical Slack channel.
+        routes.append({"receiver": PAGERDUTY_RECEIVER, "matchers": ['severity = "critical"'], "continue": True})
+    if slack:
+        routes.append({"receiver": SLACK_CRITICAL, "matchers": ['severity = "critical"']})
+        routes.append({"receiver": SLACK_WARNING, "matchers": ['severity = "warning"']})
+    return routes
+
+
 def alertmanager_config(alerting: AlertingConfig) -> dict[str, Any]:
     receivers: list[dict[str, Any]] = [{"name": NULL_RECEIVER}]
-    routes: list[dict[str, Any]] = [
-        # kube-prometheus-stack's always-firing dead man's switch and its inhibitor never page anyone.
-        {"receiver": NULL_RECEIVER, "matchers": ['alertname =~ "Watchdog|InfoInhibitor"']},
-    ]
-    default = NULL_RECEIVER
+    if alerting.heartbeat.enabled:
+        receivers.append(_heartbeat(alerting))
     if alerting.pagerduty.enabled:
-        receivers.append(
-            {
-                "name": "pagerduty-critical",
-                "pagerduty_configs": [
-                    {
-                        "routing_key_file": f"{SECRETS_DIR}/{PAGERDUTY_KEY}",
-                        "send_resolved": True,
-                        "severity": "critical",
-                        "description": "{{ .CommonAnnotations.summary }}",
-                    }
-                ],
-            }
-        )
-        # `continue` so a critical alert pages and also lands in the critical Slack channel.
-        routes.append({"receiver": "pagerduty-critical", "matchers": ['severity = "critical"'], "continue": True})
+        receivers.append(_pagerduty(alerting))
     if alerting.slack.enabled:
-        receivers.append(_slack("slack-critical", alerting.slack.critical_channel, SLACK_CRITICAL_KEY))
-        receivers.append(_slack("slack-warning", alerting.slack.warning_channel, SLACK_WARNING_KEY))
-        routes.append({"receiver": "slack-critical", "matchers": ['severity = "critical"']})
-        routes.append({"receiver": "slack-warning", "matchers": ['severity = "warning"']})
-        default = "slack-warning"
+        receivers.append(_slack(SLACK_CRITICAL, alerting.slack.critical_channel, SLACK_CRITICAL_KEY))
+        receivers.append(_slack(SLACK_WARNING, alerting.slack.warning_channel, SLACK_WARNING_KEY))
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {
-            "receiver": default,
+            "receiver": SLACK_WARNING if alerting.slack.enabled else NULL_RECEIVER,
             "group_by": list(alerting.group_by),
             "group_wait": alerting.group_wait,
             "group_interval": alerting.group_interval,
             "repeat_interval": alerting.repeat_interval,
-            "routes": routes,
+            "routes": _routes(alerting),
         },
         "inhibit_rules": [
             {
@@ -98,7 +149,19 @@ def alertmanager_config(alerting: AlertingConfig) -> dict[str, Any]:
                 "source_matchers": ['severity = "critical"'],
                 "target_matchers": ['severity = "warning"'],
                 "equal": ["alertname", "namespace", "service", "instance"],
-            }
+            },
+            {
+                # kube-prometheus-stack's InfoInhibitor: info alerts only matter beside a warning or critical.
+                "source_matchers": ['alertname = "InfoInhibitor"'],
+                "target_matchers": ['severity = "info"'],
+                "equal": ["namespace"],
+            },
+            {
+                # A service's own SLO page says it all; the platform catch-all would page twice.
+                "source_matchers": [f'alertname =~ "{SLO_PAGES}"'],
+                "target_matchers": ['alertname =~ "PlatformHighErrorRate|PlatformHighLatencyP99"'],
+                "equal": ["namespace", "service"],
+            },
         ],
         "receivers": receivers,
     }

@@ -97,29 +97,67 @@ class SlackConfig(Model):
         return value
 
 
+_HTTP_URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/%-]*)?$")
+
+
+def _check_url(value: str) -> str:
+    if not _HTTP_URL_RE.match(value):
+        raise ValueError("must be an http(s) URL such as https://events.pagerduty.com/v2/enqueue, without query or credentials")
+    return value
+
+
 class PagerDutyConfig(Model):
     enabled: bool = Field(False, description="Page PagerDuty for severity=critical (routing key from a secret).")
+    url: str = Field("https://events.pagerduty.com/v2/enqueue", description="PagerDuty Events API v2 endpoint.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+
+class HeartbeatConfig(Model):
+    enabled: bool = Field(
+        False,
+        description="Send the always-firing Watchdog alert to a dead man's switch (Opsgenie heartbeat, healthchecks-style "
+        "webhook): if alerting dies, the heartbeat stops and that service pages.",
+    )
+    url: Optional[str] = Field(None, description="Heartbeat ping URL; required when enabled. Put no token in it: use authorization.")
+    authorization: Optional[Literal["Bearer", "Basic", "GenieKey"]] = Field(
+        None, description="HTTP authorization scheme; its credentials come from the `heartbeatCredentials` secret."
+    )
+    repeat_interval: Duration = Field("1m", description="How often the heartbeat is pinged while the Watchdog fires.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: Optional[str]) -> Optional[str]:
+        return _check_url(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _url_required(self) -> HeartbeatConfig:
+        if self.enabled and not self.url:
+            raise ValueError("url is required when the heartbeat is enabled")
+        return self
 
 
 class AlertThresholds(Model):
     error_ratio: float = Field(
         0.05, gt=0, lt=1, description="Platform high-error-rate alert: 5xx ratio above this (formerly `errorRateRatio`)."
     )
+    page_min_requests_per_minute: float = Field(
+        5, ge=0, description="PlatformHighErrorRate pages only for a service with at least this many requests a minute (over 10m)."
+    )
     error_rate_for: Duration = Field("5m", description="How long the error rate must hold.")
     latency_p99_seconds: float = Field(5.0, gt=0, le=300, description="Platform high-latency alert: p99 above this.")
     latency_for: Duration = Field("10m", description="How long the p99 latency must hold.")
     node_down_for: Duration = Field("5m", description="How long a node exporter must be unreachable.")
-    node_not_ready_for: Duration = Field("10m", description="How long a node must be NotReady.")
-    crash_loop_for: Duration = Field("15m", description="How long a container must be in CrashLoopBackOff.")
-    cpu_saturation_ratio: float = Field(0.9, gt=0, lt=1, description="Node CPU busy ratio above which the alert fires.")
-    memory_saturation_ratio: float = Field(0.9, gt=0, lt=1, description="Node memory used ratio above which the alert fires.")
-    saturation_for: Duration = Field("15m", description="How long CPU or memory saturation must hold.")
     disk_free_ratio: float = Field(0.15, gt=0, lt=1, description="Node disk free ratio below which the alert fires.")
     disk_free_for: Duration = Field("10m", description="How long disk must stay low.")
     gpu_temperature_celsius: float = Field(85, gt=0, le=120, description="GPU temperature alert threshold.")
     gpu_temperature_for: Duration = Field("5m", description="How long the GPU temperature must hold.")
     gpu_memory_ratio: float = Field(0.95, gt=0, lt=1, description="GPU framebuffer used ratio alert threshold.")
     gpu_memory_for: Duration = Field("10m", description="How long GPU memory must stay almost full.")
+    rollout_paused_for: Duration = Field("1h", description="How long a Rollout may wait paused before RolloutPausedTooLong.")
 
 
 class AlertingConfig(Model):
@@ -129,6 +167,7 @@ class AlertingConfig(Model):
     repeat_interval: Duration = Field("4h", description="Alertmanager repeat_interval.")
     slack: SlackConfig = Field(default_factory=SlackConfig, description="Slack receivers.")
     pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig, description="PagerDuty receiver.")
+    heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig, description="Dead man's switch for the Watchdog alert.")
     thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Platform alert thresholds.")
     runbook_base_url: str = Field(
         "https://github.com/eks-observability/eks-observability/blob/main/docs/runbooks.md",

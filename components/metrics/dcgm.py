@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from ..conventions import GPU_DASHBOARD_UID, PROJECT, SELECTOR_LABELS
+from ..conventions import GPU_DASHBOARD_UID, PROJECT
 from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import dashboard_config_map
 from ..lib.types import ChartVersion, Model, Toleration
 from . import dashboards
+from .dcgm_values import dcgm_values
 
 CHART = Chart("dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts", "dcgm-exporter")
-METRICS_PORT = 9400
 
 
 class DcgmExporterConfig(Model):
     enabled: bool = Field(False, description="Deploy the NVIDIA DCGM exporter on GPU nodes.")
     chart_version: ChartVersion = Field("4.8.2", description="Pinned `dcgm-exporter` chart version.")
     node_selector: dict[str, str] = Field(
-        default_factory=lambda: {"nvidia.com/gpu.present": "true"}, description="Selects GPU nodes only."
+        default_factory=dict,
+        description="Node labels that select GPU nodes. Empty (the default) uses a node affinity that works on plain EKS GPU "
+        "AMIs (the node's instance type is an NVIDIA GPU type) and on GPU Feature Discovery, Karpenter and EKS Auto Mode labels.",
     )
     tolerations: list[Toleration] = Field(
         default_factory=lambda: [Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")],
@@ -31,37 +33,6 @@ class DcgmExporterConfig(Model):
     profiling_metrics: bool = Field(
         False, description="Collect DCGM_FI_PROF_* metrics; needs CAP_SYS_ADMIN, so it is off unless asked for."
     )
-
-    @model_validator(mode="after")
-    def _gpu_only(self) -> DcgmExporterConfig:
-        if self.enabled and not self.node_selector:
-            raise ValueError("nodeSelector must not be empty: the exporter would be scheduled on nodes without GPUs")
-        return self
-
-
-def dcgm_values(cfg: DcgmExporterConfig) -> dict[str, Any]:
-    """Helm values: GPU nodes only, no host namespaces, CAP_SYS_ADMIN only for profiling metrics."""
-    return {
-        "nodeSelector": dict(cfg.node_selector),
-        "tolerations": [t.model_dump(exclude_none=True) for t in cfg.tolerations],
-        "hostNetwork": False,
-        "hostPID": False,
-        "securityContext": {
-            # DCGM talks to the GPU through the NVIDIA runtime's device files, which need root;
-            # nothing else is granted unless profiling metrics are asked for.
-            "runAsNonRoot": False,
-            "runAsUser": 0,
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"] if cfg.profiling_metrics else []},
-        },
-        "service": {"enable": True, "port": METRICS_PORT},
-        "serviceMonitor": {
-            "enabled": True,
-            "interval": "15s",
-            "honorLabels": False,
-            "additionalLabels": dict(SELECTOR_LABELS),
-        },
-    }
 
 
 class DcgmExporterArgs(BaseModel):

@@ -73,6 +73,9 @@ class SloConfig(Model):
     availability: float = Field(0.995, gt=0.9, lt=1, description="Availability objective (non-5xx ratio).")
     latency_seconds: float = Field(0.5, gt=0, le=60, description="Latency objective threshold (must be a histogram bucket).")
     latency_target: float = Field(0.99, gt=0.9, lt=1, description="Share of requests faster than latencySeconds.")
+    page_min_requests_per_minute: float = Field(
+        5, ge=0, description="A burn-rate page needs at least this many requests a minute (over 10m); below it the slow tier tickets."
+    )
 
 
 class ServiceConfig(Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..conventions import MANAGED_BY_LABELS
+from ..conventions import CONTRACT_VIOLATION_LABEL, CONTRACT_VIOLATION_METRIC, FORBIDDEN_LABELS, MANAGED_BY_LABELS
 from .canary import background_analysis, canary_steps
 from .config import ServiceConfig
 
@@ -37,6 +37,33 @@ def service_spec(service: ServiceConfig) -> dict[str, Any]:
     return {"type": "ClusterIP", "selector": selector(service), "ports": ports}
 
 
+def contract_relabelings(kept_metrics: str, kept_labels: str) -> list[dict[str, Any]]:
+    """Only the contract's series, and only its labels, reach Prometheus.
+
+    A sample carrying a forbidden label (two users' `user_id`) would collapse into one series once the
+    label is dropped, and Prometheus keeps only the first sample of a scrape for a series: a silent
+    undercount. Such a sample is renamed to the violation metric instead, with the label's name, so
+    the contract's rates show no data (loud) and MetricContractViolation names the service and label.
+    """
+    flag = [
+        {"action": "replace", "sourceLabels": [label], "regex": "(.+)", "targetLabel": CONTRACT_VIOLATION_LABEL, "replacement": label}
+        for label in FORBIDDEN_LABELS
+    ]
+    rename = {
+        "action": "replace",
+        "sourceLabels": [CONTRACT_VIOLATION_LABEL],
+        "regex": "(.+)",
+        "targetLabel": "__name__",
+        "replacement": CONTRACT_VIOLATION_METRIC,
+    }
+    return [
+        {"action": "keep", "sourceLabels": ["__name__"], "regex": kept_metrics},
+        *flag,
+        rename,
+        {"action": "labelkeep", "regex": f"{kept_labels}|{CONTRACT_VIOLATION_LABEL}"},
+    ]
+
+
 def service_monitor_spec(service: ServiceConfig) -> dict[str, Any]:
     contract = service.metrics
     kept_metrics = f"{contract.requests_metric}|{contract.duration_metric}_(bucket|count|sum)"
@@ -60,12 +87,7 @@ def service_monitor_spec(service: ServiceConfig) -> dict[str, Any]:
                         "targetLabel": "version",
                     }
                 ],
-                # Only the contract's series, and only its labels: user ids, trace ids or raw paths an
-                # app adds by mistake never reach Prometheus.
-                "metricRelabelings": [
-                    {"action": "keep", "sourceLabels": ["__name__"], "regex": kept_metrics},
-                    {"action": "labelkeep", "regex": kept_labels},
-                ],
+                "metricRelabelings": contract_relabelings(kept_metrics, kept_labels),
             }
         ],
     }

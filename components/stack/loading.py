@@ -25,6 +25,17 @@ from .errors import SECRET_VALUE, ConfigError, allowed_keys, format_error, key_p
 DEPRECATED_KEYS: dict[tuple[str, ...], str] = {
     ("alerting", "thresholds", "errorRateRatio"): "errorRatio",
 }
+# Removed keys: old path -> why. Accepted (and ignored) with a warning, so an old stack file still deploys.
+REMOVED_KEYS: dict[tuple[str, ...], str] = {
+    ("alerting", "thresholds", key): f"its alert duplicated kube-prometheus-stack's {alert}, which replaces it"
+    for key, alert in (
+        ("nodeNotReadyFor", "KubeNodeNotReady"),
+        ("crashLoopFor", "KubePodCrashLooping"),
+        ("cpuSaturationRatio", "NodeCPUHighUsage"),
+        ("memorySaturationRatio", "NodeMemoryHighUtilization"),
+        ("saturationFor", "NodeCPUHighUsage and NodeMemoryHighUtilization"),
+    )
+}
 
 
 def _decode(value: Any) -> Any:
@@ -64,6 +75,13 @@ def _apply_deprecations(structured: dict[str, Any], warn: Callable[[str], None])
             continue
         parent[new] = parent.pop(path[-1])
         warn(f"{key_path(path)} is deprecated; rename it to {new_path} (same meaning).")
+    for path, why in REMOVED_KEYS.items():
+        parent = structured
+        for part in path[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and path[-1] in parent:
+            parent.pop(path[-1])
+            warn(f"{key_path(path)} is no longer used and is ignored: {why}; remove it.")
     return issues
 
 

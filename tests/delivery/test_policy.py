@@ -137,7 +137,7 @@ def _trust_no_aud(reg: Registration) -> None:
 
 def _keep_user_id(reg: Registration) -> None:
     rules = reg.inputs["spec"]["endpoints"][0]["metricRelabelings"]
-    rules[1]["regex"] += "|user_id"
+    next(r for r in rules if r["action"] == "labelkeep")["regex"] += "|user_id"
 
 
 def _no_labelkeep(reg: Registration) -> None:

@@ -30,9 +30,10 @@ CASES: dict[str, Case] = {
         fires_at="6m",
         labels={"namespace": "shop", "service": "api", "severity": "critical"},
         summary="api is failing requests",
-        description="api in shop answered 10% of requests with 5xx over 5m (threshold 5%).",
+        description="api in shop answered 10% of requests with 5xx over 5m (threshold 5%, with at least 5 requests a minute).",
         healthy=[(f'http_requests_total{{{HTTP}, status="200"}}', "0+594x20"), (f'http_requests_total{{{HTTP}, status="500"}}', "0+6x20")],
-        idle=[(f'http_requests_total{{{HTTP}, status="200"}}', "0x20"), (f'http_requests_total{{{HTTP}, status="500"}}', "0x20")],
+        # A trickle: every request fails, but 2 a minute is below the paging floor.
+        idle=[(f'http_requests_total{{{HTTP}, status="500"}}', "0+2x20")],
     ),
     "PlatformHighLatencyP99": Case(
         firing=[
@@ -63,35 +64,6 @@ CASES: dict[str, Case] = {
         healthy=[(f"up{{{NODE}}}", "1x20")],
         idle=[('up{instance="10.0.1.5:10250", job="kubelet"}', "0x20")],
     ),
-    "NodeNotReady": Case(
-        firing=[('kube_node_status_condition{condition="Ready", status="true", node="ip-10-0-1-5", job="kube-state-metrics"}', "0x20")],
-        pending_at="9m",
-        fires_at="10m",
-        labels={"condition": "Ready", "status": "true", "node": "ip-10-0-1-5", "job": "kube-state-metrics", "severity": "critical"},
-        summary="Node ip-10-0-1-5 is not ready",
-        description="Node ip-10-0-1-5 has not been Ready for 10m.",
-        healthy=[('kube_node_status_condition{condition="Ready", status="true", node="ip-10-0-1-5", job="kube-state-metrics"}', "1x20")],
-    ),
-    "NodeCPUSaturated": Case(
-        firing=[(f'node_cpu_seconds_total{{{NODE}, cpu="0", mode="idle"}}', "0+3x30")],
-        pending_at="15m",
-        fires_at="16m",
-        labels={"instance": "10.0.1.5:9100", "severity": "warning"},
-        summary="Node 10.0.1.5:9100 CPU is saturated",
-        description="CPU on 10.0.1.5:9100 is 95% busy (threshold 90%).",
-        healthy=[(f'node_cpu_seconds_total{{{NODE}, cpu="0", mode="idle"}}', "0+30x30")],
-        idle=[(f'node_cpu_seconds_total{{{NODE}, cpu="0", mode="user"}}', "0+57x30")],
-    ),
-    "NodeMemorySaturated": Case(
-        firing=[(f"node_memory_MemAvailable_bytes{{{NODE}}}", "500000000x30"), (f"node_memory_MemTotal_bytes{{{NODE}}}", "10000000000x30")],
-        pending_at="14m",
-        fires_at="15m",
-        labels={"instance": "10.0.1.5:9100", "job": "node-exporter", "severity": "warning"},
-        summary="Node 10.0.1.5:9100 memory is almost exhausted",
-        description="Memory on 10.0.1.5:9100 is 95% used (threshold 90%).",
-        healthy=[(f"node_memory_MemAvailable_bytes{{{NODE}}}", "5000000000x30"), (f"node_memory_MemTotal_bytes{{{NODE}}}", "10000000000x30")],
-        idle=[(f"node_memory_MemTotal_bytes{{{NODE}}}", "10000000000x30")],
-    ),
     "NodeDiskSpaceLow": Case(
         firing=[
             (f'node_filesystem_avail_bytes{{{NODE}, device="/dev/nvme0n1p1", fstype="xfs", mountpoint="/"}}', "1000000000x20"),
@@ -109,7 +81,7 @@ CASES: dict[str, Case] = {
             "severity": "warning",
         },
         summary="Disk / on 10.0.1.5:9100 is almost full",
-        description="/ on 10.0.1.5:9100 has 10% space left (threshold 15%).",
+        description="/ on 10.0.1.5:9100 has 10% space left (threshold 15%; the chart's NodeFilesystemAlmostOutOfSpace follows at 5%).",
         # A full tmpfs is not a full disk; the real disk is half empty.
         healthy=[
             (f'node_filesystem_avail_bytes{{{NODE}, device="/dev/nvme0n1p1", fstype="xfs", mountpoint="/"}}', "5000000000x20"),
@@ -118,81 +90,6 @@ CASES: dict[str, Case] = {
             (f'node_filesystem_avail_bytes{{{NODE}, device="tmpfs", fstype="tmpfs", mountpoint="/dev/shm"}}', "0x20"),
             (f'node_filesystem_size_bytes{{{NODE}, device="tmpfs", fstype="tmpfs", mountpoint="/dev/shm"}}', "1000000x20"),
             (f'node_filesystem_readonly{{{NODE}, device="tmpfs", fstype="tmpfs", mountpoint="/dev/shm"}}', "0x20"),
-        ],
-    ),
-    "PodCrashLooping": Case(
-        firing=[
-            (
-                'kube_pod_container_status_waiting_reason{namespace="shop", pod="api-7d9f", container="api", '
-                'reason="CrashLoopBackOff", job="kube-state-metrics"}',
-                "1x30",
-            )
-        ],
-        pending_at="14m",
-        fires_at="15m",
-        labels={
-            "namespace": "shop",
-            "pod": "api-7d9f",
-            "container": "api",
-            "reason": "CrashLoopBackOff",
-            "job": "kube-state-metrics",
-            "severity": "warning",
-        },
-        summary="shop/api-7d9f is crash-looping",
-        description="Container api of shop/api-7d9f has been in CrashLoopBackOff for 15m.",
-        healthy=[
-            (
-                'kube_pod_container_status_waiting_reason{namespace="shop", pod="api-7d9f", container="api", '
-                'reason="CrashLoopBackOff", job="kube-state-metrics"}',
-                "0x30",
-            )
-        ],
-    ),
-    "PrometheusRuleEvaluationFailures": Case(
-        firing=[('prometheus_rule_evaluation_failures_total{pod="prometheus-0", rule_group="/etc/rules.yaml;x", job="prometheus"}', "0+1x30")],
-        pending_at="15m",
-        fires_at="16m",
-        labels={"pod": "prometheus-0", "rule_group": "/etc/rules.yaml;x", "job": "prometheus", "severity": "critical"},
-        summary="Prometheus prometheus-0 fails to evaluate rules",
-        description="prometheus-0 failed 5 rule evaluations in 5m: alerts may be missed.",
-        healthy=[('prometheus_rule_evaluation_failures_total{pod="prometheus-0", rule_group="/etc/rules.yaml;x", job="prometheus"}', "0x30")],
-    ),
-    "PrometheusErrorSendingAlerts": Case(
-        firing=[
-            ('prometheus_notifications_errors_total{pod="prometheus-0", alertmanager="http://10.0.2.7:9093/api/v2/alerts"}', "0+1x30"),
-            ('prometheus_notifications_sent_total{pod="prometheus-0", alertmanager="http://10.0.2.7:9093/api/v2/alerts"}', "0+10x30"),
-        ],
-        pending_at="15m",
-        fires_at="16m",
-        labels={"pod": "prometheus-0", "alertmanager": "http://10.0.2.7:9093/api/v2/alerts", "severity": "critical"},
-        summary="Prometheus prometheus-0 cannot deliver alerts",
-        description="10% of alerts from prometheus-0 to http://10.0.2.7:9093/api/v2/alerts fail.",
-        healthy=[
-            ('prometheus_notifications_errors_total{pod="prometheus-0", alertmanager="http://10.0.2.7:9093/api/v2/alerts"}', "0x30"),
-            ('prometheus_notifications_sent_total{pod="prometheus-0", alertmanager="http://10.0.2.7:9093/api/v2/alerts"}', "0+10x30"),
-        ],
-        idle=[
-            ('prometheus_notifications_errors_total{pod="prometheus-0", alertmanager="http://10.0.2.7:9093/api/v2/alerts"}', "0x30"),
-            ('prometheus_notifications_sent_total{pod="prometheus-0", alertmanager="http://10.0.2.7:9093/api/v2/alerts"}', "0x30"),
-        ],
-    ),
-    "AlertmanagerFailedToSendAlerts": Case(
-        firing=[
-            ('alertmanager_notifications_failed_total{integration="slack", pod="alertmanager-0", reason="other"}', "0+1x20"),
-            ('alertmanager_notifications_total{integration="slack", pod="alertmanager-0"}', "0+10x20"),
-        ],
-        pending_at="5m",
-        fires_at="6m",
-        labels={"integration": "slack", "severity": "warning"},
-        summary="Alertmanager cannot deliver to slack",
-        description="10% of notifications to slack fail.",
-        healthy=[
-            ('alertmanager_notifications_failed_total{integration="slack", pod="alertmanager-0", reason="other"}', "0x20"),
-            ('alertmanager_notifications_total{integration="slack", pod="alertmanager-0"}', "0+10x20"),
-        ],
-        idle=[
-            ('alertmanager_notifications_failed_total{integration="slack", pod="alertmanager-0", reason="other"}', "0x20"),
-            ('alertmanager_notifications_total{integration="slack", pod="alertmanager-0"}', "0x20"),
         ],
     ),
     "GPUTemperatureHigh": Case(
@@ -213,13 +110,108 @@ CASES: dict[str, Case] = {
         description="GPU 0 on gpu-node-1 uses 97% of its framebuffer (threshold 95%).",
         healthy=[(f"DCGM_FI_DEV_FB_USED{{{GPU}}}", "50x20"), (f"DCGM_FI_DEV_FB_FREE{{{GPU}}}", "50x20")],
     ),
-    "GPUXidError": Case(
-        firing=[(f"DCGM_FI_DEV_XID_ERRORS{{{GPU}}}", "79x5")],
+    "MetricContractViolation": Case(
+        firing=[('metric_contract_violation{namespace="shop", service="api", pod="api-1", forbidden_label="user_id"}', "1x20")],
+        pending_at="4m",
+        fires_at="5m",
+        labels={"namespace": "shop", "service": "api", "forbidden_label": "user_id", "severity": "warning"},
+        summary="api exposes the forbidden label user_id",
+        description="api in shop labels its request metrics with user_id. Those samples are set aside instead of being "
+        "merged (merging would silently undercount), so its request rates, SLOs and canary analysis see no data until "
+        "the label is removed.",
+        healthy=[(f'http_requests_total{{{HTTP}, status="200"}}', "0+600x20")],
+    ),
+    "RolloutDegraded": Case(
+        firing=[('rollout_info{namespace="shop", name="api", phase="Degraded", strategy="canary"}', "1x10")],
+        pending_at="30s",
+        fires_at="1m",
+        labels={"namespace": "shop", "name": "api", "severity": "warning"},
+        summary="Rollout shop/api is degraded (aborted or failed)",
+        description="Rollout shop/api is Degraded: a canary was aborted or its pods cannot become ready. Stable still "
+        "serves; the release needs a decision.",
+        healthy=[('rollout_info{namespace="shop", name="api", phase="Healthy", strategy="canary"}', "1x10")],
+    ),
+    "RolloutPausedTooLong": Case(
+        firing=[('rollout_info{namespace="shop", name="api", phase="Paused", strategy="canary"}', "1x70")],
+        pending_at="59m",
+        fires_at="1h",
+        labels={"namespace": "shop", "name": "api", "severity": "warning"},
+        summary="Rollout shop/api has been paused for 1h",
+        description="Rollout shop/api has waited for a human for 1h (inconclusive analysis or a manual pause step): "
+        "promote or abort it.",
+        healthy=[('rollout_info{namespace="shop", name="api", phase="Progressing", strategy="canary"}', "1x70")],
+    ),
+    "AnalysisRunErrored": Case(
+        firing=[('analysis_run_info{namespace="shop", name="api-7f9c-2", phase="Error"}', "1x5")],
+        fires_at="1m",
+        labels={"namespace": "shop", "name": "api-7f9c-2", "phase": "Error", "severity": "warning"},
+        summary="AnalysisRun shop/api-7f9c-2 ended Error",
+        description="The canary analysis shop/api-7f9c-2 could not judge the release (Error: Prometheus unreachable or "
+        "the query failed) or judged it bad (Failed).",
+        healthy=[('analysis_run_info{namespace="shop", name="api-7f9c-2", phase="Successful"}', "1x5")],
+    ),
+    "FluentBitDroppingRecords": Case(
+        firing=[('fluentbit_output_dropped_records_total{namespace="logging", pod="fluent-bit-x", name="loki.1"}', "0+60x20")],
+        pending_at="5m",
+        fires_at="6m",
+        labels={"namespace": "logging", "pod": "fluent-bit-x", "name": "loki.1", "severity": "warning"},
+        summary="Fluent Bit fluent-bit-x drops records for output loki.1",
+        description="Fluent Bit on fluent-bit-x drops 1 records/s for loki.1: those log lines are lost.",
+        healthy=[('fluentbit_output_dropped_records_total{namespace="logging", pod="fluent-bit-x", name="loki.1"}', "0x20")],
+    ),
+    "FluentBitRetriesFailing": Case(
+        firing=[('fluentbit_output_retries_failed_total{namespace="logging", pod="fluent-bit-x", name="cloudwatch_logs.0"}', "0+60x20")],
+        pending_at="5m",
+        fires_at="6m",
+        labels={"namespace": "logging", "pod": "fluent-bit-x", "name": "cloudwatch_logs.0", "severity": "warning"},
+        summary="Fluent Bit fluent-bit-x gives up retrying output cloudwatch_logs.0",
+        description="Fluent Bit on fluent-bit-x exhausts its retries for cloudwatch_logs.0 (1 chunks/s): the destination "
+        "is down or throttling.",
+        healthy=[('fluentbit_output_retries_failed_total{namespace="logging", pod="fluent-bit-x", name="cloudwatch_logs.0"}', "0x20")],
+    ),
+    "LokiDiscardingSamples": Case(
+        firing=[('loki_discarded_samples_total{namespace="logging", pod="loki-write-0", reason="rate_limited", tenant="fake"}', "0+600x20")],
+        pending_at="5m",
+        fires_at="6m",
+        labels={"namespace": "logging", "reason": "rate_limited", "severity": "warning"},
+        summary="Loki discards log lines (rate_limited)",
+        description="Loki in logging rejects 10 lines/s for rate_limited (rate limit, stream limit, too old or too long): "
+        "raise loki limits or find the noisy stream.",
+        healthy=[('loki_discarded_samples_total{namespace="logging", pod="loki-write-0", reason="rate_limited", tenant="fake"}', "5x20")],
+    ),
+    "GPUXidErrorFatal": Case(
+        firing=[(f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="79"}}', "1x5")],
         fires_at="0m",
-        labels={"gpu": "0", "Hostname": "gpu-node-1", "UUID": "GPU-5f1e2d3c", "modelName": "NVIDIA A10G", "severity": "critical"},
-        summary="GPU 0 on gpu-node-1 reported an XID error",
-        description="GPU 0 on gpu-node-1 reported XID 79; check the node's kernel log and drain it if the XID is fatal "
-        "(48, 63, 64, 74, 79, 94, 95).",
-        healthy=[(f"DCGM_FI_DEV_XID_ERRORS{{{GPU}}}", "0x5")],
+        labels={"gpu": "0", "Hostname": "gpu-node-1", "UUID": "GPU-5f1e2d3c", "modelName": "NVIDIA A10G", "xid": "79", "severity": "critical"},
+        summary="GPU 0 on gpu-node-1 reported fatal XID 79",
+        description="GPU 0 on gpu-node-1 reported XID 79 1 times in the exporter's window: drain the node and have the "
+        "instance replaced.",
+        # An application-caused XID (13) is not fatal; after the window the count is back to 0.
+        healthy=[(f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="13"}}', "1x5"), (f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="79"}}', "0x5")],
+    ),
+    "GPUXidError": Case(
+        firing=[(f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="13"}}', "2x5")],
+        fires_at="0m",
+        labels={"gpu": "0", "Hostname": "gpu-node-1", "UUID": "GPU-5f1e2d3c", "modelName": "NVIDIA A10G", "xid": "13", "severity": "warning"},
+        summary="GPU 0 on gpu-node-1 reported XID 13",
+        description="GPU 0 on gpu-node-1 reported XID 13 2 times in the exporter's window; usually an application fault "
+        "(bad kernel, out-of-memory): check the pod on that GPU.",
+        healthy=[(f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="79"}}', "1x5"), (f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="13"}}', "0x5")],
+    ),
+    "GPUNodeWithoutExporter": Case(
+        firing=[
+            ('kube_node_status_capacity{node="gpu-node-1", resource="nvidia_com_gpu", unit="integer"}', "1x20"),
+            ('up{job="dcgm-exporter", node="gpu-node-2"}', "1x20"),
+        ],
+        pending_at="14m",
+        fires_at="15m",
+        labels={"node": "gpu-node-1", "resource": "nvidia_com_gpu", "unit": "integer", "severity": "warning"},
+        summary="GPU node gpu-node-1 has no running DCGM exporter",
+        description="gpu-node-1 offers GPUs but no DCGM exporter on it has been scraped for 15m: its GPU alerts are "
+        "blind. Check dcgmExporter node affinity and tolerations against the node's labels and taints.",
+        healthy=[
+            ('kube_node_status_capacity{node="gpu-node-1", resource="nvidia_com_gpu", unit="integer"}', "1x20"),
+            ('up{job="dcgm-exporter", node="gpu-node-1"}', "1x20"),
+        ],
     ),
 }

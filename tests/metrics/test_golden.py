@@ -7,7 +7,7 @@ import pytest
 from components.lib.contract import MetricContract
 from components.metrics.alertmanager import alertmanager_config
 from components.metrics.dashboards import gpu, platform_overview
-from components.metrics.dcgm import dcgm_values
+from components.metrics.dcgm_values import dcgm_values
 from components.metrics.rules import platform_rule_groups
 from components.metrics.values import kube_prometheus_stack_values
 from tests.golden import assert_golden

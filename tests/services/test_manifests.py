@@ -22,9 +22,12 @@ def test_one_complete_stack_per_service(prod, shared_schemas):
 
 def test_relabelling_keeps_only_the_contract(prod):
     rules = service_stack(prod, "orders-api")["servicemonitor"]["spec"]["endpoints"][0]["metricRelabelings"]
-    keep_labels = re.compile(rules[1]["regex"])  # Prometheus anchors relabel regexes
+    keep_labels = re.compile(next(r for r in rules if r["action"] == "labelkeep")["regex"])  # Prometheus anchors relabel regexes
     for label in FORBIDDEN_LABELS + ("exported_service", "exported_version", "customer", "url_path"):
         assert not keep_labels.fullmatch(label), label
+    # A forbidden label marks its sample as a violation instead of being merged away.
+    flagged = {r["sourceLabels"][0] for r in rules if r.get("targetLabel") == "forbidden_label"}
+    assert flagged == set(FORBIDDEN_LABELS)
     for label in ("method", "path", "status", "service", "version", "le", "__name__"):
         assert keep_labels.fullmatch(label), label
     keep_metrics = re.compile(rules[0]["regex"])
