@@ -1,0 +1,148 @@
+"""One real monitoring stack for the engine tier, built from exactly what the program renders.
+
+How the test maps to production: scrapes and rule evaluations run every second here instead of every
+30s; the rules themselves (their windows, `for:` durations, thresholds) are the rendered ones,
+unchanged, so a 2m rate window sees more samples than in production, never fewer. Alertmanager runs
+the rendered configuration with the fixture's `alerting` timings (group_wait 1s) and its receivers'
+secret files written to a temporary directory, pointing at a local webhook sink.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.metrics.alertmanager import SECRETS_DIR
+from tests.conftest import REDACTED, SECRET_CONFIG_KEYS
+from tests.engines.scrape import scrape_config
+from tests.engines.servers import HOST, WebhookSink, free_port, get_json, process, require, wait_for, webhook_sink
+from tests.engines.traffic import Pod, serving
+from tests.stackfixtures import fixture_values, to_pulumi_config
+from tools.mockrun import RunResult, run_program
+
+INTERVAL = "1s"
+HEARTBEAT_TOKEN = "heartbeat-test-token"
+CANARIES = {
+    # version: (pod, p95 verdict, error-ratio verdict)
+    "2.0.0": (Pod("orders-api", "2.0.0"), "Successful", "Successful"),
+    "2.0.1": (Pod("orders-api", "2.0.1", error_ratio=0.1), "Successful", "Failed"),
+    "2.0.2": (Pod("orders-api", "2.0.2", latency=0.6), "Failed", "Successful"),
+    "2.0.3": (Pod("orders-api", "2.0.3", rps=0), "Inconclusive", "Inconclusive"),
+}
+PODS = {
+    "orders-api": [Pod("orders-api", "1.4.2"), *(pod for pod, _, _ in CANARIES.values())],
+    # Breaks the contract: a user_id and trace_id per request, and a metric outside the contract.
+    "legacy-api": [Pod("legacy-api", "5.2.0", extra_labels=("user_id", "trace_id"), stray_metric=True)],
+    # Every request fails: its SLO page must reach PagerDuty and Slack.
+    "billing-api": [Pod("billing-api", "2.0.0", error_ratio=1.0)],
+}
+
+
+@dataclass
+class Stack:
+    result: RunResult
+    prometheus: str
+    alertmanager: str
+    sink: WebhookSink
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        import urllib.parse
+
+        answer = get_json(f"{self.prometheus}/api/v1/query?query={urllib.parse.quote(expr)}")
+        assert answer["status"] == "success", answer
+        return list(answer["data"]["result"])
+
+    def query_api(self, path: str) -> Any:
+        return get_json(f"{self.prometheus}{path}")
+
+    def custom(self, kind: str) -> list[dict[str, Any]]:
+        return [r.inputs for r in self.result.registrations if r.custom and r.inputs.get("kind") == kind]
+
+
+def _render(sink: WebhookSink) -> RunResult:
+    values = fixture_values(
+        "prod",
+        alerting={
+            "groupWait": "1s",
+            "groupInterval": "1s",
+            "repeatInterval": "1m",
+            "pagerduty": {"enabled": True, "url": sink.url("/pagerduty")},
+            "heartbeat": {"enabled": True, "url": sink.url("/heartbeat"), "authorization": "Bearer", "repeatInterval": "2s"},
+        },
+    )
+    config, secret_keys = to_pulumi_config(values, {k: REDACTED for k in SECRET_CONFIG_KEYS})
+    return run_program(config, secret_keys, stack="prod")
+
+
+def _alertmanager_files(result: RunResult, root: Path, sink: WebhookSink) -> Path:
+    secrets = root / "secrets"
+    secrets.mkdir()
+    files = {
+        "slack-critical-url": sink.url("/slack/critical"),
+        "slack-warning-url": sink.url("/slack/warning"),
+        "pagerduty-routing-key": "0123456789abcdef0123456789abcdef",
+        "heartbeat-credentials": HEARTBEAT_TOKEN,
+    }
+    for name, content in files.items():
+        (secrets / name).write_text(content)
+    config = result.release("kube-prometheus-stack")["values"]["alertmanager"]["config"]
+    text = yaml.safe_dump(config, sort_keys=False).replace(SECRETS_DIR, str(secrets))
+    (root / "alertmanager.yml").write_text(text)
+    return root / "alertmanager.yml"
+
+
+def _prometheus_files(result: RunResult, root: Path, alertmanager_port: int) -> Path:
+    rules = root / "rules"
+    rules.mkdir()
+    for reg in result.registrations:
+        if reg.custom and reg.inputs.get("kind") == "PrometheusRule":
+            meta = reg.inputs["metadata"]  # one file per object, as prometheus-operator loads them
+            (rules / f"{meta['namespace']}-{meta['name']}.yaml").write_text(yaml.safe_dump({"groups": reg.inputs["spec"]["groups"]}))
+    monitors = {r.inputs["metadata"]["name"]: r.inputs for r in result.registrations if r.custom and r.inputs.get("kind") == "ServiceMonitor"}
+    config = {
+        "global": {"scrape_interval": INTERVAL, "evaluation_interval": INTERVAL, "scrape_timeout": INTERVAL},
+        "rule_files": [str(rules / "*.yaml")],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{alertmanager_port}"]}]}]},
+        "scrape_configs": [scrape_config(monitors[name], pods, INTERVAL) for name, pods in PODS.items()],
+    }
+    (root / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return root / "prometheus.yml"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    prometheus_bin, alertmanager_bin = require("prometheus"), require("prometheus-alertmanager")
+    with tempfile.TemporaryDirectory() as tmp, webhook_sink() as sink:
+        root = Path(tmp)
+        result = _render(sink)
+        am_port, prom_port = free_port(), free_port()
+        (root / "am").mkdir()
+        (root / "prom").mkdir()
+        am_config = _alertmanager_files(result, root / "am", sink)
+        am_args = [
+            alertmanager_bin,
+            f"--config.file={am_config}",
+            f"--storage.path={root / 'am' / 'data'}",
+            f"--web.listen-address={HOST}:{am_port}",
+            "--cluster.listen-address=",
+        ]
+        with process(am_args, root / "am", f"http://{HOST}:{am_port}/-/ready"):
+            prom_config = _prometheus_files(result, root / "prom", am_port)
+            prom_args = [
+                prometheus_bin,
+                f"--config.file={prom_config}",
+                f"--storage.tsdb.path={root / 'prom' / 'data'}",
+                f"--web.listen-address={HOST}:{prom_port}",
+            ]
+            all_pods = [pod for pods in PODS.values() for pod in pods]
+            with serving(all_pods), process(prom_args, root / "prom", f"http://{HOST}:{prom_port}/-/ready"):
+                running = Stack(result, f"http://{HOST}:{prom_port}", f"http://{HOST}:{am_port}", sink)
+                up = f"count(up == 1) == {len(all_pods)}"
+                wait_for(lambda: running.query(up), 30, "every pod to be scraped")
+                yield running
