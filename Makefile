@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= dev
 
-.PHONY: render test bench tools config-reference golden lint clean
+.PHONY: render test bench tools config-reference golden lint detection clean
 
 $(BIN)/python:
 	@echo "==> creating $(VENV) (first run only)"
@@ -58,3 +58,7 @@ clean:
 ## golden: rewrite tests/golden/ from the renderers after an intended change (review the diff)
 golden: $(VENV)/.dev
 	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests -k golden
+
+## detection: detection time of each SLO tier for standard incidents, on promtool (the table in docs/alerting.md)
+detection: $(VENV)/.dev tools
+	$(BIN)/python -m tools.detection

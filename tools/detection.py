@@ -25,6 +25,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.lib.types import duration_seconds  # noqa: E402
+from components.metrics.config import AlertingConfig  # noqa: E402
+from components.metrics.rules import platform_rule_groups  # noqa: E402
 from components.services.config import ServiceConfig  # noqa: E402
 from components.services.rules import service_rule_groups  # noqa: E402
 from tools.synthetic import Phase, minutes, series  # noqa: E402
@@ -34,9 +36,10 @@ SCENARIOS: dict[str, list[Phase]] = {
     "20% 5xx burst": [*HISTORY, Phase(60, 600, error_ratio=0.2)],
     "100% outage": [*HISTORY, Phase(60, 600, error_ratio=1.0)],
     "2-minute 20% blip": [*HISTORY, Phase(2, 600, error_ratio=0.2), Phase(58, 600)],
-    "trickle: 2 errors at 2 req/min": [Phase(180, 2), Phase(60, 2, error_ratio=1.0)],
+    "trickle: 2 req/min, all failing": [Phase(180, 2), Phase(60, 2, error_ratio=1.0)],
 }
 PAGE, TICKET = "ServiceAvailabilityBudgetBurnFast", "ServiceAvailabilityBudgetBurnSlow"
+CATCH_ALL = "PlatformHighErrorRate"
 STEP = 30
 LABELS = 'namespace="orders", service="orders-api", method="GET", path="/orders/{id}", version="1.4.2"'
 _FAILED = re.compile(r"alertname: (\w+), time: ([0-9hms]+),")
@@ -82,14 +85,19 @@ def first_firing(
     return fired
 
 
-def table(service: ServiceConfig | None = None) -> list[tuple[str, float | None, float | None]]:
+Row = tuple[str, float | None, float | None, float | None]
+
+
+def table(service: ServiceConfig | None = None) -> list[Row]:
+    """(incident, page, ticket, platform catch-all) minutes for the service's rules and the platform HTTP group."""
     service = service or reference_service()
-    groups = service_rule_groups(service, "https://runbooks.example.com")
+    http = [g for g in platform_rule_groups(AlertingConfig(), {}, gpu=False) if g["name"] == "platform.http"]
+    groups = service_rule_groups(service, "https://runbooks.example.com") + http
     start = HISTORY[0].minutes
     rows = []
     for name, phases in SCENARIOS.items():
-        fired = first_firing(groups, phases, start, [PAGE, TICKET])
-        rows.append((name, fired[PAGE], fired[TICKET]))
+        fired = first_firing(groups, phases, start, [PAGE, TICKET, CATCH_ALL])
+        rows.append((name, fired[PAGE], fired[TICKET], fired[CATCH_ALL]))
     return rows
 
 
@@ -97,12 +105,17 @@ def _fmt(value: float | None) -> str:
     return "never" if value is None else f"{value:.1f} min"
 
 
+def markdown(rows: list[Row]) -> str:
+    lines = [
+        "| incident (99.5% availability SLO, 600 req/min) | SLO page (critical) | SLO ticket (warning) | PlatformHighErrorRate (critical) |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| {name} | {_fmt(page)} | {_fmt(ticket)} | {_fmt(catch_all)} |" for name, page, ticket, catch_all in rows]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
-    rows = table()
-    print("| incident (99.5% availability SLO) | page (critical) | ticket (warning) |")
-    print("| --- | --- | --- |")
-    for name, page, ticket in rows:
-        print(f"| {name} | {_fmt(page)} | {_fmt(ticket)} |")
+    print(markdown(table()), end="")
     return 0
 
 
