@@ -42,6 +42,8 @@ DOCUMENTED_IN_COMMENTS: dict[str, set[tuple[str, ...]]] = {
         # `replicas`, `persistence.{enabled,type,size,storageClassName}`, `serviceAccount.name`,
         # `ingress.ingressClassName` are top-level keys of that chart's values.yaml.
         ("grafana", "replicas"),
+        # grafana chart values.yaml: `deploymentStrategy: {type: RollingUpdate}`
+        ("grafana", "deploymentStrategy"),
         ("grafana", "persistence"),
         ("grafana", "serviceAccount", "name"),
         ("grafana", "ingress", "ingressClassName"),

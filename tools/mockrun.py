@@ -29,6 +29,7 @@ from pulumi.runtime.stack import run_pulumi_func  # noqa: E402
 from pulumi.runtime.sync_await import _sync_await  # noqa: E402
 
 from components.conventions import PROJECT, REDACTED, SECRET_CONFIG_KEYS  # noqa: E402
+from components.stack.errors import ConfigError  # noqa: E402
 
 # A made-up account for mock ARNs when the stack config names none.
 MOCK_ACCOUNT = "123456789012"
@@ -155,16 +156,30 @@ def load_stack_file(stack: str, project_dir: Path = ROOT) -> tuple[dict[str, Any
 
     A `secure:` value is ciphertext only the CLI can decrypt, so it becomes the redaction marker.
     """
-    raw = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError([f"{path.name}: not valid YAML{where}: {problem}."]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path.name}: got a {type(raw).__name__} at the top level; a stack file is a mapping with a `config:` key."])
+    section = raw.get("config") or {}
+    if not isinstance(section, dict):
+        raise ConfigError([f"{path.name}: config: got a {type(section).__name__}; it must be a mapping of `<namespace>:<key>: value`."])
     config: dict[str, Any] = {}
     secret_keys: set[str] = set()
-    for key, value in (raw.get("config") or {}).items():
+    for key, value in section.items():
+        key = str(key)
         full = key if ":" in key else f"{PROJECT}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[full] = REDACTED
             secret_keys.add(full)
         elif isinstance(value, (dict, list)):
-            config[full] = json.dumps(value)
+            # YAML dates (an unquoted 2024-01-01) become their text, as the CLI passes them.
+            config[full] = json.dumps(value, default=str)
         elif isinstance(value, bool):
             config[full] = "true" if value else "false"
         else:

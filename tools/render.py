@@ -142,8 +142,8 @@ def render(result: RunResult) -> dict[str, str]:
     return files
 
 
-def run_stack(stack: str) -> RunResult:
-    config, secret_keys = load_stack_file(stack)
+def run_stack(stack: str, project_dir: Path = ROOT) -> RunResult:
+    config, secret_keys = load_stack_file(stack, project_dir)
     config, secret_keys = with_redacted_secrets(config, secret_keys)
     return run_program(config, secret_keys, stack=stack)
 
@@ -174,13 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True, help="stack name: renders Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, help="output directory (default rendered/<stack>)")
+    parser.add_argument("--stack-dir", type=Path, default=ROOT, help="directory holding Pulumi.<stack>.yaml (default: the project)")
     args = parser.parse_args(argv)
-    if not (ROOT / f"Pulumi.{args.stack}.yaml").exists():
-        print(f"render: no stack file Pulumi.{args.stack}.yaml in {ROOT}", file=sys.stderr)
+    if not (args.stack_dir / f"Pulumi.{args.stack}.yaml").exists():
+        print(f"render: no stack file Pulumi.{args.stack}.yaml in {args.stack_dir}", file=sys.stderr)
         return 2
     out = args.out or ROOT / "rendered" / args.stack
     try:
-        result = run_stack(args.stack)
+        result = run_stack(args.stack, args.stack_dir)
     except ConfigError as err:
         print(f"render: stack {args.stack!r} has invalid config; nothing was written.", file=sys.stderr)
         for issue in err.issues:

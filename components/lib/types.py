@@ -20,6 +20,14 @@ _DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _KMS_ARN_RE = re.compile(r"^arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:(?:key|alias)/[A-Za-z0-9/_-]+$")
+# Go's time.ParseDuration, which Argo Rollouts uses for pauses and analysis intervals: no days or weeks.
+_GO_DURATION_RE = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$")
+# docker/distribution's reference grammar: lower-case path components, optional registry host and port.
+_IMAGE_RE = re.compile(
+    r"^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+    r"(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
 _SEMVER_RE = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 # CloudWatch Logs accepts only these retention periods (days).
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
@@ -36,12 +44,16 @@ def duration_seconds(value: str) -> float:
 
 
 def byte_size_bytes(size: str) -> float:
-    """Bytes in a Prometheus byte size such as `45GB` (decimal) or `1TiB` (binary)."""
-    match = re.match(r"^([0-9.]+)([KMGTPE]i?)?B$", size)
+    """Bytes in a Prometheus byte size such as `45GB` or `1TiB`.
+
+    Prometheus reads these in powers of two whatever the spelling (`1KB` is 1024 bytes), so
+    `180GB` on a `200Gi` volume is 90% of it, not 84%.
+    """
+    match = re.match(r"^([0-9.]+)([KMGTPE])?i?B$", size)
     if not match:
         raise ValueError(f"not a byte size: {size!r}")
-    number, unit = match.group(1), match.group(2) or ""
-    return float(number) * (_IUNITS.get(unit) or _UNITS[unit])
+    number, unit = match.group(1), match.group(2)
+    return float(number) * (_IUNITS[f"{unit}i"] if unit else 1)
 
 
 def quantity_bytes(quantity: str) -> float:
@@ -58,6 +70,25 @@ def _check_duration(value: str) -> str:
         raise ValueError("must be a Prometheus duration such as 30s, 5m, 1h30m or 15d (units ms, s, m, h, d, w, y)")
     if duration_seconds(value) <= 0:
         raise ValueError("must be a positive duration such as 30s or 5m")
+    return value
+
+
+def _check_go_duration(value: str) -> str:
+    if not isinstance(value, str) or not _GO_DURATION_RE.match(value):
+        raise ValueError("must be a Go duration as Argo Rollouts parses it, such as 30s, 5m or 1h30m (units ns, us, ms, s, m, h; no d or w)")
+    return value
+
+
+def check_image(value: str) -> str:
+    """An image reference Kubernetes can pull, pinned to a tag other than latest or to a digest."""
+    if not _IMAGE_RE.match(value):
+        raise ValueError(
+            "must be an image reference such as registry.example.com/team/name:1.2.3 (repository path in lower case) "
+            "or name@sha256:<digest>"
+        )
+    last = value.split("/")[-1]
+    if "@" not in value and (":" not in last or last.endswith(":latest")):
+        raise ValueError("must pin a tag other than latest, or a digest, so rollouts are reproducible")
     return value
 
 
@@ -100,6 +131,7 @@ def _check_kms_key_arn(value: str) -> str:
 
 
 Duration = Annotated[str, AfterValidator(_check_duration)]
+GoDuration = Annotated[str, AfterValidator(_check_go_duration)]
 RetentionDays = Annotated[int, AfterValidator(_check_retention_days)]
 KmsKeyArn = Annotated[str, AfterValidator(_check_kms_key_arn)]
 Quantity = Annotated[str, AfterValidator(_check_quantity)]

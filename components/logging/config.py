@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from ..lib.types import ChartVersion, DnsLabel, Duration, KmsKeyArn, Model, Quantity, Resources, RetentionDays, resources
+from ..lib.types import ChartVersion, DnsLabel, Duration, KmsKeyArn, Model, Quantity, Resources, RetentionDays, duration_seconds, resources
 
 _BUCKET_RE = re.compile(r"^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LOG_GROUP_RE = re.compile(r"^[\w./#-]{1,512}$")
@@ -18,7 +18,9 @@ class LokiConfig(Model):
     chart_version: ChartVersion = Field("18.11.0", description="Pinned grafana-community `loki` chart version.")
     deployment_mode: Literal["SingleBinary", "SimpleScalable"] = Field("SingleBinary", description="Loki deployment mode.")
     replicas: int = Field(1, ge=1, le=10, description="Replicas per Loki target (single binary or each of read/write/backend).")
-    retention: Duration = Field("360h", description="Log retention; the S3 chunk lifecycle is derived from it.")
+    retention: Duration = Field(
+        "360h", description="Log retention, a whole number of days of at least 24h (Loki's index period); the S3 chunk lifecycle is derived from it."
+    )
     delete_delay: Duration = Field("2h", description="Compactor delete delay; added to retention for the S3 lifecycle.")
     bucket_name: Optional[str] = Field(None, description="Explicit S3 bucket name; empty lets Pulumi auto-name it.")
     kms_key_arn: Optional[KmsKeyArn] = Field(None, description="KMS key for SSE-KMS; empty uses SSE-S3 (AES256).")
@@ -33,6 +35,14 @@ class LokiConfig(Model):
     def _bucket(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and (not _BUCKET_RE.match(value) or ".." in value):
             raise ValueError("must be a valid S3 bucket name: 3-63 lower-case letters, digits, '.' or '-'")
+        return value
+
+    @field_validator("retention")
+    @classmethod
+    def _whole_days(cls, value: str) -> str:
+        seconds = duration_seconds(value)
+        if seconds < 86400 or seconds % 86400:
+            raise ValueError("must be at least 24h and a whole number of days (Loki's retention is a multiple of its 24h index period), e.g. 168h or 30d")
         return value
 
     @model_validator(mode="after")

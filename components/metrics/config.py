@@ -43,6 +43,8 @@ class IngressConfig(Model):
     def _host_required(self) -> IngressConfig:
         if self.enabled and not self.host:
             raise ValueError("host is required when ingress is enabled")
+        if self.enabled and self.scheme == "internet-facing" and not self.certificate_arn:
+            raise ValueError("an internet-facing Grafana needs TLS: set certificateArn (an ACM certificate for host)")
         return self
 
 

@@ -146,6 +146,9 @@ def grafana_values(cfg: PrometheusStackConfig, region: str, cloudwatch: bool, re
         # Credentials only from the Secret the component creates; never the chart's default password.
         "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
         "replicas": grafana.replicas,
+        # One replica on a ReadWriteOnce volume: a rolling update's new pod (maybe on another node) could
+        # never attach the volume while the old one holds it, and the atomic release would roll back.
+        "deploymentStrategy": {"type": "Recreate"},
         "persistence": {"enabled": True, "type": "pvc", "size": grafana.storage_size, "storageClassName": cfg.prometheus.storage_class},
         "serviceAccount": {"create": False, "name": GRAFANA_SERVICE_ACCOUNT},
         "sidecar": {

@@ -8,14 +8,15 @@ from typing import Optional
 from pydantic import Field, field_validator, model_validator
 
 from ..lib.contract import MetricContract
-from ..lib.types import DnsLabel, Duration, Model, Resources, resources
+from ..lib.types import DnsLabel, Duration, GoDuration, Model, Resources, check_image, resources
 
-_IMAGE_RE = re.compile(r"^[a-z0-9]+(?:[._/:-][a-zA-Z0-9_.-]+)*(?:@sha256:[a-f0-9]{64})?$")
+# Namespaces a team's service may not live in: the cluster's own and the platform's.
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "amazon-cloudwatch", "datadog", "kubecost")
 
 
 class CanaryStep(Model):
     set_weight: Optional[int] = Field(None, description="Shift this percentage of traffic to the canary.")
-    pause: Optional[Duration] = Field(None, description="Wait this long.")
+    pause: Optional[GoDuration] = Field(None, description="Wait this long (a Go duration: 30s, 5m, 1h).")
     analysis: Optional[bool] = Field(None, description="Run the AnalysisTemplate inline; must be `true` when given.")
 
     @model_validator(mode="after")
@@ -58,7 +59,7 @@ class CanaryConfig(Model):
 class AnalysisConfig(Model):
     latency_p95_seconds: float = Field(0.30, gt=0, le=60, description="Canary succeeds while p95 latency is below this.")
     error_ratio: float = Field(0.02, gt=0, lt=1, description="Canary succeeds while the 5xx ratio is below this.")
-    interval: Duration = Field("60s", description="Measurement interval.")
+    interval: GoDuration = Field("60s", description="Measurement interval (a Go duration: 30s, 1m).")
     count: int = Field(5, ge=1, le=100, description="Measurements per analysis run.")
     failure_limit: int = Field(1, ge=0, le=100, description="Failed measurements tolerated.")
     inconclusive_limit: int = Field(
@@ -67,6 +68,15 @@ class AnalysisConfig(Model):
     background: bool = Field(
         False, description="Also run the analysis in the background from the first step until the rollout completes."
     )
+
+    @model_validator(mode="after")
+    def _can_fail(self) -> AnalysisConfig:
+        if self.failure_limit >= self.count:
+            raise ValueError(
+                f"failureLimit {self.failure_limit} must be below count {self.count}: with {self.count} measurements the "
+                "analysis could never fail"
+            )
+        return self
 
 
 class SloConfig(Model):
@@ -105,12 +115,20 @@ class ServiceConfig(Model):
     @field_validator("image", "metrics_adapter_image")
     @classmethod
     def _image(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None:
-            if not _IMAGE_RE.match(value):
-                raise ValueError("must be an image reference such as registry/name:tag or name@sha256:<digest>")
-            last = value.split("/")[-1]
-            if "@" not in value and (":" not in last or last.endswith(":latest")):
-                raise ValueError("must pin a tag other than latest, or a digest, so rollouts are reproducible")
+        return check_image(value) if value is not None else None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value[:1].isalpha():
+            raise ValueError("must start with a letter: it names a Kubernetes Service (DNS-1035 label), e.g. orders-api")
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if value in RESERVED_NAMESPACES:
+            raise ValueError(f"is reserved for the cluster or the platform ({', '.join(RESERVED_NAMESPACES)}); use the team's own namespace")
         return value
 
     @field_validator("metrics_path", "health_path")

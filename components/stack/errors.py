@@ -86,6 +86,18 @@ def unknown_key(loc: Loc, allowed: list[str]) -> str:
     return f"{key_path(loc)}: unknown key.{suggestion} Allowed keys: {', '.join(allowed)}.{hint}"
 
 
+_YAML_TYPED = ("string_type", "string_pattern_mismatch")
+
+
+def _yaml_hint(err: Any) -> str:
+    """YAML turns `1.10` into the number 1.1, `on` into true, and `2024-01-01` into a date."""
+    value = err.get("input")
+    if err["type"] not in _YAML_TYPED or isinstance(value, str) or value is None:
+        return ""
+    kind = "true/false" if isinstance(value, bool) else type(value).__name__
+    return f" YAML read this value as {kind} ({value!r}): quote it in the stack file, e.g. \"1.10\" instead of 1.10."
+
+
 def format_error(root: type[BaseModel], err: Any) -> str:
     """One pydantic error as one line."""
     loc = tuple(err["loc"])
@@ -95,4 +107,4 @@ def format_error(root: type[BaseModel], err: Any) -> str:
     if err["type"] == "missing":
         return f"{key_path(loc)}: required key is missing."
     message = err["msg"].removeprefix("Value error, ")
-    return f"{key_path(loc)}: got {describe(err.get('input'), str(loc[-1]) if loc else '')}; {message}."
+    return f"{key_path(loc)}: got {describe(err.get('input'), str(loc[-1]) if loc else '')}; {message}.{_yaml_hint(err)}"

@@ -59,6 +59,28 @@ def _secret_values_in(value: Any, path: tuple[Union[str, int], ...]) -> list[str
     return []
 
 
+# Config namespaces of the providers this program uses; keys under them are theirs, not ours.
+PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
+
+
+def _foreign_keys(raw: dict[str, Any]) -> list[str]:
+    """Keys under a misspelt project prefix: ignored by the program, they would silently drop config
+    (a misspelt `services` key makes `pulumi up` delete every service)."""
+    own_keys = set(allowed_keys(StackConfig)) | set(SECRET_CONFIG_KEYS)
+    issues = []
+    for full in sorted(raw):
+        namespace, _, key = full.partition(":")
+        if not key or namespace == PROJECT or namespace in PROVIDER_NAMESPACES:
+            continue
+        close = difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.75)
+        if close or key in own_keys:
+            issues.append(
+                f"{full}: unknown config namespace {namespace!r}; did you mean '{PROJECT}:{key}'? Keys under another "
+                f"namespace are ignored, so this value would be dropped. Use the '{PROJECT}:' prefix."
+            )
+    return issues
+
+
 def _apply_deprecations(structured: dict[str, Any], warn: Callable[[str], None]) -> list[str]:
     """Move renamed keys to their new name in place; issues when both are set."""
     issues = []
@@ -96,7 +118,7 @@ def load_stack_config(
     """
     prefix = f"{PROJECT}:"
     ours = {k[len(prefix):]: _decode(v) for k, v in raw.items() if k.startswith(prefix)}
-    issues: list[str] = []
+    issues: list[str] = _foreign_keys(raw)
 
     for key in sorted(set(ours) & set(SECRET_CONFIG_KEYS)):
         if f"{prefix}{key}" not in secret_keys:

@@ -170,7 +170,15 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict], dict], dict[str, str], str]] = [
         "retention-size-exceeds-volume",
         lambda v: _set(v, "prometheusStack.prometheus.retentionSize", "20GB"),
         {},
-        f'{PROJECT}:prometheusStack.prometheus.retentionSize: got "20GB"; must be smaller than storageSize 10Gi',
+        f'{PROJECT}:prometheusStack.prometheus.retentionSize: got "20GB"; that is 200% of storageSize 10Gi',
+    ),
+    (
+        # 9GB looks like 84% of 10Gi in decimal units; Prometheus reads 9GiB: 90%, no room for WAL and compaction.
+        "retention-size-leaves-no-headroom",
+        lambda v: _set(v, "prometheusStack.prometheus.retentionSize", "9GB"),
+        {},
+        f'{PROJECT}:prometheusStack.prometheus.retentionSize: got "9GB"; that is 90% of storageSize 10Gi (Prometheus '
+        "counts GB as GiB). Keep at most 85%, 8GB here",
     ),
     (
         "missing-required-key",

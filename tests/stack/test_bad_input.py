@@ -1,0 +1,146 @@
+"""Each class of bad input the consuming systems would refuse: exit 2 from the render, one line naming
+the key path, the bad value and what is allowed (with a hint where YAML changed the type), nothing
+written, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.conventions import PROJECT
+from tests.conftest import ROOT
+from tests.stackfixtures import fixture_values
+
+P = PROJECT
+
+
+def _stack_file(tmp_path: Path, config: dict | None = None, text: str | None = None) -> Path:
+    path = tmp_path / "Pulumi.bad.yaml"
+    if text is None:
+        values = config if config is not None else {f"{P}:{k}": v for k, v in fixture_values().items()}
+        text = yaml.safe_dump({"config": values}, sort_keys=False)
+    path.write_text(text)
+    return path
+
+
+def _render(tmp_path: Path, writes: bool = False) -> subprocess.CompletedProcess[str]:
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.render", "--stack", "bad", "--stack-dir", str(tmp_path), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.exists() == writes, "nothing may be written for a bad config"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def _problems(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    return [line.strip() for line in proc.stderr.splitlines()[1:]]
+
+
+def _with(**changes: object) -> dict:
+    values = fixture_values()
+    for dotted, value in changes.items():
+        node = values
+        *parents, last = dotted.split("__")
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[last] = value
+    return {f"{P}:{k}": v for k, v in values.items()}
+
+
+CASES = {
+    "misspelt prefix": (
+        {**{f"{P}:{k}": v for k, v in fixture_values().items() if k != "services"}, "eks-observabilty:services": fixture_values()["services"]},
+        "eks-observabilty:services: unknown config namespace 'eks-observabilty'; did you mean 'eks-observability:services'?",
+    ),
+    "yaml turned a version into a number": (
+        _with(services__0__version=1.1),
+        f"{P}:services[0].version: got 1.1; Input should be a valid string. YAML read this value as float (1.1): quote it",
+    ),
+    "argo cannot parse a day pause": (
+        _with(services__0__canary={"steps": [{"setWeight": 10}, {"pause": "1d"}]}),
+        f'{P}:services[0].canary.steps[1].pause: got "1d"; must be a Go duration as Argo Rollouts parses it',
+    ),
+    "argo cannot parse a week interval": (
+        _with(services__0__analysis={"interval": "1w"}),
+        f'{P}:services[0].analysis.interval: got "1w"; must be a Go duration',
+    ),
+    "loki retention under a day": (
+        _with(loki={"retention": "12h"}),
+        f'{P}:loki.retention: got "12h"; must be at least 24h and a whole number of days',
+    ),
+    "analysis that can never fail": (
+        _with(services__0__analysis={"count": 3, "failureLimit": 3}),
+        f"{P}:services[0].analysis: got ",
+    ),
+    "service name starting with a digit": (
+        _with(services__0__name="1-orders"),
+        f'{P}:services[0].name: got "1-orders"; must start with a letter',
+    ),
+    "reserved namespace": (
+        _with(services__0__namespace="kube-system"),
+        f'{P}:services[0].namespace: got "kube-system"; is reserved for the cluster or the platform',
+    ),
+    "platform namespace": (
+        _with(services__0__namespace="monitoring"),
+        f'{P}:services[0].namespace: got "monitoring"; the platform\'s own namespaces',
+    ),
+    "image Kubernetes cannot pull": (
+        _with(services__0__image="registry.example.com/Orders-API:1.4.2"),
+        f"{P}:services[0].image: got ",
+    ),
+    "internet-facing grafana without tls": (
+        _with(prometheusStack={"grafana": {"ingress": {"enabled": True, "host": "grafana.example.com", "scheme": "internet-facing"}}}),
+        f"{P}:prometheusStack.grafana.ingress: got ",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_one_clear_line(tmp_path, case):
+    config, expected = CASES[case]
+    _stack_file(tmp_path, config)
+    problems = _problems(_render(tmp_path))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_analysis_and_tls_messages_say_what_is_allowed(tmp_path):
+    _stack_file(tmp_path, _with(services__0__analysis={"count": 3, "failureLimit": 3}))
+    assert "failureLimit 3 must be below count 3" in _problems(_render(tmp_path))[0]
+    _stack_file(tmp_path, CASES["internet-facing grafana without tls"][0])
+    assert "needs TLS: set certificateArn" in _problems(_render(tmp_path))[0]
+    _stack_file(tmp_path, CASES["image Kubernetes cannot pull"][0])
+    assert "repository path in lower case" in _problems(_render(tmp_path))[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("config:\n  eks-observability:services: [\n", "Pulumi.bad.yaml: not valid YAML (line 3, column 1)"),
+        ("- a\n- b\n", "Pulumi.bad.yaml: got a list at the top level; a stack file is a mapping with a `config:` key."),
+        ("config: [a, b]\n", "Pulumi.bad.yaml: config: got a list; it must be a mapping"),
+    ],
+)
+def test_broken_stack_files(tmp_path, text, expected):
+    _stack_file(tmp_path, text=text)
+    problems = _problems(_render(tmp_path))
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_an_unquoted_date_is_not_a_traceback(tmp_path):
+    config = _with(services__0__version="x")
+    text = yaml.safe_dump({"config": config}, sort_keys=False).replace("version: x", "version: 2024-01-01")
+    _stack_file(tmp_path, text=text)
+    proc = _render(tmp_path, writes=True)
+    # A date is a valid label value once read as text: the stack renders.
+    assert proc.returncode == 0, proc.stderr
