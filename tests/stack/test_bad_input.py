@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -49,7 +50,7 @@ def _problems(proc: subprocess.CompletedProcess[str]) -> list[str]:
 def _with(**changes: object) -> dict:
     values = fixture_values()
     for dotted, value in changes.items():
-        node = values
+        node: Any = values
         *parents, last = dotted.split("__")
         for part in parents:
             node = node[int(part)] if part.isdigit() else node[part]
