@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= dev
 
-.PHONY: render test bench tools config-reference golden lint detection clean
+.PHONY: render test bench tools config-reference golden lint detection diff schemas clean
 
 $(BIN)/python:
 	@echo "==> creating $(VENV) (first run only)"
@@ -62,3 +62,12 @@ golden: $(VENV)/.dev
 ## detection: detection time of each SLO tier for standard incidents, on promtool (the table in docs/alerting.md)
 detection: $(VENV)/.dev tools
 	$(BIN)/python -m tools.detection
+
+## diff STACK=<stack> [BASE=<git ref>]: render BASE and the working tree, print the difference
+BASE ?= origin/main
+diff: $(VENV)/.runtime
+	$(BIN)/python -m tools.diff --stack $(STACK) --base $(BASE)
+
+## schemas: fetch the pinned charts' values and the CRDs the schema tests need into .schemas/ (CI without ../shared)
+schemas: $(VENV)/.runtime
+	$(BIN)/python -m tools.fetch_schemas --out .schemas

@@ -9,6 +9,7 @@ from components.integrations.container_insights import ContainerInsights, Contai
 from components.integrations.datadog import Datadog, DatadogArgs
 from components.integrations.kubecost import Kubecost, KubecostArgs
 from components.k8s.namespaces import PlatformNamespaces, PlatformNamespacesArgs
+from components.k8s.storage import ClusterStorage
 from components.logging.fluent_bit import FluentBit, FluentBitArgs
 from components.logging.loki import Loki, LokiArgs
 from components.metrics.dcgm import DcgmExporter, DcgmExporterArgs
@@ -25,7 +26,9 @@ stack = config.prometheus_stack
 tags = {"eks-observability:stack": pulumi.get_stack(), "eks-observability:cluster": cluster.name, **cluster.tags}
 
 aws_provider = aws.Provider("aws", region=cluster.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
-k8s_provider = k8s.Provider("k8s", context=cluster.kubeconfig_context)
+k8s_provider = k8s.Provider(
+    "k8s", context=cluster.kubeconfig_context, upsert_existing_objects=cluster.adopt_existing_objects or None
+)
 
 namespace_names = [name for name, on in (
     (ns.monitoring, stack.enabled or config.dcgm_exporter.enabled),
@@ -34,11 +37,18 @@ namespace_names = [name for name, on in (
     ("datadog", config.datadog.enabled),
     ("kubecost", config.kubecost.enabled),
 ) if on] + [service.namespace for service in config.services]
+# A team's namespace holds its workloads, secrets and volumes: never deleted by this program. The
+# platform's own are kept too when the stack protects its data (their volumes live there).
+service_namespaces = [service.namespace for service in config.services]
+retained = service_namespaces + (namespace_names if config.protect_data else [])
 namespaces = PlatformNamespaces(
-    "namespaces", PlatformNamespacesArgs(names=namespace_names), opts=pulumi.ResourceOptions(providers=[k8s_provider])
+    "namespaces",
+    PlatformNamespacesArgs(names=namespace_names, retained=retained),
+    opts=pulumi.ResourceOptions(providers=[k8s_provider]),
 )
 providers = [aws_provider, k8s_provider]
-
+if cluster.create_storage_class:
+    ClusterStorage("storage", opts=pulumi.ResourceOptions(providers=[k8s_provider]))
 
 def deploy_opts(*namespace_names: str, after: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
     """Providers, plus the namespaces (only these: depending on a component means on all its
@@ -176,6 +186,7 @@ if config.services:
                 prometheus_url=metrics.prometheus_url,
                 runbook_base_url=config.alerting.runbook_base_url,
                 grafana_url=metrics.grafana_url if grafana else None,
+                adopted=cluster.adopt_existing_objects,
             ),
             # ServiceMonitors and rules need the operator CRDs, Rollouts the chart that installs theirs.
             opts=deploy_opts(service.namespace, after=[*crds, *([rollouts.release] if rollouts else [])]),

@@ -19,7 +19,11 @@ from tests.stackfixtures import fixture_values, to_pulumi_config  # noqa: E402
 from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets  # noqa: E402
 from tools.render import render  # noqa: E402
 
-SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
+# ../shared/schemas beside the project (CI), else $SHARED_SCHEMAS_DIR, else what `make schemas` fetched.
+SHARED_SCHEMAS = next(
+    (p for p in (ROOT.parent / "shared" / "schemas", Path(os.environ.get("SHARED_SCHEMAS_DIR", "/nonexistent")), ROOT / ".schemas") if p.is_dir()),
+    ROOT.parent / "shared" / "schemas",
+)
 # The fixture's services, in fixture order (tests/fixtures/base.yaml).
 FLEET = [service["name"] for service in fixture_values()["services"]]
 STACK_FILES = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
@@ -105,7 +109,7 @@ def shared_schemas() -> Path:
     """`../shared/schemas`; absent in a user's clone (skip), required in CI (REQUIRE_SHARED_SCHEMAS=1)."""
     if SHARED_SCHEMAS.is_dir():
         return SHARED_SCHEMAS
-    message = f"upstream schemas not found at {SHARED_SCHEMAS} (they live beside the project in CI)"
+    message = f"upstream schemas not found at {SHARED_SCHEMAS} (they live beside the project in CI; `make schemas` fetches them)"
     if os.environ.get("REQUIRE_SHARED_SCHEMAS") == "1":
         pytest.fail(message + "; REQUIRE_SHARED_SCHEMAS=1 makes this a failure")
     pytest.skip(message)

@@ -44,6 +44,7 @@ def test_render_layout(rendered_prod):
     assert {
         "summary.json",
         "outputs.json",
+        "options.json",
         "helm/loki.yaml",
         "helm/fluent-bit.yaml",
         "k8s/_cluster/Namespace/logging.yaml",
@@ -126,3 +127,14 @@ def test_secret_outputs_are_redacted():
 
     files = render(RunResult([], {"token": StackOutput("s3cr3t-value", True), "url": StackOutput("http://x", False)}))
     assert json.loads(files["outputs.json"]) == {"token": "[secret]", "url": "http://x"}
+
+
+def test_options_show_what_a_reviewer_must_see(rendered_prod):
+    options = json.loads(rendered_prod["options.json"])
+    bucket = options["aws:s3/bucket:Bucket::loki-bucket"]
+    assert bucket["protect"] is True and bucket["retainOnDelete"] is True
+    assert bucket["parent"] == "eks-observability:aws:HardenedBucket::loki-bucket"
+    assert any(a.startswith("parentUrn=") for a in bucket["aliases"])
+    assert options["kubernetes:core/v1:Namespace::namespaces-orders"]["retainOnDelete"] is True
+    release = options["kubernetes:helm.sh/v3:Release::fluent-bit-release"]
+    assert "aws:cloudwatch/logGroup:LogGroup::fluent-bit-log-group" in release["dependsOn"]

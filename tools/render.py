@@ -8,6 +8,8 @@ Layout (a contract reviewers and other tools rely on):
     helm/<release>.yaml                  chart, repository, version, namespace, values
     aws/<module>.<Type>/<name>.json      AWS resources; IAM policy documents as JSON, not strings
     outputs.json                         stack outputs (secret ones redacted)
+    options.json                         every resource's parent, protect, retainOnDelete, dependsOn
+                                         and aliases, keyed by `<type>::<name>`, for review
     summary.json                         resource counts by type
 
 Same config, same bytes. Secrets are written as the redaction marker. Bad config writes nothing
@@ -126,6 +128,29 @@ def _files_for(reg: Registration) -> dict[str, str]:
     return {}
 
 
+def _urn_key(urn: str) -> str:
+    """`<type>::<name>` of a URN: stable, and readable in a diff."""
+    typ, _, name = urn.rpartition("::")
+    return f"{typ.rsplit('$', 1)[-1]}::{name}"
+
+
+def options(result: RunResult) -> dict[str, dict[str, Any]]:
+    """The resource options a reviewer must see change: what is protected, retained, ordered, aliased."""
+    out: dict[str, dict[str, Any]] = {}
+    for reg in result.registrations:
+        entry: dict[str, Any] = {"parent": _urn_key(reg.parent) if reg.parent else None}
+        if reg.protect:
+            entry["protect"] = True
+        if reg.retain_on_delete:
+            entry["retainOnDelete"] = True
+        if reg.depends_on:
+            entry["dependsOn"] = sorted(_urn_key(urn) for urn in reg.depends_on)
+        if reg.aliases:
+            entry["aliases"] = sorted(reg.aliases)
+        out[_urn_key(reg.urn)] = entry
+    return dict(sorted(out.items()))
+
+
 def render(result: RunResult) -> dict[str, str]:
     """Relative path -> file content for everything the program registered."""
     files: dict[str, str] = {}
@@ -134,6 +159,7 @@ def render(result: RunResult) -> dict[str, str]:
             if path in files:
                 raise ValueError(f"two resources render to {path}; names must be unique per kind and namespace")
             files[path] = content
+    files["options.json"] = dump_json(options(result))
     counts = Counter(reg.typ for reg in result.registrations)
     files["summary.json"] = dump_json({"resources": dict(sorted(counts.items())), "total": sum(counts.values())})
     files["outputs.json"] = dump_json(

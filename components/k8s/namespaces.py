@@ -16,10 +16,16 @@ class PlatformNamespacesArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     names: list[str] = Field(description="Namespaces to create, deduplicated and sorted for stable output.")
+    retained: list[str] = Field(
+        default_factory=list,
+        description="Namespaces never deleted by this program (kept in the cluster when dropped from config or on destroy): "
+        "teams' service namespaces, whose Deployments, Secrets and volumes the platform does not own.",
+    )
 
 
 class PlatformNamespaces(pulumi.ComponentResource):
-    """Creates one Namespace per distinct name (platform namespaces and service namespaces)."""
+    """Creates one Namespace per distinct name (platform namespaces and service namespaces); the
+    retained ones are left in the cluster when the program stops managing them."""
 
     namespaces: dict[str, k8s.core.v1.Namespace]
 
@@ -29,7 +35,7 @@ class PlatformNamespaces(pulumi.ComponentResource):
             ns: k8s.core.v1.Namespace(
                 f"{name}-{ns}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={**MANAGED_BY_LABELS, "kubernetes.io/metadata.name": ns}),
-                opts=child_opts(self, opts),
+                opts=child_opts(self, opts, retain_on_delete=ns in args.retained or None),
             )
             for ns in sorted(set(args.names))
         }

@@ -24,6 +24,7 @@ class ServiceMonitoringArgs(BaseModel):
     prometheus_url: str = Field(description="Prometheus the canary analysis queries.")
     runbook_base_url: str = Field(description="Base URL of the runbooks the alerts link to.")
     grafana_url: Optional[str] = Field(None, description="Grafana base URL for the dashboard link; None without Grafana.")
+    adopted: bool = Field(False, description="The Service and Rollout may predate the platform: retain them on delete.")
 
 
 class ServiceMonitoring(pulumi.ComponentResource):
@@ -42,6 +43,7 @@ class ServiceMonitoring(pulumi.ComponentResource):
             return k8s.meta.v1.ObjectMetaArgs(name=resource_name, namespace=svc.namespace, labels={**labels(svc), **(extra or {})})
 
         spec = service_spec(svc)
+        workload = child_opts(self, opts, retain_on_delete=args.adopted or None)
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=meta(svc.name),
@@ -53,7 +55,7 @@ class ServiceMonitoring(pulumi.ComponentResource):
                     for p in spec["ports"]
                 ],
             ),
-            opts=child,
+            opts=workload,
         )
         self.service_monitor = k8s.apiextensions.CustomResource(
             f"{name}-servicemonitor",
@@ -77,7 +79,7 @@ class ServiceMonitoring(pulumi.ComponentResource):
             kind="Rollout",
             metadata=meta(svc.name),
             spec=rollout_spec(svc),
-            opts=child_opts(self, opts, depends_on=[self.analysis_template]),
+            opts=child_opts(self, opts, depends_on=[self.analysis_template], retain_on_delete=args.adopted or None),
         )
         self.rules = k8s.apiextensions.CustomResource(
             f"{name}-rules",

@@ -40,6 +40,17 @@ class ClusterConfig(Model):
         None, description="kubeconfig context for the Kubernetes provider; empty uses the current context."
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Tags added to every AWS resource.")
+    adopt_existing_objects: bool = Field(
+        False,
+        description="Adopt Kubernetes objects that already exist under the names this program uses (a hand-made Service or "
+        "Rollout of a service) instead of failing with AlreadyExists. Adopted Services and Rollouts are then retained on "
+        "delete: removing a `services` entry never deletes a team's workload. See README, Adopting an existing cluster.",
+    )
+    create_storage_class: bool = Field(
+        False,
+        description="Create the `gp3` StorageClass (EBS CSI driver, encrypted, WaitForFirstConsumer) the platform's volumes use; "
+        "leave false when the cluster already has one.",
+    )
 
     @field_validator("region")
     @classmethod

@@ -50,12 +50,12 @@ def test_pull_request_tests_and_previews_both_stacks():
     preview = pr["jobs"]["preview"]
     assert [m["stack"] for m in preview["strategy"]["matrix"]["include"]] == ["dev", "prod"]
     assert preview["permissions"]["id-token"] == "write"
-    action = next(s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    action = next(s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@") and "with" in s)
     assert action["with"]["command"] == "preview"
     assert action["with"]["comment-on-pr"] is True
     assert action["with"]["policyPacks"] == "policy"
     diff = pr["jobs"]["rendered-diff"]
-    assert any("diff -ruN" in s.get("run", "") for s in diff["steps"])
+    assert any("make --no-print-directory diff" in s.get("run", "") for s in diff["steps"])
     assert any(s.get("uses", "").startswith("actions/upload-artifact@") for s in diff["steps"])
 
 
@@ -68,7 +68,7 @@ def test_deploy_goes_dev_then_prod_behind_its_environment():
     up = _load("pulumi-up.yml")["jobs"]["up"]
     assert up["environment"] == "${{ inputs.stack }}"
     assert up["concurrency"] == {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False}
-    action = next(s for s in up["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    action = next(s for s in up["steps"] if s.get("uses", "").startswith("pulumi/actions@") and "with" in s)
     assert (action["with"]["command"], action["with"]["policyPacks"]) == ("up", "policy")
 
 

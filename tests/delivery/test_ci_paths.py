@@ -1,0 +1,125 @@
+"""The paths CI relies on: secrets reach previews and deploys, the schema fetch, `make diff`."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import yaml
+
+from components.conventions import SECRET_CONFIG_KEYS
+from tests.conftest import ROOT, STACK_FILES
+from tests.delivery.test_workflows import _load
+from tools import fetch_schemas
+from tools.ci_secrets import env_name, needed
+
+
+def _secret_step_env(job: dict) -> dict[str, str]:
+    steps = [s for s in job["steps"] if "tools.ci_secrets" in s.get("run", "")]
+    assert len(steps) == 1, "one step sets the stack's secrets"
+    (step,) = steps
+    names = [s.get("uses", s.get("name", "")) for s in job["steps"]]
+    command = next(i for i, s in enumerate(job["steps"]) if s.get("with", {}).get("command") in ("preview", "up"))
+    assert job["steps"].index(step) < command, names
+    return dict(step["env"])
+
+
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_every_secret_a_stack_needs_reaches_its_preview_and_its_up(stack):
+    jobs = {"preview": _load("pull-request.yml")["jobs"]["preview"], "up": _load("pulumi-up.yml")["jobs"]["up"]}
+    declared = _load("pulumi-up.yml")["on"]["workflow_call"]["secrets"]
+    for job_name, job in jobs.items():
+        env = _secret_step_env(job)
+        for key in needed(stack):
+            assert env.get(env_name(key)) == f"${{{{ secrets.{env_name(key)} }}}}", (job_name, key)
+            if job_name == "up":
+                assert env_name(key) in declared, key
+    assert _load("deploy.yml")["jobs"]["prod"]["secrets"] == "inherit"
+
+
+def test_every_secret_key_has_a_variable():
+    env = _secret_step_env(_load("pulumi-up.yml")["jobs"]["up"])
+    assert {env_name(k) for k in SECRET_CONFIG_KEYS} <= set(env)
+
+
+def test_missing_secret_is_named(monkeypatch):
+    for key in SECRET_CONFIG_KEYS:
+        monkeypatch.delenv(env_name(key), raising=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.ci_secrets", "--stack", "dev", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2
+    assert "grafanaAdminPassword is required by Pulumi.dev.yaml; add the secret GRAFANA_ADMIN_PASSWORD" in proc.stderr
+
+
+def test_forks_and_comments():
+    pr = _load("pull-request.yml")
+    comment = next(s for s in pr["jobs"]["rendered-diff"]["steps"] if s.get("name") == "Comment the diff")
+    assert comment["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert "<!-- rendered-diff -->" in comment["run"] and "--edit-last" not in comment["run"]
+    assert pr["jobs"]["preview"]["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    test = pr["jobs"]["test"]
+    assert any(s.get("run") == "make schemas" for s in test["steps"])
+    assert next(s for s in test["steps"] if "make test" in s.get("run", ""))["env"]["REQUIRE_SHARED_SCHEMAS"] == "1"
+
+
+def test_fetch_schemas_reads_a_chart_repository(tmp_path, monkeypatch):
+    """The fetch logic against a chart repository on disk (the CI runner reaches the real ones)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    package = io.BytesIO()
+    with tarfile.open(fileobj=package, mode="w:gz") as archive:
+        for name, content in (("Chart.yaml", b"name: demo\nversion: 1.2.3\nappVersion: v9\n"), ("values.yaml", b"a: 1\n")):
+            info = tarfile.TarInfo(f"demo/{name}")
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    (repo / "demo-1.2.3.tgz").write_bytes(package.getvalue())
+    (repo / "index.yaml").write_text(yaml.safe_dump({"entries": {"demo": [{"version": "1.2.3", "urls": ["demo-1.2.3.tgz"]}]}}))
+    files = fetch_schemas.chart_files(repo.as_uri(), "demo", "1.2.3")
+    assert files == {"Chart.yaml": b"name: demo\nversion: 1.2.3\nappVersion: v9\n", "values.yaml": b"a: 1\n"}
+    with pytest.raises(SystemExit, match="demo 9.9.9 is not in"):
+        fetch_schemas.chart_files(repo.as_uri(), "demo", "9.9.9")
+
+
+def test_fetch_schemas_covers_what_the_tests_read():
+    from tests.manifests import CRD_FILES
+    from tests.test_chart_values import CHART_DIRS
+
+    assert set(CHART_DIRS.values()) <= {d for d, _, _, _ in fetch_schemas.CHARTS}
+    fetched = {f"monitoring.coreos.com_{p}.yaml" for p in fetch_schemas.OPERATOR_CRDS}
+    fetched |= {f"argoproj.io_{p}.yaml" for p in fetch_schemas.ARGO_CRDS}
+    assert {f for (group, _), f in CRD_FILES.items() if group in ("monitoring.coreos.com", "argoproj.io")} <= fetched
+
+
+def test_make_diff_against_a_bad_ref_exits_2():
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.diff", "--stack", "dev", "--base", "no-such-ref"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2 and "cannot check out no-such-ref" in proc.stderr
+
+
+def test_make_diff_shows_a_change(tmp_path):
+    """A clone, one stack edit: the diff names the files that change and nothing else."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-b", "edit"], check=True, timeout=60)
+    stack = clone / "Pulumi.dev.yaml"
+    text = stack.read_text()
+    assert "retentionDays: 7" in text
+    stack.write_text(text.replace("retentionDays: 7", "retentionDays: 14"))
+    proc = subprocess.run(
+        [sys.executable, str(clone / "tools" / "diff.py"), "--stack", "dev", "--base", "HEAD"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    changed = [line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("diff ")]
+    assert changed == ["head/aws/cloudwatch.LogGroup/fluent-bit-log-group.json"]
+    assert '-  "retentionInDays": 7,' in proc.stdout and '+  "retentionInDays": 14,' in proc.stdout
+
+

@@ -1,0 +1,51 @@
+"""Existing clusters are adopted, never damaged: what the program retains, and what it upserts."""
+
+from __future__ import annotations
+
+from tests.manifests import validate
+from tools.mockrun import RunResult
+
+
+def _namespaces(result: RunResult) -> dict[str, bool]:
+    return {r.inputs["metadata"]["name"]: r.retain_on_delete for r in result.of_type("kubernetes:core/v1:Namespace")}
+
+
+def test_service_namespaces_are_never_deleted(dev, prod):
+    for result in (dev, prod):
+        namespaces = _namespaces(result)
+        for team in ("orders", "legacy", "billing"):
+            assert namespaces[team] is True, team
+    # The platform's own namespaces hold its volumes: kept when the stack protects its data.
+    assert _namespaces(prod)["monitoring"] is True
+    assert _namespaces(dev)["monitoring"] is False
+
+
+def test_objects_are_not_upserted_unless_asked(dev):
+    (provider,) = dev.of_type("pulumi:providers:kubernetes")
+    assert "upsertExistingObjects" not in provider.inputs
+    service = dev.named("svc-orders-api-service")
+    assert service.retain_on_delete is False
+
+
+def test_adopting_an_existing_cluster(run, make_config):
+    values = make_config("dev")
+    values["cluster"]["adoptExistingObjects"] = True
+    result = run(values)
+    (provider,) = result.of_type("pulumi:providers:kubernetes")
+    assert provider.inputs["upsertExistingObjects"] == "true"
+    for service in ("orders-api", "legacy-api", "billing-api"):
+        # A team's Service or Rollout the platform took over stays when the entry is removed.
+        assert result.named(f"svc-{service}-service").retain_on_delete is True
+        assert result.named(f"svc-{service}-rollout").retain_on_delete is True
+        assert result.named(f"svc-{service}-servicemonitor").retain_on_delete is False
+
+
+def test_gp3_storage_class_on_request(run, make_config):
+    values = make_config("dev")
+    assert not run(values).of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    values["cluster"]["createStorageClass"] = True
+    (sc,) = run(values).of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert sc.retain_on_delete is True
+    assert sc.inputs["metadata"]["name"] == "gp3"
+    assert (sc.inputs["provisioner"], sc.inputs["volumeBindingMode"]) == ("ebs.csi.aws.com", "WaitForFirstConsumer")
+    assert validate(sc.inputs) == []

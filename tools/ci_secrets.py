@@ -1,0 +1,80 @@
+"""Set the secrets a stack's config needs, from the CI job's environment, into the runner's stack config.
+
+    python -m tools.ci_secrets --stack prod           set them with `pulumi config set --secret`
+    python -m tools.ci_secrets --stack prod --check   only say which are missing
+
+Each secret config key comes from the environment variable of the same name in upper snake case
+(`grafanaAdminPassword` from `GRAFANA_ADMIN_PASSWORD`), which the workflow fills from the GitHub
+environment's secrets. The value goes to the CLI on standard input, never on a command line or in a
+log, and never into a committed file: the stack file on the runner is thrown away with the job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from components.stack import ConfigError, load_stack_config, required_secrets  # noqa: E402
+from tools.mockrun import ROOT, load_stack_file, with_redacted_secrets  # noqa: E402
+
+
+def env_name(key: str) -> str:
+    """`grafanaAdminPassword` -> `GRAFANA_ADMIN_PASSWORD`."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", key).upper()
+
+
+def needed(stack: str, project_dir: Path = ROOT) -> list[str]:
+    """Secret config keys Pulumi.<stack>.yaml needs at deploy time."""
+    config = load_stack_config(*with_redacted_secrets(*load_stack_file(stack, project_dir)))
+    return required_secrets(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--check", action="store_true", help="only report missing environment variables")
+    args = parser.parse_args(argv)
+    try:
+        keys = needed(args.stack)
+    except ConfigError as err:
+        print(f"ci_secrets: Pulumi.{args.stack}.yaml is invalid:", *err.issues, sep="\n  ", file=sys.stderr)
+        return 2
+    missing = [key for key in keys if not os.environ.get(env_name(key))]
+    for key in missing:
+        print(
+            f"ci_secrets: {key} is required by Pulumi.{args.stack}.yaml; add the secret {env_name(key)} to the GitHub "
+            f"environment {args.stack!r} and pass it to this step's env.",
+            file=sys.stderr,
+        )
+    if missing:
+        return 2
+    if args.check:
+        print(f"ci_secrets: {len(keys)} secrets present for {args.stack}: {', '.join(keys) or 'none'}")
+        return 0
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        print("ci_secrets: the Pulumi CLI is not installed on this runner", file=sys.stderr)
+        return 2
+    for key in keys:
+        subprocess.run(
+            [pulumi, "config", "set", "--secret", "--stack", args.stack, f"eks-observability:{key}"],
+            input=os.environ[env_name(key)],
+            text=True,
+            check=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        print(f"ci_secrets: set {key} for {args.stack}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Render a stack at a base git ref and in the working tree, and print what changed.
+
+    python -m tools.diff --stack dev [--base origin/main]        (make diff STACK=dev BASE=origin/main)
+
+The base is rendered with its own code and stack file (a temporary git worktree), the working tree
+with yours: the diff is what `pulumi up` would change, resource options included (options.json).
+Exit status: 0 when nothing changed, 1 when something did, 2 when either side cannot be rendered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _render(project: Path, stack: str, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.render", "--stack", stack, "--out", str(out)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--base", default="origin/main", help="git ref to compare with (default origin/main)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        worktree = work / "base-tree"
+        added = subprocess.run(
+            ["git", "worktree", "add", "--detach", str(worktree), args.base], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        if added.returncode != 0:
+            print(f"diff: cannot check out {args.base}: {added.stderr.strip()}", file=sys.stderr)
+            return 2
+        try:
+            base = _render(worktree, args.stack, work / "base")
+            head = _render(ROOT, args.stack, work / "head")
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True, timeout=120)
+        for side, proc in (("working tree", head), (args.base, base)):
+            if proc.returncode != 0:
+                print(f"diff: {side} does not render:\n{proc.stderr}", file=sys.stderr)
+                return 2
+        # Paths read base/<file> (at the base ref) and head/<file> (the working tree).
+        diff = subprocess.run(["diff", "-ruN", "base", "head"], cwd=work, capture_output=True, text=True, timeout=120)
+        print(diff.stdout, end="")
+        if diff.returncode == 0:
+            print(f"No change to stack {args.stack} against {args.base}.")
+        return diff.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
