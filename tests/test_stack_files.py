@@ -4,14 +4,16 @@ protect its data. Nothing here pins a value a user may change."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
 from components.stack import StackConfig, load_stack_config
 from tests import promtool
-from tests.conftest import STACK_FILES, run_stack_file
+from tests.conftest import ROOT, STACK_FILES, run_stack_file
 from tests.manifests import CRD_FILES, validate
-from tools.mockrun import RunResult, load_stack_file, with_redacted_secrets
+from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets
 from tools.render import render
 
 # Resources that hold data: protected and retained wherever the stack protects its data.
@@ -84,3 +86,36 @@ def test_every_service_gets_its_stack(stack_file):
     for service in config.services:
         kinds = sorted(r.inputs["kind"] for r in result.registrations if r.name.startswith(f"svc-{service.name}-") and r.custom)
         assert kinds == ["AnalysisTemplate", "PrometheusRule", "Rollout", "Service", "ServiceMonitor"], service.name
+
+
+def _edit(text: str, stack: str) -> dict[str, str]:
+    """The everyday edits a user makes to a stack file, each applied on its own."""
+    service = "    - {name: newprep-api, namespace: newprep, port: 8012, replicas: 1, version: 0.1.0, image: registry.example.com/newprep-api:0.1.0}\n"
+    marker = "  eks-observability:services:\n"
+    edits = {"add a service": text.replace(marker, marker + service)}
+    first = re.search(r"name: ([a-z0-9-]+), namespace", text)
+    if first:
+        edits["rename a service"] = text.replace(f"name: {first.group(1)},", "name: renamed-api,", 1)
+    edits["bump a version"] = re.sub(r"version: ([0-9]+)\.([0-9]+)\.([0-9]+)", lambda m: f"version: {m.group(1)}.{int(m.group(2)) + 1}.0", text, count=1)
+    if stack == "prod":
+        edits["longer retention"] = text.replace("retention: 30d", "retention: 45d")
+    for key in ("dcgmExporter", "datadog"):
+        edits[f"enable {key}"] = text + f"  eks-observability:{key}:\n    enabled: true\n" if f"eks-observability:{key}:" not in text else text.replace(
+            f"  eks-observability:{key}:\n    enabled: false", f"  eks-observability:{key}:\n    enabled: true"
+        )
+    edits["enable slack"] = text.replace("    slack:\n      enabled: false", "    slack:\n      enabled: true")
+    return edits
+
+
+@pytest.mark.parametrize("stack", STACK_FILES)
+def test_everyday_edits_stay_valid(stack, tmp_path):
+    """Adding, renaming and retuning services or switching components on keeps a stack file deployable."""
+    text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+    for name, edited in _edit(text, stack).items():
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(edited)
+        config, secret_keys = with_redacted_secrets(*load_stack_file(stack, tmp_path))
+        result = run_program(config, secret_keys, stack=stack)
+        rules = [r.inputs["spec"]["groups"] for r in result.registrations if r.custom and r.inputs.get("kind") == "PrometheusRule"]
+        for groups in rules:
+            proc = promtool.check_rules(groups)
+            assert proc.returncode == 0, (name, proc.stdout + proc.stderr)
