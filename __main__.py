@@ -9,7 +9,7 @@ from components.integrations.container_insights import ContainerInsights, Contai
 from components.integrations.datadog import Datadog, DatadogArgs
 from components.integrations.kubecost import Kubecost, KubecostArgs
 from components.k8s.namespaces import PlatformNamespaces, PlatformNamespacesArgs
-from components.k8s.storage import ClusterStorage
+from components.k8s.storage import ClusterPrerequisites, ClusterStorage
 from components.logging.fluent_bit import FluentBit, FluentBitArgs
 from components.logging.loki import Loki, LokiArgs
 from components.metrics.dcgm import DcgmExporter, DcgmExporterArgs
@@ -49,6 +49,12 @@ namespaces = PlatformNamespaces(
 providers = [aws_provider, k8s_provider]
 if cluster.create_storage_class:
     ClusterStorage("storage", opts=pulumi.ResourceOptions(providers=[k8s_provider]))
+ClusterPrerequisites(
+    "prerequisite",
+    storage_class=not cluster.create_storage_class,
+    ingress_class=stack.enabled and stack.grafana.enabled and stack.grafana.ingress.enabled,
+    opts=pulumi.ResourceOptions(providers=[k8s_provider]),
+)
 
 def deploy_opts(*namespace_names: str, after: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
     """Providers, plus the namespaces (only these: depending on a component means on all its

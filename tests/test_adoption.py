@@ -49,3 +49,13 @@ def test_gp3_storage_class_on_request(run, make_config):
     assert sc.inputs["metadata"]["name"] == "gp3"
     assert (sc.inputs["provisioner"], sc.inputs["volumeBindingMode"]) == ("ebs.csi.aws.com", "WaitForFirstConsumer")
     assert validate(sc.inputs) == []
+
+
+def test_prerequisites_are_read_not_changed(dev, run, make_config):
+    assert sorted(dev.reads) == [
+        ("kubernetes:storage.k8s.io/v1:CSIDriver", "prerequisite-ebs-csi-driver", "ebs.csi.aws.com"),
+        ("kubernetes:storage.k8s.io/v1:StorageClass", "prerequisite-storage-class-gp3", "gp3"),
+    ]
+    values = make_config("dev", cluster={"createStorageClass": True}, prometheusStack={"grafana": {"ingress": {"enabled": True, "host": "g.example.com"}}})
+    reads = {name for _, name, _ in run(values).reads}
+    assert reads == {"prerequisite-ebs-csi-driver", "prerequisite-ingress-class-alb"}

@@ -88,6 +88,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        # Existing objects the program reads (`Resource.get`): (type, name, id). Never rendered.
+        self.reads: list[tuple[str, str, str]] = []
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self.reads.append((request.type, request.name, request.id))
+        return super().ReadResource(request)
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
@@ -131,6 +137,7 @@ class RunResult:
     registrations: list[Registration]
     outputs: dict[str, StackOutput]
     error: Optional[BaseException] = None
+    reads: list[tuple[str, str, str]] = field(default_factory=list)
 
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.registrations if r.typ == typ]
@@ -244,8 +251,8 @@ def run_program(
     except Exception as err:  # noqa: BLE001 handed back to the caller
         if check:
             raise
-        return RunResult(monitor.registrations, {}, err)
-    return RunResult(monitor.registrations, _stack_outputs())
+        return RunResult(monitor.registrations, {}, err, monitor.reads)
+    return RunResult(monitor.registrations, _stack_outputs(), reads=monitor.reads)
 
 
 def _stack_outputs() -> dict[str, StackOutput]:
