@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Literal, Optional
 
+import promql_parser
 from pydantic import Field, field_validator, model_validator
 
+from ..conventions import FORBIDDEN_LABELS
 from ..lib.contract import MetricContract
 from ..lib.types import DnsLabel, Duration, GoDuration, Model, Resources, check_image, resources
 
@@ -88,6 +90,46 @@ class SloConfig(Model):
     )
 
 
+_ALERT_NAME_RE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+
+
+class CustomAlert(Model):
+    name: str = Field(description="Alert name, CamelCase (e.g. `JobQueueBacklog`).")
+    expr: str = Field(description="PromQL condition; it may not select or group by a forbidden label.")
+    for_: Duration = Field("5m", alias="for", description="How long the condition must hold.")
+    severity: Literal["critical", "warning", "info"] = Field("warning", description="Routing severity.")
+    summary: str = Field(description="One-line summary (may use {{ $labels.x }} and {{ $value }}).")
+    runbook: str = Field(description="URL of the team's runbook for this alert.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _ALERT_NAME_RE.match(value):
+            raise ValueError("must be a CamelCase alert name such as JobQueueBacklog")
+        return value
+
+    @field_validator("expr")
+    @classmethod
+    def _expr(cls, value: str) -> str:
+        try:
+            promql_parser.parse(value)
+        except (ValueError, RuntimeError) as err:
+            raise ValueError(f"is not valid PromQL: {str(err).splitlines()[0]}") from None
+        bare = _QUOTED.sub('""', value)
+        used = sorted(label for label in FORBIDDEN_LABELS if re.search(rf"(?<![A-Za-z0-9_:]){label}(?![A-Za-z0-9_])", bare))
+        if used:
+            raise ValueError(f"uses the forbidden label(s) {used}: they never reach Prometheus (one series per user or request)")
+        return value
+
+    @field_validator("runbook")
+    @classmethod
+    def _runbook(cls, value: str) -> str:
+        if not re.match(r"^https?://\S+$", value):
+            raise ValueError("must be an http(s) URL of the runbook")
+        return value
+
+
 class ServiceConfig(Model):
     name: DnsLabel = Field(description="Service name (DNS-1123), also the `service` label value.")
     namespace: DnsLabel = Field(description="Namespace the service runs in.")
@@ -107,6 +149,9 @@ class ServiceConfig(Model):
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig, description="Canary analysis thresholds.")
     slo: SloConfig = Field(default_factory=SloConfig, description="Service level objectives for alerts.")
     metrics: MetricContract = Field(default_factory=MetricContract, description="Metric contract overrides.")
+    alerts: list[CustomAlert] = Field(
+        default_factory=list, description="The team's own alerts (queue backlog, credits exhausted, pool saturation), in its PrometheusRule."
+    )
     resources: Resources = Field(
         default_factory=lambda: resources("100m", "128Mi", "512Mi"),
         description="Container resources (owned pod template only).",

@@ -105,6 +105,8 @@ def _containers(service: ServiceConfig) -> list[dict[str, Any]]:
         "ports": [{"name": "http", "containerPort": service.port, "protocol": "TCP"}],
         "resources": service.resources.as_k8s(),
         "securityContext": security,
+        # The service-contract package reads these for the `service` and `version` labels and log fields.
+        "env": [{"name": "SERVICE_NAME", "value": service.name}, {"name": "SERVICE_VERSION", "value": service.version}],
     }
     if service.health_path:
         app["readinessProbe"] = {"httpGet": {"path": service.health_path, "port": "http"}, "periodSeconds": 10}

@@ -154,12 +154,28 @@ def health_alerts(service: ServiceConfig) -> list[AlertRule]:
     ]
 
 
+def custom_alert_rules(service: ServiceConfig) -> list[dict[str, Any]]:
+    """The team's own alerts, labelled with the service so routing, grouping and inhibition treat them like the platform's."""
+    return [
+        {
+            "alert": alert.name,
+            "expr": alert.expr,
+            "for": alert.for_,
+            "labels": {"severity": alert.severity, "namespace": service.namespace, "service": service.name},
+            "annotations": {"summary": alert.summary, "description": alert.summary, "runbook_url": alert.runbook},
+        }
+        for alert in service.alerts
+    ]
+
+
 def service_rule_groups(service: ServiceConfig, runbook_base_url: str) -> list[dict[str, Any]]:
     prefix = f"{SERVICE_RULE_GROUP_PREFIX}.{service.namespace}.{service.name}"
     alerts = slo_alerts(service) + health_alerts(service)
+    custom = [{"name": f"{prefix}.custom", "rules": custom_alert_rules(service)}] if service.alerts else []
     return [
         {"name": f"{prefix}.recording", "rules": recording_rules(service)},
         # One group: rules of a group run in order, so each alert reads the SLI recorded in the
         # same evaluation instead of racing another group (which would delay it by an interval).
         {"name": f"{prefix}.slo", "rules": slo_recording_rules(service) + [a.to_rule(runbook_base_url) for a in alerts]},
+        *custom,
     ]

@@ -86,9 +86,10 @@ def test_detection_targets_and_the_documented_table():
     measured = table()
     rows = {name: (page, ticket, catch_all) for name, page, ticket, catch_all in measured}
     burst, outage = rows["20% 5xx burst"][0], rows["100% outage"][0]
+    assert burst is not None and outage is not None
     # Plus up to one scrape and one evaluation interval (1 minute) in production: within 5 minutes.
-    assert burst is not None and burst <= 4.0
-    assert outage is not None and outage <= 1.0
+    assert burst <= 4.0
+    assert outage <= 1.0
     assert rows["2-minute 20% blip"] == (None, None, None)
     trickle = rows["trickle: 2 req/min, all failing"]
     assert (trickle[0], trickle[2]) == (None, None)  # never pages
@@ -187,3 +188,32 @@ def test_service_alerts_are_annotated(prod):
                 if "alert" in rule:
                     assert rule["labels"]["severity"] in ("critical", "warning")
                     assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
+
+
+def test_a_teams_own_alert_fires_with_the_platform_labels():
+    from tests.stackfixtures import fixture_config
+
+    billing = next(s for s in fixture_config().services if s.name == "billing-api")
+    groups = service_rule_groups(billing, RUNBOOKS)
+    assert groups[-1]["name"] == "service.billing.billing-api.custom"
+    series = [{"series": 'billing_credits_remaining{namespace="billing", plan="pro", pod="billing-1"}', "values": "500 400 300 200 90x20"}]
+    expected = {
+        "exp_labels": {"namespace": "billing", "service": "billing-api", "plan": "pro", "severity": "critical"},
+        "exp_annotations": {
+            "summary": "Credits of plan pro are almost exhausted (90 left)",
+            "description": "Credits of plan pro are almost exhausted (90 left)",
+            "runbook_url": "https://runbooks.example.com/billing#credits-exhausted",
+        },
+    }
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": series,
+            "alert_rule_test": [
+                {"eval_time": "13m", "alertname": "CreditsExhausted", "exp_alerts": []},
+                {"eval_time": "14m", "alertname": "CreditsExhausted", "exp_alerts": [expected]},
+            ],
+        }
+    ]
+    proc = promtool.test_rules(groups, tests)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -99,6 +99,14 @@ CASES = {
         _with(services__0__image="registry.example.com/Orders-API:1.4.2"),
         f"{P}:services[0].image: got ",
     ),
+    "team alert that is not promql": (
+        _with(services__0__alerts=[{"name": "QueueBacklog", "expr": "sum(rate(jobs[5m]) > 1", "summary": "s", "runbook": "https://r.example.com"}]),
+        f'{P}:services[0].alerts[0].expr: got "sum(rate(jobs[5m]) > 1"; is not valid PromQL',
+    ),
+    "team alert on a forbidden label": (
+        _with(services__0__alerts=[{"name": "UserErrors", "expr": "sum by (user_id) (rate(errors_total[5m])) > 1", "summary": "s", "runbook": "https://r.example.com"}]),
+        f'{P}:services[0].alerts[0].expr: got "sum by (user_id) (rate(errors_total[5m])) > 1"; uses the forbidden label(s) [\'user_id\']',
+    ),
     "internet-facing grafana without tls": (
         _with(prometheusStack={"grafana": {"ingress": {"enabled": True, "host": "grafana.example.com", "scheme": "internet-facing"}}}),
         f"{P}:prometheusStack.grafana.ingress: got ",

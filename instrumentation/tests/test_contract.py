@@ -1,0 +1,182 @@
+"""The package's own tests: metrics exact, route templating, trace propagation, log shape."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import pytest
+from fastapi import FastAPI, HTTPException
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from service_contract import BUCKETS, LABELS, UNMATCHED, instrument
+from service_contract.jsonlog import JsonFormatter
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def make_app(registry: CollectorRegistry) -> tuple[FastAPI, TestClient, io.StringIO]:
+    app = FastAPI()
+    log = logging.getLogger("orders")
+
+    @app.get("/users/{user_id}")
+    async def user(user_id: int) -> dict:
+        log.info("looking up user")
+        return {"id": user_id}
+
+    @app.post("/orders")
+    async def order() -> dict:
+        return {"ok": True}
+
+    @app.get("/boom")
+    async def boom() -> dict:
+        raise RuntimeError("boom")
+
+    @app.get("/missing")
+    async def missing() -> dict:
+        raise HTTPException(status_code=503, detail="down")
+
+    instrument(app, service="orders-api", version="1.4.2", registry=registry)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("orders-api", "1.4.2"))
+    logging.getLogger().handlers = [handler]
+    return app, TestClient(app, raise_server_exceptions=False), stream
+
+
+def samples(registry: CollectorRegistry, name: str) -> dict[tuple, float]:
+    out = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            if sample.name == name:
+                out[tuple(sorted(sample.labels.items()))] = sample.value
+    return out
+
+
+def requests_by(registry: CollectorRegistry) -> dict[tuple[str, str, str], float]:
+    return {
+        (dict(k)["method"], dict(k)["path"], dict(k)["status"]): v
+        for k, v in samples(registry, "http_requests_total").items()
+        if v
+    }
+
+
+@pytest.fixture
+def app():
+    registry = CollectorRegistry()
+    application, client, stream = make_app(registry)
+    return registry, client, stream
+
+
+def test_requests_are_recorded_by_route_template_and_status(app):
+    registry, client, _ = app
+    for user in (1, 2, 3):
+        assert client.get(f"/users/{user}").status_code == 200
+    client.post("/orders")
+    client.get("/boom")
+    client.get("/missing")
+    client.get("/no/such/route")
+    assert requests_by(registry) == {
+        ("GET", "/users/{user_id}", "200"): 3,
+        ("POST", "/orders", "200"): 1,
+        ("GET", "/boom", "500"): 1,
+        ("GET", "/missing", "503"): 1,
+        ("GET", UNMATCHED, "404"): 1,
+    }
+
+
+def test_exactly_the_contract_labels_and_buckets(app):
+    registry, client, _ = app
+    client.get("/users/1")
+    for name in ("http_requests_total", "http_request_duration_seconds_count", "http_request_duration_seconds_bucket"):
+        for labels in samples(registry, name):
+            keys = {k for k, _ in labels} - {"le"}
+            assert keys == set(LABELS), (name, keys)
+    bounds = {dict(k)["le"] for k in samples(registry, "http_request_duration_seconds_bucket")}
+    assert {"0.3", "0.5", "1.0", "5.0", "+Inf"} <= bounds
+    assert 0.3 in BUCKETS and 0.5 in BUCKETS
+
+
+def test_error_series_exist_before_the_first_error(app):
+    registry, _, _ = app
+    zeros = {k: v for k, v in samples(registry, "http_requests_total").items() if dict(k)["status"] == "500"}
+    assert {dict(k)["path"] for k in zeros} == {"/users/{user_id}", "/orders", "/boom", "/missing"}
+    assert set(zeros.values()) == {0.0}
+
+
+def test_metrics_and_probes_are_not_traffic(app):
+    registry, client, _ = app
+    assert client.get("/healthz").json() == {"status": "ok"}
+    body = client.get("/metrics").text
+    assert requests_by(registry) == {}
+    families = {f.name for f in text_string_to_metric_families(body)}
+    assert {"http_requests", "http_request_duration_seconds"} <= families
+
+
+def test_raw_paths_never_become_series(app):
+    registry, client, _ = app
+    client.get("/users/0")
+    client.get("/random/0/path")
+    before = len(samples(registry, "http_requests_total"))
+    for i in range(2000):
+        client.get(f"/users/{i}")
+        client.get(f"/random/{i}/path")
+    after = samples(registry, "http_requests_total")
+    assert len(after) == before  # both templates and their statuses were pre-initialised or already there
+    assert all(not re.search(r"/\d", dict(k)["path"]) for k in after)
+
+
+def test_trace_id_propagation(app):
+    _, client, stream = app
+    given = client.get("/users/1", headers={"X-Trace-ID": "abc123def456"})
+    assert given.headers["x-trace-id"] == "abc123def456"
+    w3c = client.get("/users/1", headers={"traceparent": TRACEPARENT})
+    assert w3c.headers["x-trace-id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    made = client.get("/users/1")
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-trace-id"])
+    invalid = client.get("/users/1", headers={"traceparent": "garbage"})
+    assert re.fullmatch(r"[0-9a-f]{32}", invalid.headers["x-trace-id"])
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    # Every line of a request carries its trace id: the app's own line and the access line.
+    first = [line for line in lines if line["trace_id"] == "abc123def456"]
+    assert [line["message"] for line in first] == ["looking up user", "request"]
+    assert "abc123def456" not in client.get("/metrics").text
+
+
+def test_log_shape(app):
+    _, client, stream = app
+    client.get("/users/7", headers={"X-Trace-ID": "trace-0007"})
+    access = [json.loads(line) for line in stream.getvalue().splitlines()][-1]
+    assert set(access) == {"time", "level", "logger", "message", "service", "version", "trace_id", "method", "path", "status", "latency"}
+    assert access["path"] == "/users/{user_id}" and access["status"] == 200 and access["level"] == "info"
+    assert (access["service"], access["version"], access["logger"]) == ("orders-api", "1.4.2", "service_contract.access")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", access["time"])
+    assert not {"namespace", "pod", "container", "app"} & set(access)
+
+
+def test_starlette_mounts_and_environment(monkeypatch):
+    monkeypatch.setenv("SERVICE_NAME", "legacy-api")
+    monkeypatch.setenv("SERVICE_VERSION", "5.2.0")
+    registry = CollectorRegistry()
+
+    async def item(request):
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Mount("/api/v1", routes=[Route("/items/{item_id}", item)])])
+    metrics = instrument(app, registry=registry, log_level=None)
+    assert (metrics.service, metrics.version) == ("legacy-api", "5.2.0")
+    client = TestClient(app)
+    client.get("/api/v1/items/9")
+    assert requests_by(registry) == {("GET", "/api/v1/items/{item_id}", "200"): 1}
+
+
+def test_service_and_version_are_required(monkeypatch):
+    monkeypatch.delenv("SERVICE_NAME", raising=False)
+    with pytest.raises(ValueError, match="SERVICE_NAME and SERVICE_VERSION"):
+        instrument(Starlette(), registry=CollectorRegistry(), log_level=None)
