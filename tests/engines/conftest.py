@@ -20,6 +20,7 @@ import yaml
 
 from components.metrics.alertmanager import SECRETS_DIR
 from tests.conftest import REDACTED, SECRET_CONFIG_KEYS
+from tests.engines import golden
 from tests.engines.scrape import scrape_config
 from tests.engines.servers import HOST, WebhookSink, free_port, get_json, process, require, wait_for, webhook_sink
 from tests.engines.traffic import Pod, serving
@@ -34,6 +35,14 @@ CANARIES = {
     "2.0.1": (Pod("orders-api", "2.0.1", error_ratio=0.1), "Successful", "Failed"),
     "2.0.2": (Pod("orders-api", "2.0.2", latency=0.6), "Failed", "Successful"),
     "2.0.3": (Pod("orders-api", "2.0.3", rps=0), "Inconclusive", "Inconclusive"),
+}
+# The golden path: the same service as four real FastAPI pods using the service-contract package.
+GOLDEN = {
+    # version: (pod, p95 verdict, error-ratio verdict)
+    "1.0.0": (golden.AppVersion("1.0.0"), None, None),  # stable
+    "1.1.0": (golden.AppVersion("1.1.0"), "Successful", "Successful"),
+    "1.2.0": (golden.AppVersion("1.2.0", error_ratio=1.0), "Successful", "Failed"),
+    "1.3.0": (golden.AppVersion("1.3.0", rps=0), "Inconclusive", "Inconclusive"),
 }
 PODS = {
     "orders-api": [Pod("orders-api", "1.4.2"), *(pod for pod, _, _ in CANARIES.values())],
@@ -76,6 +85,9 @@ def _render(sink: WebhookSink) -> RunResult:
             "heartbeat": {"enabled": True, "url": sink.url("/heartbeat"), "authorization": "Bearer", "repeatInterval": "2s"},
         },
     )
+    values["services"].append(
+        {"name": golden.SERVICE, "namespace": "shop", "port": 8000, "version": "1.0.0", "image": "registry.example.com/shop-api:1.0.0", "healthPath": "/healthz"}
+    )
     config, secret_keys = to_pulumi_config(values, {k: REDACTED for k in SECRET_CONFIG_KEYS})
     return run_program(config, secret_keys, stack="prod")
 
@@ -109,7 +121,8 @@ def _prometheus_files(result: RunResult, root: Path, alertmanager_port: int) -> 
         "global": {"scrape_interval": INTERVAL, "evaluation_interval": INTERVAL, "scrape_timeout": INTERVAL},
         "rule_files": [str(rules / "*.yaml")],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{alertmanager_port}"]}]}]},
-        "scrape_configs": [scrape_config(monitors[name], pods, INTERVAL) for name, pods in PODS.items()],
+        "scrape_configs": [scrape_config(monitors[name], pods, INTERVAL) for name, pods in PODS.items()]
+        + [scrape_config(monitors[golden.SERVICE], [pod for pod, _, _ in GOLDEN.values()], INTERVAL)],
     }
     (root / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return root / "prometheus.yml"
@@ -141,8 +154,9 @@ def stack() -> Iterator[Stack]:
                 f"--web.listen-address={HOST}:{prom_port}",
             ]
             all_pods = [pod for pods in PODS.values() for pod in pods]
-            with serving(all_pods), process(prom_args, root / "prom", f"http://{HOST}:{prom_port}/-/ready"):
+            apps = [pod for pod, _, _ in GOLDEN.values()]
+            with serving(all_pods), golden.serving(apps), process(prom_args, root / "prom", f"http://{HOST}:{prom_port}/-/ready"):
                 running = Stack(result, f"http://{HOST}:{prom_port}", f"http://{HOST}:{am_port}", sink)
-                up = f"count(up == 1) == {len(all_pods)}"
+                up = f"count(up == 1) == {len(all_pods) + len(apps)}"
                 wait_for(lambda: running.query(up), 30, "every pod to be scraped")
                 yield running

@@ -9,9 +9,17 @@ container, endpoint) and the pod label the ServiceMonitor's relabelings read.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
-from tests.engines.traffic import Pod
+
+class Target(Protocol):
+    """A pod as a scrape target: where it listens and which version it runs."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
 
 _KEYS = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
 
@@ -24,7 +32,7 @@ def relabel(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{_snake(k): (v.lower() if k == "action" else v) for k, v in rule.items()} for rule in rules]
 
 
-def scrape_config(monitor: dict[str, Any], pods: list[Pod], interval: str) -> dict[str, Any]:
+def scrape_config(monitor: dict[str, Any], pods: list[Any], interval: str) -> dict[str, Any]:
     meta, spec = monitor["metadata"], monitor["spec"]
     (endpoint,) = spec["endpoints"]
     service = meta["name"]

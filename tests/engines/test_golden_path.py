@@ -1,0 +1,80 @@
+"""The golden path, end to end on the real engines: a FastAPI app with the service-contract package,
+scraped through the rendered ServiceMonitor, judged by the rendered rules and canary analysis, paging
+through the rendered Alertmanager configuration."""
+
+from __future__ import annotations
+
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.argo_expr import phase
+from tests.engines.conftest import GOLDEN, Stack
+from tests.engines.golden import SERVICE
+from tests.engines.servers import wait_for
+
+
+@pytest.mark.parametrize("version", [v for v, (_, p95, _) in GOLDEN.items() if p95])
+def test_canary_verdicts_for_a_real_app(stack: Stack, version: str):
+    (template,) = [t for t in stack.custom("AnalysisTemplate") if t["metadata"]["name"] == f"{SERVICE}-canary"]
+    _, p95, errors = GOLDEN[version]
+    expected = {"p95-latency": p95, "error-ratio": errors}
+
+    def verdicts() -> dict[str, str]:
+        out = {}
+        for metric in template["spec"]["metrics"]:
+            query = metric["provider"]["prometheus"]["query"]
+            for arg, value in (("namespace", "shop"), ("service", SERVICE), ("canary-version", version)):
+                query = query.replace(f"{{{{args.{arg}}}}}", value)
+            values = [float(v["value"][1]) for v in stack.query(query)]
+            out[metric["name"]] = phase(metric["successCondition"], metric["failureCondition"], values)
+        return out
+
+    assert wait_for(lambda: verdicts() == expected and verdicts(), 40, f"{version}: {expected}") == expected
+
+
+def test_an_error_burst_pages_through_alertmanager(stack: Stack):
+    pages = wait_for(
+        lambda: [r for r in stack.sink.at("/pagerduty") if f"ServiceAvailabilityBudgetBurnFast {SERVICE}" in r.body["payload"]["summary"]],
+        60,
+        f"the {SERVICE} page",
+    )
+    assert pages[0].body["event_action"] == "trigger"
+
+
+def test_stored_series_stay_bounded(stack: Stack):
+    """Thousands of distinct raw paths and a per-user metric: the TSDB holds the contract's templates only."""
+    apps = [pod for pod, _, _ in GOLDEN.values()]
+    wait_for(lambda: sum(p.sent for p in apps) >= 500, 60, "500 requests with distinct paths")
+    paths = {s["metric"]["path"] for s in stack.query(f'http_requests_total{{service="{SERVICE}"}}')}
+    assert paths == {"/items/{item_id}", "/checkout", "unmatched"}
+    assert stack.query(f'count({{service="{SERVICE}", __name__=~"shop_views_by_user.*"}})') == []
+    assert stack.query('count({user_id!=""})') == []
+
+    def series() -> int:
+        (count,) = stack.query(f'count({{service="{SERVICE}"}})')
+        return int(count["value"][1])
+
+    stable_items = f'sum(http_requests_total{{service="{SERVICE}", version="1.0.0", path="/items/{{item_id}}"}})'
+
+    def recorded() -> float:
+        return float(stack.query(stable_items)[0]["value"][1])
+
+    before, total = series(), recorded()
+    # 10,000 more requests, each to a path never seen before, on the stable pod.
+    stable = GOLDEN["1.0.0"][0]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda n: _get(f"http://{stable.address}/items/{10**6 + n}"), range(10_000)))
+    assert statuses.count(200) == 10_000
+    # Once the burst is scraped, the series are still the same ones.
+    wait_for(lambda: recorded() >= total + 10_000, 30, "the burst to be scraped")
+    after = series()
+    print(f"\nseries stored for {SERVICE}: {before} before and {after} after 10,000 requests to distinct raw paths")
+    assert after <= before  # never grows with distinct paths
+    assert after < 1500
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (127.0.0.1 only)
+        return int(response.status)
