@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= dev
 
-.PHONY: render test bench tools config-reference golden lint detection diff schemas clean
+.PHONY: render test bench tools config-reference golden lint detection diff schemas bench-middleware clean
 
 $(BIN)/python:
 	@echo "==> creating $(VENV) (first run only)"
@@ -71,3 +71,7 @@ diff: $(VENV)/.runtime
 ## schemas: fetch the pinned charts' values and the CRDs the schema tests need into .schemas/ (CI without ../shared)
 schemas: $(VENV)/.runtime
 	$(BIN)/python -m tools.fetch_schemas --out .schemas
+
+## bench-middleware: what the service-contract middleware adds per request (in process and over HTTP), memory per route
+bench-middleware: $(VENV)/.dev
+	$(BIN)/python instrumentation/benchmarks/overhead.py

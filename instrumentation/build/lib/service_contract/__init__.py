@@ -1,0 +1,68 @@
+"""The service side of the eks-observability metric contract, for Starlette and FastAPI apps.
+
+    from service_contract import instrument
+    instrument(app)   # /metrics, /healthz, the contract's metrics, trace ids, JSON logs
+
+`service` and `version` come from the arguments, else from SERVICE_NAME and SERVICE_VERSION, which
+the platform's Rollout pod template sets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .contract import BUCKETS, LABELS, SERVICE_ENV, UNMATCHED, VERSION_ENV
+from .jsonlog import JsonFormatter, configure_logging
+from .middleware import ContractMetrics, ContractMiddleware, route_templates
+from .tracing import current_trace_id
+
+__all__ = [
+    "BUCKETS",
+    "LABELS",
+    "UNMATCHED",
+    "ContractMetrics",
+    "ContractMiddleware",
+    "JsonFormatter",
+    "configure_logging",
+    "current_trace_id",
+    "instrument",
+]
+
+
+def instrument(
+    app: Any,
+    service: str | None = None,
+    version: str | None = None,
+    registry: CollectorRegistry = REGISTRY,
+    log_level: int | None = logging.INFO,
+) -> ContractMetrics:
+    """Add /metrics, /healthz and the contract middleware to a Starlette or FastAPI app.
+
+    Call it after the app's routes are declared: their templates are pre-initialised. `log_level`
+    None leaves logging alone; otherwise the root logger writes JSON lines to stdout.
+    """
+    service = service or os.environ.get(SERVICE_ENV)
+    version = version or os.environ.get(VERSION_ENV)
+    if not service or not version:
+        raise ValueError(f"service and version are required: pass them or set {SERVICE_ENV} and {VERSION_ENV}")
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    metrics = ContractMetrics(service, version, registry)
+    metrics.preinitialise(route_templates(app.routes))
+    app.add_middleware(ContractMiddleware, metrics=metrics, routes=app.routes)
+    if log_level is not None:
+        configure_logging(service, version, log_level)
+    return metrics

@@ -1,0 +1,115 @@
+"""ASGI middleware recording the metric contract for every request, by route template."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .contract import BUCKETS, DURATION_METRIC, LABELS, NOT_TRAFFIC, PREINITIALISED_STATUSES, REQUESTS_METRIC, UNMATCHED
+from .tracing import TRACE_HEADER, current_trace_id, from_headers, new_trace_id
+
+access_log = logging.getLogger("service_contract.access")
+# Distinct raw paths are unbounded; their templates are not. The cache only saves the matching work.
+_TEMPLATE_CACHE = 4096
+
+
+class ContractMetrics:
+    """`http_requests_total` and `http_request_duration_seconds` with exactly the contract's labels."""
+
+    def __init__(self, service: str, version: str, registry: CollectorRegistry):
+        self.service, self.version = service, version
+        self.requests = Counter(REQUESTS_METRIC, "HTTP requests by route template and status.", LABELS, registry=registry)
+        self.duration = Histogram(DURATION_METRIC, "HTTP request duration in seconds.", LABELS, buckets=BUCKETS, registry=registry)
+
+    def observe(self, method: str, path: str, status: str, seconds: float) -> None:
+        labels = (method, path, status, self.service, self.version)
+        self.requests.labels(*labels).inc()
+        self.duration.labels(*labels).observe(seconds)
+
+    def preinitialise(self, routes: Sequence[tuple[str, str]]) -> None:
+        """Series for each (method, template) and common status, at 0: a first error is an increase, not a new series."""
+        for method, path in routes:
+            for status in PREINITIALISED_STATUSES:
+                labels = (method, path, status, self.service, self.version)
+                self.requests.labels(*labels)
+                self.duration.labels(*labels)
+
+
+def route_templates(routes: Sequence[BaseRoute], prefix: str = "") -> list[tuple[str, str]]:
+    """(method, template) of every route, mounts included."""
+    found = []
+    for route in routes:
+        path = getattr(route, "path", "")
+        if isinstance(route, Mount):
+            found += route_templates(route.routes, prefix + path)
+            continue
+        if not getattr(route, "include_in_schema", True):
+            continue  # framework routes (API docs, schema) are not the service's traffic
+        methods = sorted(getattr(route, "methods", None) or {"GET"})
+        found += [(method, prefix + path) for method in methods if method != "HEAD" and prefix + path not in NOT_TRAFFIC]
+    return found
+
+
+def _match(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") -> str | None:
+    partial = None
+    for route in routes:
+        matched, child = route.matches(scope)
+        if matched == Match.NONE:
+            continue
+        path = prefix + getattr(route, "path", "")
+        if isinstance(route, Mount):
+            inner = _match(route.routes, {**scope, **child}, path)
+            if inner is not None:
+                return inner
+            continue
+        if matched == Match.FULL:
+            return path
+        partial = partial or path  # the path matches, the method does not (405): still that route
+    return partial
+
+
+class ContractMiddleware:
+    """Times every request, records it under its route template (never the raw path), puts the
+    trace id in the response and in every log line of the request, and logs one access line."""
+
+    def __init__(self, app: ASGIApp, *, metrics: ContractMetrics, routes: Sequence[BaseRoute]):
+        self.app, self.metrics, self.routes = app, metrics, routes
+        self._template = functools.lru_cache(maxsize=_TEMPLATE_CACHE)(self._lookup)
+
+    def _lookup(self, method: str, path: str) -> str:
+        scope: Scope = {"type": "http", "method": method, "path": path, "root_path": "", "path_params": {}}
+        return _match(self.routes, scope) or UNMATCHED
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in NOT_TRAFFIC:
+            await self.app(scope, receive, send)
+            return
+        trace_id = from_headers(scope.get("headers", ())) or new_trace_id()
+        token = current_trace_id.set(trace_id)
+        status = 500
+        start = time.perf_counter()
+
+        async def send_with_trace(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message = {**message, "headers": [*message.get("headers", ()), (TRACE_HEADER, trace_id.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_trace)
+        finally:
+            elapsed = time.perf_counter() - start
+            method = scope["method"]
+            path = self._template(method, scope["path"])
+            self.metrics.observe(method, path, str(status), elapsed)
+            extra: dict[str, Any] = {"method": method, "path": path, "status": status, "latency": round(elapsed, 6)}
+            access_log.info("request", extra=extra)
+            current_trace_id.reset(token)
