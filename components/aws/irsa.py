@@ -43,6 +43,10 @@ class IrsaWorkloadArgs(BaseModel):
     prod: bool = Field(description="Replicas and disruption budgets sized for production.")
     protect: bool = Field(description="Protect the data it keeps (bucket, log group) and retain it on delete.")
 
+    def role(self, service_account: str, policy: Any) -> IrsaRoleArgs:
+        """The IRSA role for this chart's service account in its namespace, with `policy`."""
+        return IrsaRoleArgs(cluster=self.cluster, namespace=self.namespace, service_account=service_account, policy=policy)
+
 
 class IrsaRoleArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)

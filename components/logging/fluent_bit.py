@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field
 
-from ..aws.irsa import IrsaRole, IrsaRoleArgs, IrsaWorkloadArgs
+from ..aws.irsa import IrsaRole, IrsaWorkloadArgs
 from ..conventions import PROJECT
 from ..lib import iam
 from ..lib.helm import Chart, helm_release
@@ -46,16 +46,8 @@ class FluentBit(pulumi.ComponentResource):
             tags={},
             opts=child_opts(self, opts, protect=args.protect, retain_on_delete=args.protect),
         )
-        self.irsa = IrsaRole(
-            f"{name}-irsa",
-            IrsaRoleArgs(
-                cluster=args.cluster,
-                namespace=args.namespace,
-                service_account=SERVICE_ACCOUNT,
-                policy=self.log_group.arn.apply(lambda arn: json.dumps(iam.log_group_writer(arn), sort_keys=True)),
-            ),
-            opts=child_opts(self, opts),
-        )
+        policy = self.log_group.arn.apply(lambda arn: json.dumps(iam.log_group_writer(arn), sort_keys=True))
+        self.irsa = IrsaRole(f"{name}-irsa", args.role(SERVICE_ACCOUNT, policy), opts=child_opts(self, opts))
         sections = pipeline(cfg, args.cluster.region, args.log_group_name, args.loki)
         values = fluent_bit_values(cfg, sections, args.prod)
         # Writing starts only once the group exists, so nothing is ever auto-created without retention.

@@ -9,7 +9,7 @@ import pulumi
 import yaml
 from pydantic import Field
 
-from ..aws.irsa import IrsaRole, IrsaRoleArgs, IrsaWorkloadArgs
+from ..aws.irsa import IrsaRole, IrsaWorkloadArgs
 from ..aws.s3 import HardenedBucket, HardenedBucketArgs
 from ..conventions import PROJECT
 from ..lib import iam
@@ -56,16 +56,8 @@ class Loki(pulumi.ComponentResource):
             opts=child,
             moved_from=self,
         )
-        self.irsa = IrsaRole(
-            f"{name}-irsa",
-            IrsaRoleArgs(
-                cluster=args.cluster,
-                namespace=args.namespace,
-                service_account=SERVICE_ACCOUNT,
-                policy=self.bucket.arn.apply(lambda arn: json.dumps(iam.loki_bucket_access(arn, cfg.kms_key_arn), sort_keys=True)),
-            ),
-            opts=child,
-        )
+        policy = self.bucket.arn.apply(lambda arn: json.dumps(iam.loki_bucket_access(arn, cfg.kms_key_arn), sort_keys=True))
+        self.irsa = IrsaRole(f"{name}-irsa", args.role(SERVICE_ACCOUNT, policy), opts=child)
         values = self.bucket.bucket_name.apply(lambda bucket: loki_values(cfg, bucket, args.cluster.region, args.prod))
         # Loki writes only once the bucket is encrypted, private and has its lifecycle.
         after = [self.irsa, self.bucket]
