@@ -41,9 +41,13 @@ namespace_names = [name for name, on in (
 # platform's own are kept too when the stack protects its data (their volumes live there).
 service_namespaces = [service.namespace for service in config.services]
 retained = service_namespaces + (namespace_names if config.protect_data else [])
+privileged = {
+    ns.monitoring: "node-exporter reads the host (hostNetwork, hostPID, /proc and /sys) and the DCGM exporter the GPUs",
+    ns.logging: "Fluent Bit reads container logs from the node (hostPath /var/log) and buffers on it",
+}
 namespaces = PlatformNamespaces(
     "namespaces",
-    PlatformNamespacesArgs(names=namespace_names, retained=retained),
+    PlatformNamespacesArgs(names=namespace_names, retained=retained, privileged=privileged, teams=service_namespaces),
     opts=pulumi.ResourceOptions(providers=[k8s_provider]),
 )
 providers = [aws_provider, k8s_provider]

@@ -44,6 +44,8 @@ DOCUMENTED_IN_COMMENTS: dict[str, set[tuple[str, ...]]] = {
         ("grafana", "replicas"),
         # grafana chart values.yaml: `deploymentStrategy: {type: RollingUpdate}`
         ("grafana", "deploymentStrategy"),
+        # grafana chart values.yaml: `grafana.ini:` (server.root_url among its keys)
+        ("grafana", "grafana.ini"),
         ("grafana", "persistence"),
         ("grafana", "serviceAccount", "name"),
         ("grafana", "ingress", "ingressClassName"),

@@ -37,7 +37,7 @@ def test_helm_values_come_from_the_renderers(case):
             config.prometheus_stack, config.alerting, region, prod, True, config.protect_data
         ),
         "loki": loki_values(config.loki, "loki-bucket-mock0001", region, prod),
-        "fluent-bit": fluent_bit_values(config.fluent_bit, sections, prod),
+        "fluent-bit": fluent_bit_values(config.fluent_bit, sections),
         "argo-rollouts": argo_rollouts_values(config.argo_rollouts, prod),
     }
     if config.dcgm_exporter.enabled:

@@ -16,11 +16,30 @@ class PlatformNamespacesArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     names: list[str] = Field(description="Namespaces to create, deduplicated and sorted for stable output.")
+    privileged: dict[str, str] = Field(
+        default_factory=dict,
+        description="Namespaces whose agents need host access, with the reason; Pod Security Admission enforces `privileged` there.",
+    )
+    teams: list[str] = Field(
+        default_factory=list, description="Namespaces teams share with the platform (services' namespaces): `baseline` is enforced there."
+    )
     retained: list[str] = Field(
         default_factory=list,
         description="Namespaces never deleted by this program (kept in the cluster when dropped from config or on destroy): "
         "teams' service namespaces, whose Deployments, Secrets and volumes the platform does not own.",
     )
+
+
+def pod_security(namespace: str, args: PlatformNamespacesArgs) -> dict[str, str]:
+    """Pod Security Admission labels: `restricted` is always warned and audited; enforced `baseline`
+    in teams' namespaces (their other workloads predate the platform and must keep starting), and
+    `privileged` only where an agent needs the host (node-exporter, Fluent Bit, the DCGM exporter)."""
+    enforce = "privileged" if namespace in args.privileged else "baseline" if namespace in args.teams else "restricted"
+    return {
+        "pod-security.kubernetes.io/enforce": enforce,
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
 
 
 class PlatformNamespaces(pulumi.ComponentResource):
@@ -34,7 +53,11 @@ class PlatformNamespaces(pulumi.ComponentResource):
         self.namespaces = {
             ns: k8s.core.v1.Namespace(
                 f"{name}-{ns}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={**MANAGED_BY_LABELS, "kubernetes.io/metadata.name": ns}),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=ns,
+                    labels={**MANAGED_BY_LABELS, "kubernetes.io/metadata.name": ns, **pod_security(ns, args)},
+                    annotations={"eks-observability/pod-security-reason": args.privileged[ns]} if ns in args.privileged else None,
+                ),
                 opts=child_opts(self, opts, retain_on_delete=ns in args.retained or None),
             )
             for ns in sorted(set(args.names))

@@ -160,7 +160,7 @@ def parse_sections(text: str) -> list[Section]:
     return sections
 
 
-def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section], prod: bool) -> dict[str, Any]:
+def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section]) -> dict[str, Any]:
     by_kind = {kind: [s for s in sections if s[0] == kind] for kind in ("SERVICE", "INPUT", "FILTER", "OUTPUT")}
     values: dict[str, Any] = {
         "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
@@ -176,6 +176,5 @@ def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section], prod: bool)
         "serviceMonitor": {"enabled": True, "selector": dict(SELECTOR_LABELS)},
         "priorityClassName": "system-node-critical",
     }
-    if prod:
-        values["podDisruptionBudget"] = {"enabled": True, "maxUnavailable": "30%"}
+    # No PodDisruptionBudget: node drains do not evict DaemonSet pods, so one would protect nothing.
     return values

@@ -64,6 +64,18 @@ def ingress_annotations(cfg: PrometheusStackConfig) -> dict[str, str]:
     return annotations | ingress.annotations
 
 
+def zone_spread(app: str, prod: bool) -> list[dict[str, Any]]:
+    """Replicas in different zones (their EBS volumes are zone-bound): a zone lost takes one replica, not all."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule" if prod else "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": app}},
+        }
+    ]
+
+
 def prometheus_spec(cfg: PrometheusStackConfig, prod: bool) -> dict[str, Any]:
     """`prometheus.prometheusSpec`: size, retention, storage and the selectors every monitor and rule matches."""
     prom = cfg.prometheus
@@ -76,6 +88,7 @@ def prometheus_spec(cfg: PrometheusStackConfig, prod: bool) -> dict[str, Any]:
         "resources": prom.resources.as_k8s(),
         "storageSpec": _volume_claim(prom.storage_class, prom.storage_size),
         "podAntiAffinity": "hard" if prod else "soft",
+        "topologySpreadConstraints": zone_spread("prometheus", prod),
         # Explicit selectors from the same constant every monitor and rule of this program carries.
         "serviceMonitorSelectorNilUsesHelmValues": False,
         "podMonitorSelectorNilUsesHelmValues": False,
@@ -122,6 +135,7 @@ def kube_prometheus_stack_values(
                 "retention": am.retention,
                 "storage": _volume_claim(prom.storage_class, am.storage_size),
                 "podAntiAffinity": spec["podAntiAffinity"],
+                "topologySpreadConstraints": zone_spread("alertmanager", prod),
                 # Mounted at /etc/alertmanager/secrets/<name>/: the config reads receivers from files.
                 "secrets": [RECEIVERS_SECRET] if receiver_secret_keys(alerting) else [],
             },
@@ -172,6 +186,9 @@ def grafana_values(cfg: PrometheusStackConfig, region: str, cloudwatch: bool, re
             }
         )
     if grafana.ingress.enabled:
+        scheme = "https" if grafana.ingress.certificate_arn else "http"
+        # Links Grafana renders (alerts, shares, OAuth redirects) must use the public address.
+        values["grafana.ini"] = {"server": {"root_url": f"{scheme}://{grafana.ingress.host}"}}
         values["ingress"] = {
             "enabled": True,
             "ingressClassName": "alb",

@@ -143,7 +143,15 @@ class ServiceConfig(Model):
     metrics_adapter_image: Optional[str] = Field(
         None, description="Sidecar that exposes the metric contract for an app that cannot (legacy PHP); serves metricsPort."
     )
-    health_path: Optional[str] = Field(None, description="HTTP readiness probe path on the service port; none for no probe.")
+    health_path: str = Field(
+        "/healthz",
+        description="HTTP readiness probe path on the service port (the service-contract package serves /healthz): a canary "
+        "step counts only ready pods, so an owned pod template always has one.",
+    )
+    run_as_non_root: bool = Field(True, description="Refuse to start the service's containers as root (image needs a non-root USER).")
+    read_only_root_filesystem: bool = Field(
+        True, description="Mount the containers' root filesystem read-only; /tmp is a writable emptyDir."
+    )
     scrape_interval: Duration = Field("30s", description="ServiceMonitor interval.")
     canary: CanaryConfig = Field(default_factory=CanaryConfig, description="Canary steps.")
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig, description="Canary analysis thresholds.")
@@ -178,7 +186,7 @@ class ServiceConfig(Model):
 
     @field_validator("metrics_path", "health_path")
     @classmethod
-    def _path(cls, value: Optional[str]) -> Optional[str]:
+    def _path(cls, value: str) -> str:
         if value is None:
             return value
         if not re.match(r"^/[A-Za-z0-9/_.-]*$", value):

@@ -98,7 +98,10 @@ def _containers(service: ServiceConfig) -> list[dict[str, Any]]:
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
+        "runAsNonRoot": service.run_as_non_root,
+        "readOnlyRootFilesystem": service.read_only_root_filesystem,
     }
+    tmp = [{"name": "tmp", "mountPath": "/tmp"}] if service.read_only_root_filesystem else []
     app: dict[str, Any] = {
         "name": service.name,
         "image": service.image,
@@ -107,9 +110,9 @@ def _containers(service: ServiceConfig) -> list[dict[str, Any]]:
         "securityContext": security,
         # The service-contract package reads these for the `service` and `version` labels and log fields.
         "env": [{"name": "SERVICE_NAME", "value": service.name}, {"name": "SERVICE_VERSION", "value": service.version}],
+        "readinessProbe": {"httpGet": {"path": service.health_path, "port": "http"}, "periodSeconds": 10, "failureThreshold": 3},
+        "volumeMounts": tmp,
     }
-    if service.health_path:
-        app["readinessProbe"] = {"httpGet": {"path": service.health_path, "port": "http"}, "periodSeconds": 10}
     containers = [app]
     if service.metrics_port and service.metrics_adapter_image:
         containers.append(
@@ -119,11 +122,30 @@ def _containers(service: ServiceConfig) -> list[dict[str, Any]]:
                 "ports": [{"name": "metrics", "containerPort": service.metrics_port, "protocol": "TCP"}],
                 "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
                 "securityContext": security,
+                "volumeMounts": tmp,
             }
         )
     elif service.metrics_port:
         app["ports"].append({"name": "metrics", "containerPort": service.metrics_port, "protocol": "TCP"})
     return containers
+
+
+def spread(service: ServiceConfig) -> list[dict[str, Any]]:
+    """Across zones first, then nodes: a zone or a node lost takes at most its share of the pods."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector(service)},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+
+
+def pdb_spec(service: ServiceConfig) -> dict[str, Any]:
+    """One pod at a time may be evicted: node drains proceed, a drain never takes the whole service."""
+    return {"maxUnavailable": 1, "selector": {"matchLabels": selector(service)}}
 
 
 def rollout_spec(service: ServiceConfig) -> dict[str, Any]:
@@ -147,6 +169,13 @@ def rollout_spec(service: ServiceConfig) -> dict[str, Any]:
     else:
         spec["template"] = {
             "metadata": {"labels": {**labels(service), "app.kubernetes.io/version": service.version}},
-            "spec": {"containers": _containers(service)},
+            "spec": {
+                "containers": _containers(service),
+                # The app talks to no Kubernetes API: no token mounted to steal.
+                "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": service.run_as_non_root, "seccompProfile": {"type": "RuntimeDefault"}},
+                "topologySpreadConstraints": spread(service),
+                "volumes": [{"name": "tmp", "emptyDir": {}}] if service.read_only_root_filesystem else [],
+            },
         }
     return spec

@@ -13,7 +13,7 @@ from ..conventions import PROJECT, SELECTOR_LABELS, SERVICE_DASHBOARD_UID
 from ..lib.options import child_opts
 from .canary import analysis_template_spec, template_name
 from .config import ServiceConfig
-from .manifests import labels, rollout_spec, service_monitor_spec, service_spec
+from .manifests import labels, pdb_spec, rollout_spec, service_monitor_spec, service_spec
 from .rules import service_rule_groups
 
 
@@ -80,6 +80,15 @@ class ServiceMonitoring(pulumi.ComponentResource):
             metadata=meta(svc.name),
             spec=rollout_spec(svc),
             opts=child_opts(self, opts, depends_on=[self.analysis_template], retain_on_delete=args.adopted or None),
+        )
+        pdb = pdb_spec(svc)
+        self.pdb = k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(svc.name),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=pdb["maxUnavailable"], selector=k8s.meta.v1.LabelSelectorArgs(match_labels=pdb["selector"]["matchLabels"])
+            ),
+            opts=child,
         )
         self.rules = k8s.apiextensions.CustomResource(
             f"{name}-rules",

@@ -30,7 +30,7 @@ def test_fluent_bit(stack):
     config = fixture_config(*STACKS[stack])
     sections = pipeline(config.fluent_bit, config.cluster.region, config.log_group_name, LOKI_GATEWAY)
     assert_golden(f"logging/fluent-bit.{stack}.conf", render_sections(sections))
-    assert_golden(f"logging/fluent-bit.{stack}.yaml", fluent_bit_values(config.fluent_bit, sections, config.prod))
+    assert_golden(f"logging/fluent-bit.{stack}.yaml", fluent_bit_values(config.fluent_bit, sections))
 
 
 def test_fluent_bit_without_loki():
