@@ -84,6 +84,7 @@ if stack.enabled:
             gpu_rules=config.dcgm_exporter.enabled,
             log_group_names=[config.log_group_name] if config.fluent_bit.enabled else [],
             secrets=secrets,
+            external_labels={"cluster": cluster.name, "environment": config.environment},
         ),
         opts=deploy_opts(ns.monitoring),
     )

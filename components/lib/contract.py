@@ -12,6 +12,10 @@ class MetricContract(Model):
     requests_metric: str = Field(DEFAULT_REQUESTS_METRIC, description="Request counter.")
     duration_metric: str = Field(DEFAULT_DURATION_METRIC, description="Request duration histogram (base name).")
     allowed_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_LABELS), description="Labels kept on scrape.")
+    max_routes: int = Field(50, ge=1, le=2000, description="Route templates a pod may expose (its `path` values, `unmatched` included).")
+    max_methods: int = Field(4, ge=1, le=9, description="HTTP methods per route.")
+    max_statuses: int = Field(8, ge=1, le=60, description="Distinct status codes per route and method.")
+    histogram_buckets: int = Field(13, ge=1, le=100, description="Buckets of the duration histogram, +Inf excluded (the service-contract package has 13).")
 
     @field_validator("requests_metric", "duration_metric")
     @classmethod
@@ -33,6 +37,15 @@ class MetricContract(Model):
             if required not in value:
                 raise ValueError(f"'{required}' must stay allowed: the analysis and alerts select on it")
         return value
+
+    @property
+    def sample_limit(self) -> int:
+        """Samples one pod's scrape may keep: routes x methods x statuses x (1 counter + buckets, +Inf, _sum, _count).
+
+        One pod runs one version, so versions do not multiply a target's samples.
+        """
+        per_series_set = 1 + self.histogram_buckets + 1 + 2
+        return self.max_routes * self.max_methods * self.max_statuses * per_series_set
 
     @property
     def metrics(self) -> tuple[str, str]:

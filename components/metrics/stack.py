@@ -53,6 +53,7 @@ class KubePrometheusStackArgs(BaseModel):
     gpu_rules: bool = Field(description="Include the GPU alert group (DCGM exporter deployed).")
     log_group_names: list[str] = Field(default_factory=list, description="Log groups Grafana's CloudWatch datasource may query.")
     secrets: dict[str, Any] = Field(default_factory=dict, description="Secret Outputs by stack config key.")
+    external_labels: dict[str, str] = Field(default_factory=dict, description="Labels on everything this Prometheus sends out (cluster, environment).")
 
 
 class KubePrometheusStack(pulumi.ComponentResource):
@@ -81,7 +82,9 @@ class KubePrometheusStack(pulumi.ComponentResource):
         depends = [*self.crds, *self._receivers_secret(), *self._grafana_identity()]
         cfg = args.config
         region = args.cluster.region if args.cluster else ""
-        values = kube_prometheus_stack_values(cfg, args.alerting, region, args.prod, self._cloudwatch, args.retain_volumes)
+        values = kube_prometheus_stack_values(
+            cfg, args.alerting, region, args.prod, self._cloudwatch, args.retain_volumes, args.external_labels
+        )
         self.release = helm_release(
             self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=depends, timeout=900, skip_crds=True
         )

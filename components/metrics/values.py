@@ -113,6 +113,7 @@ def kube_prometheus_stack_values(
     prod: bool,
     cloudwatch: bool,
     retain_volumes: bool = False,
+    external_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Helm values for kube-prometheus-stack (CRDs are applied separately, see the component).
 
@@ -121,6 +122,9 @@ def kube_prometheus_stack_values(
     """
     prom, am, grafana = cfg.prometheus, cfg.alertmanager, cfg.grafana
     spec = prometheus_spec(cfg, prod)
+    # cluster and environment on every series and alert leaving this Prometheus (remote storage, a
+    # global view, Alertmanager); the operator adds `prometheus` and `prometheus_replica` itself.
+    spec["externalLabels"] = dict(sorted((external_labels or {}).items()))
     values: dict[str, Any] = {
         "crds": {"enabled": False},
         "defaultRules": {"create": True, "rules": {name: False for name in EKS_UNSCRAPEABLE_RULES}},

@@ -10,8 +10,6 @@ from .config import ServiceConfig
 
 # Labels prometheus-operator attaches to every target; kept beside the contract's labels.
 TARGET_LABELS = ("job", "instance", "namespace", "pod", "container", "endpoint", "service")
-# A scrape that returns more samples than this fails instead of filling Prometheus.
-SAMPLE_LIMIT = 20000
 
 
 def labels(service: ServiceConfig) -> dict[str, str]:
@@ -71,7 +69,8 @@ def service_monitor_spec(service: ServiceConfig) -> dict[str, Any]:
     return {
         "selector": {"matchLabels": selector(service)},
         "namespaceSelector": {"matchNames": [service.namespace]},
-        "sampleLimit": SAMPLE_LIMIT,
+        # A scrape over the contract's budget fails instead of filling Prometheus (ServiceNearSampleLimit warns first).
+        "sampleLimit": contract.sample_limit,
         "endpoints": [
             {
                 "port": metrics_port_name(service),

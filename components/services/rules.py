@@ -168,9 +168,27 @@ def custom_alert_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     ]
 
 
+def budget_alerts(service: ServiceConfig) -> list[AlertRule]:
+    """Warn before a pod's scrape reaches the sample limit (at the limit the whole scrape is dropped)."""
+    limit = service.metrics.sample_limit
+    kept = q.selector("scrape_samples_post_metric_relabeling", scope(service))
+    return [
+        AlertRule(
+            alert="ServiceNearSampleLimit",
+            expr=f"max by (namespace, service) ({kept}) > {0.8 * limit:g}",
+            for_="15m",
+            severity="warning",
+            summary="{{ $labels.service }} is close to its per-pod sample limit",
+            description=f"A pod of {{{{ $labels.service }}}} in {{{{ $labels.namespace }}}} exposes {{{{ $value }}}} samples, over 80% of "
+            f"its limit of {limit}: at the limit its scrapes are dropped entirely. Too many routes, methods or statuses, "
+            "or raw paths as labels; raise services[].metrics.maxRoutes only for real new routes.",
+        )
+    ]
+
+
 def service_rule_groups(service: ServiceConfig, runbook_base_url: str) -> list[dict[str, Any]]:
     prefix = f"{SERVICE_RULE_GROUP_PREFIX}.{service.namespace}.{service.name}"
-    alerts = slo_alerts(service) + health_alerts(service)
+    alerts = slo_alerts(service) + health_alerts(service) + budget_alerts(service)
     custom = [{"name": f"{prefix}.custom", "rules": custom_alert_rules(service)}] if service.alerts else []
     return [
         {"name": f"{prefix}.recording", "rules": recording_rules(service)},

@@ -217,3 +217,32 @@ def test_a_teams_own_alert_fires_with_the_platform_labels():
     ]
     proc = promtool.test_rules(groups, tests)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_near_the_sample_limit_warns_before_scrapes_are_dropped():
+    service = reference_service()
+    limit = service.metrics.sample_limit
+    assert limit == 50 * 4 * 8 * 17
+    groups = service_rule_groups(service, RUNBOOKS)
+    samples = 'scrape_samples_post_metric_relabeling{namespace="orders", service="orders-api", pod="orders-api-1"}'
+    tests: list[dict] = [
+        {
+            "interval": "1m",
+            "input_series": [{"series": samples, "values": f"{int(0.9 * limit)}x30"}],
+            "alert_rule_test": [
+                {"eval_time": "14m", "alertname": "ServiceNearSampleLimit", "exp_alerts": []},
+                {
+                    "eval_time": "15m",
+                    "alertname": "ServiceNearSampleLimit",
+                    "exp_alerts": [{"exp_labels": {"namespace": "orders", "service": "orders-api", "severity": "warning"}, "exp_annotations": _annotations("ServiceNearSampleLimit") | {"description": _annotations("ServiceNearSampleLimit")["description"].replace("{{ $value }}", str(int(0.9 * limit)))}}],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [{"series": samples, "values": f"{int(0.5 * limit)}x30"}],
+            "alert_rule_test": [{"eval_time": "20m", "alertname": "ServiceNearSampleLimit", "exp_alerts": []}],
+        },
+    ]
+    proc = promtool.test_rules(groups, tests)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
