@@ -58,8 +58,24 @@ class FluentBitConfig(Model):
     log_group_name: Optional[str] = Field(None, description="CloudWatch log group; default `/aws/eks/<cluster>/containers`.")
     retention_days: RetentionDays = Field(30, description="CloudWatch log group retention in days.")
     kms_key_arn: Optional[KmsKeyArn] = Field(None, description="KMS key for the log group; empty uses CloudWatch's default encryption.")
-    exclude_namespaces: list[DnsLabel] = Field(default_factory=lambda: ["kube-system"], description="Namespaces whose logs are dropped.")
-    mem_buf_limit: str = Field("50MB", description="Memory buffer limit of the tail input.")
+    exclude_namespaces: list[DnsLabel] = Field(default_factory=list, description="Namespaces whose logs are dropped entirely.")
+    cloudwatch_only_namespaces: list[DnsLabel] = Field(
+        default_factory=lambda: ["kube-system"],
+        description="Namespaces whose logs go to CloudWatch only, not Loki (system agents: aws-node, CoreDNS, the EBS CSI driver).",
+    )
+    mem_buf_limit: str = Field("50MB", description="Memory the tail input may hold before chunks go to the filesystem buffer.")
+    loki_buffer_limit: str = Field(
+        "2GB", description="Filesystem buffer per node for Loki while it is down or slow (storage.total_limit_size)."
+    )
+    cloudwatch_buffer_limit: str = Field(
+        "2GB", description="Filesystem buffer per node for CloudWatch Logs while it is down or throttling."
+    )
+    node_log_rate: str = Field(
+        "10MB", description="Expected log volume per node per minute; sizes the outage each buffer survives."
+    )
+    min_outage_minutes: int = Field(
+        60, ge=1, description="Each buffer must hold at least this many minutes of nodeLogRate, or the config is refused."
+    )
     send_to_loki: bool = Field(True, description="Also ship logs to Loki.")
     resources: Resources = Field(
         default_factory=lambda: resources("100m", "128Mi", "256Mi"),
@@ -73,11 +89,35 @@ class FluentBitConfig(Model):
             raise ValueError("must be a CloudWatch log group name: 1-512 of letters, digits, '_', '-', '/', '.', '#'")
         return value
 
-    @field_validator("mem_buf_limit")
+    @field_validator("mem_buf_limit", "loki_buffer_limit", "cloudwatch_buffer_limit", "node_log_rate")
     @classmethod
-    def _mem(cls, value: str) -> str:
+    def _size(cls, value: str) -> str:
         if not re.match(r"^[1-9][0-9]*[KMG]B$", value):
-            raise ValueError("must be a Fluent Bit size such as 5MB or 50MB")
+            raise ValueError("must be a Fluent Bit size such as 50MB or 2GB")
         return value
+
+    def outage_minutes(self) -> dict[str, float]:
+        """Minutes of logs each output's filesystem buffer holds at nodeLogRate before the oldest chunks go."""
+        rate = fluent_bit_bytes(self.node_log_rate)
+        return {
+            "loki": fluent_bit_bytes(self.loki_buffer_limit) / rate,
+            "cloudwatch": fluent_bit_bytes(self.cloudwatch_buffer_limit) / rate,
+        }
+
+    @model_validator(mode="after")
+    def _buffers_outlast_an_outage(self) -> FluentBitConfig:
+        for output, minutes in self.outage_minutes().items():
+            if minutes < self.min_outage_minutes:
+                raise ValueError(
+                    f"the {output} buffer holds {minutes:.0f} minutes of {self.node_log_rate} a minute, under minOutageMinutes "
+                    f"{self.min_outage_minutes}: raise {output}BufferLimit"
+                )
+        return self
+
+
+def fluent_bit_bytes(size: str) -> float:
+    """Fluent Bit sizes are powers of 1024: 2GB is 2 GiB."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    return float(size[:-2]) * units[size[-2]]
 
 

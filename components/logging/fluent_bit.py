@@ -48,7 +48,7 @@ class FluentBit(pulumi.ComponentResource):
         )
         policy = self.log_group.arn.apply(lambda arn: json.dumps(iam.log_group_writer(arn), sort_keys=True))
         self.irsa = IrsaRole(f"{name}-irsa", args.role(SERVICE_ACCOUNT, policy), opts=child_opts(self, opts))
-        sections = pipeline(cfg, args.cluster.region, args.log_group_name, args.loki)
+        sections = pipeline(cfg, args.cluster.region, args.log_group_name, args.loki, args.namespace)
         values = fluent_bit_values(cfg, sections)
         # Writing starts only once the group exists, so nothing is ever auto-created without retention.
         after = [self.log_group, self.irsa]

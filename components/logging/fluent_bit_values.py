@@ -31,25 +31,48 @@ LOKI_LABELS = (
 )
 
 
+STORAGE_PATH = "/var/fluent-bit/state/flb-storage"
+
+
+def _not_from(namespaces: list[str]) -> str:
+    """Tags of every container log except those of these namespaces (`kube.var.log.containers.<pod>_<ns>_<container>-<id>.log`)."""
+    if not namespaces:
+        return r"^kube\..*$"
+    return rf"^kube\.var\.log\.containers\.[^_]+_(?!(?:{'|'.join(namespaces)})_)[^_]+_.+$"
+
+
 class FluentBitConfigError(ValueError):
     """A rendered Fluent Bit section is malformed or names an unknown plugin."""
 
 
-def pipeline(cfg: FluentBitConfig, region: str, log_group: str, loki: Optional[tuple[str, int]]) -> list[Section]:
-    """The Fluent Bit pipeline as data: service, inputs, filters, outputs; `loki` is the gateway's (host, port)."""
-    excluded = ",".join(f"/var/log/containers/*_{ns}_*.log" for ns in cfg.exclude_namespaces)
+def pipeline(
+    cfg: FluentBitConfig, region: str, log_group: str, loki: Optional[tuple[str, int]], namespace: str = "logging"
+) -> list[Section]:
+    """The Fluent Bit pipeline as data: service, inputs, filters, outputs; `loki` is the gateway's (host, port).
+
+    Chunks are buffered on the node's disk, per output: while Loki is down its chunks queue up to
+    lokiBufferLimit and CloudWatch keeps receiving, and the other way round; retries never give up,
+    so nothing is dropped until an output's buffer is full (then its oldest chunks go first).
+    Fluent Bit's and Loki's own logs are not shipped: an outage would feed on itself.
+    """
+    own = [f"/var/log/containers/{pod}-*_{namespace}_*.log" for pod in ("fluent-bit", "loki")]
+    excluded = ",".join([f"/var/log/containers/*_{ns}_*.log" for ns in cfg.exclude_namespaces] + own)
     tail = [
         ("Name", "tail"),
         ("Tag", "kube.*"),
         ("Path", "/var/log/containers/*.log"),
+        ("Exclude_Path", excluded),
         ("multiline.parser", "docker, cri"),
         ("DB", "/var/log/flb_kube.db"),
         ("Mem_Buf_Limit", cfg.mem_buf_limit),
+        ("storage.type", "filesystem"),
+        # A JSON line or stack trace up to 1MB is kept whole (the runtime splits longer ones into
+        # 16KB partial lines, which the cri parser joins); only lines over 1MB are skipped.
+        ("Buffer_Chunk_Size", "64KB"),
+        ("Buffer_Max_Size", "1MB"),
         ("Skip_Long_Lines", "On"),
         ("Refresh_Interval", "10"),
     ]
-    if excluded:
-        tail.insert(3, ("Exclude_Path", excluded))
     sections: list[Section] = [
         (
             "SERVICE",
@@ -62,6 +85,11 @@ def pipeline(cfg: FluentBitConfig, region: str, log_group: str, loki: Optional[t
                 ("HTTP_Listen", "0.0.0.0"),
                 ("HTTP_Port", str(METRICS_PORT)),
                 ("Health_Check", "On"),
+                ("storage.path", f"{STORAGE_PATH}/"),
+                ("storage.sync", "normal"),
+                ("storage.checksum", "Off"),
+                ("storage.backlog.mem_limit", "16MB"),
+                ("storage.metrics", "On"),
             ],
         ),
         ("INPUT", tail),
@@ -89,7 +117,8 @@ def pipeline(cfg: FluentBitConfig, region: str, log_group: str, loki: Optional[t
                 ("auto_create_group", "Off"),
                 ("log_stream_template", "$kubernetes['namespace_name'].$kubernetes['pod_name']"),
                 ("log_stream_prefix", "pod-"),
-                ("Retry_Limit", "5"),
+                ("Retry_Limit", "no_limits"),
+                ("storage.total_limit_size", cfg.cloudwatch_buffer_limit),
             ],
         ),
     ]
@@ -99,13 +128,14 @@ def pipeline(cfg: FluentBitConfig, region: str, log_group: str, loki: Optional[t
                 "OUTPUT",
                 [
                     ("Name", "loki"),
-                    ("Match", "kube.*"),
+                    ("Match_Regex", _not_from(cfg.cloudwatch_only_namespaces)),
                     ("Host", loki[0]),
                     ("Port", str(loki[1])),
                     ("Labels", ", ".join(f"{k}={v}" for k, v in LOKI_LABELS)),
                     ("Auto_Kubernetes_Labels", "Off"),
                     ("Line_Format", "json"),
-                    ("Retry_Limit", "5"),
+                    ("Retry_Limit", "no_limits"),
+                    ("storage.total_limit_size", cfg.loki_buffer_limit),
                 ],
             )
         )
@@ -128,7 +158,7 @@ def validate(sections: list[Section]) -> None:
         name = dict(entries).get("Name")
         if name not in KNOWN_PLUGINS[kind]:
             raise FluentBitConfigError(f"{where}: unknown {kind.lower()} plugin {name!r}; known: {sorted(KNOWN_PLUGINS[kind])}")
-        if kind in ("FILTER", "OUTPUT") and "Match" not in keys:
+        if kind in ("FILTER", "OUTPUT") and "Match" not in keys and "Match_Regex" not in keys:
             raise FluentBitConfigError(f"{where}: {name} has no Match")
 
 
@@ -164,6 +194,9 @@ def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section]) -> dict[str
     by_kind = {kind: [s for s in sections if s[0] == kind] for kind in ("SERVICE", "INPUT", "FILTER", "OUTPUT")}
     values: dict[str, Any] = {
         "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
+        # The filesystem buffer lives on the node, so it survives a Fluent Bit restart.
+        "extraVolumes": [{"name": "flb-storage", "hostPath": {"path": STORAGE_PATH, "type": "DirectoryOrCreate"}}],
+        "extraVolumeMounts": [{"name": "flb-storage", "mountPath": STORAGE_PATH}],
         "config": {
             "service": render_sections(by_kind["SERVICE"]),
             "inputs": render_sections(by_kind["INPUT"]),

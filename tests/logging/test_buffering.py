@@ -1,0 +1,78 @@
+"""Logs survive an outage of either destination: filesystem buffers per output, retries that never give up."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from components.conventions import PROJECT
+from components.logging.config import FluentBitConfig
+from components.logging.fluent_bit_values import STORAGE_PATH, fluent_bit_values, parse_sections, pipeline
+from components.stack import ConfigError, load_stack_config
+from tests.conftest import ROOT
+from tests.stackfixtures import fixture_config, fixture_values, to_pulumi_config
+
+LOKI = ("loki-gateway.logging.svc.cluster.local", 80)
+
+
+def _sections() -> dict[str, dict[str, str]]:
+    config = fixture_config()
+    rendered = fluent_bit_values(config.fluent_bit, pipeline(config.fluent_bit, "eu-west-1", "/aws/eks/x", LOKI))["config"]
+    sections = [s for part in ("service", "inputs", "outputs") for s in parse_sections(rendered[part])]
+    return {dict(entries).get("Name", kind): dict(entries) for kind, entries in sections}
+
+
+def test_each_output_buffers_on_disk_and_never_gives_up():
+    sections = _sections()
+    assert sections["SERVICE"]["storage.path"] == f"{STORAGE_PATH}/"
+    assert sections["tail"]["storage.type"] == "filesystem"
+    for output in ("cloudwatch_logs", "loki"):
+        assert sections[output]["Retry_Limit"] == "no_limits"
+        assert sections[output]["storage.total_limit_size"] == "2GB"
+
+
+def test_long_lines_are_kept_up_to_a_megabyte():
+    tail = _sections()["tail"]
+    assert (tail["Buffer_Chunk_Size"], tail["Buffer_Max_Size"]) == ("64KB", "1MB")
+
+
+def test_the_pipeline_does_not_ship_its_own_logs():
+    excluded = _sections()["tail"]["Exclude_Path"].split(",")
+    assert "/var/log/containers/fluent-bit-*_logging_*.log" in excluded
+    assert "/var/log/containers/loki-*_logging_*.log" in excluded
+    assert not any("kube-system" in e for e in excluded)  # system agents' logs are kept
+
+
+def test_system_namespaces_go_to_cloudwatch_only():
+    loki = re.compile(_sections()["loki"]["Match_Regex"])
+    assert "Match" not in _sections()["loki"]
+    tag = "kube.var.log.containers.{pod}_{ns}_{container}-0123abcd.log"
+    assert not loki.match(tag.format(pod="coredns-5d78c9869d-abcde", ns="kube-system", container="coredns"))
+    assert not loki.match(tag.format(pod="aws-node-x7k2p", ns="kube-system", container="aws-node"))
+    assert loki.match(tag.format(pod="orders-api-7f9c-2", ns="orders", container="orders-api"))
+    assert loki.match(tag.format(pod="kube-system-lookalike-1", ns="orders", container="app"))
+    assert _sections()["cloudwatch_logs"]["Match"] == "kube.*"
+
+
+def test_buffer_lives_on_the_node():
+    config = fixture_config()
+    values = fluent_bit_values(config.fluent_bit, pipeline(config.fluent_bit, "eu-west-1", "/aws/eks/x", LOKI))
+    assert values["extraVolumes"] == [{"name": "flb-storage", "hostPath": {"path": STORAGE_PATH, "type": "DirectoryOrCreate"}}]
+    assert values["extraVolumeMounts"] == [{"name": "flb-storage", "mountPath": STORAGE_PATH}]
+
+
+def test_outage_survival_is_computed_and_documented():
+    minutes = FluentBitConfig().outage_minutes()
+    assert minutes == {"loki": 2048 / 10, "cloudwatch": 2048 / 10}
+    doc = (ROOT / "docs" / "failure-modes.md").read_text()
+    assert f"{minutes['loki']:.0f} minutes" in doc
+
+
+def test_a_buffer_too_small_for_the_log_rate_is_refused():
+    values = fixture_values(fluentBit={"lokiBufferLimit": "100MB", "nodeLogRate": "10MB"})
+    with pytest.raises(ConfigError) as err:
+        load_stack_config(*to_pulumi_config(values))
+    (issue,) = err.value.issues
+    assert issue.startswith(f"{PROJECT}:fluentBit: got ")
+    assert issue.endswith("the loki buffer holds 10 minutes of 10MB a minute, under minOutageMinutes 60: raise lokiBufferLimit.")
