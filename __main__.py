@@ -9,6 +9,7 @@ from components.integrations.container_insights import ContainerInsights, Contai
 from components.integrations.datadog import Datadog, DatadogArgs
 from components.integrations.kubecost import Kubecost, KubecostArgs
 from components.k8s.namespaces import PlatformNamespaces, PlatformNamespacesArgs
+from components.k8s.network import NetworkPolicies, network_policies
 from components.k8s.storage import ClusterPrerequisites, ClusterStorage
 from components.logging.fluent_bit import FluentBit, FluentBitArgs
 from components.logging.loki import Loki, LokiArgs
@@ -185,6 +186,15 @@ if config.container_insights.enabled:
         opts=deploy_opts(),
     )
     pulumi.export("containerInsightsRoleArn", insights.irsa.role_arn)
+
+if cluster.network_policies and stack.enabled:
+    manifests = network_policies(
+        ns.monitoring,
+        ns.logging if config.loki.enabled else None,
+        ns.rollouts if config.argo_rollouts.enabled else None,
+        config.kubecost.enabled,
+    )
+    NetworkPolicies("network-policies", manifests, opts=deploy_opts(ns.monitoring, *([ns.logging] if config.loki.enabled else [])))
 
 if config.services:
     # Validation guarantees Prometheus and Argo Rollouts are on whenever services are configured.

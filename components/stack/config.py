@@ -46,6 +46,11 @@ class ClusterConfig(Model):
         "Rollout of a service) instead of failing with AlreadyExists. Adopted Services and Rollouts are then retained on "
         "delete: removing a `services` entry never deletes a team's workload. See README, Adopting an existing cluster.",
     )
+    network_policies: bool = Field(
+        True,
+        description="Restrict who reaches Loki, Prometheus and Alertmanager inside the cluster (needs the VPC CNI's network policy "
+        "agent, `enableNetworkPolicy`, to be enforced).",
+    )
     create_storage_class: bool = Field(
         False,
         description="Create the `gp3` StorageClass (EBS CSI driver, encrypted, WaitForFirstConsumer) the platform's volumes use; "

@@ -1,0 +1,103 @@
+"""NetworkPolicies: inside the cluster, only the flows the platform needs reach its APIs.
+
+Loki's write path only from Fluent Bit, its read path only from Grafana (the ruler runs inside
+Loki); Prometheus' API only from Grafana, the Argo Rollouts controller (canary analysis), Kubecost
+and Prometheus itself; Alertmanager only from Prometheus, its peers and Grafana. Prometheus scrapes
+everything. Enforced by the VPC CNI's network policy agent (a cluster prerequisite).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..conventions import MANAGED_BY_LABELS, PROJECT
+from ..lib.options import child_opts
+
+NAME = "app.kubernetes.io/name"
+NS = "kubernetes.io/metadata.name"
+LOKI_GATEWAY_PORT = 8080
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+ALERTMANAGER_CLUSTER_PORT = 9094
+
+
+def _peer(namespace: str, app: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {NS: namespace}}, "podSelector": {"matchLabels": {NAME: app}}}
+
+
+def _policy(name: str, namespace: str, pods: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY_LABELS)},
+        "spec": {"podSelector": {"matchLabels": pods}, "policyTypes": ["Ingress"], "ingress": rules},
+    }
+
+
+def network_policies(monitoring: str, logging: Optional[str], rollouts: Optional[str], kubecost: bool) -> list[dict[str, Any]]:
+    """The platform's policies as manifests. A pod a policy selects accepts only the flows listed."""
+    prometheus = _peer(monitoring, "prometheus")
+    grafana = _peer(monitoring, "grafana")
+    policies = []
+    api_clients = [grafana, prometheus] + ([_peer(rollouts, "argo-rollouts")] if rollouts else [])
+    api_clients += [_peer("kubecost", "cost-analyzer")] if kubecost else []
+    policies.append(
+        _policy(
+            "prometheus-api",
+            monitoring,
+            {NAME: "prometheus"},
+            [{"from": api_clients, "ports": [{"port": PROMETHEUS_PORT, "protocol": "TCP"}]}, {"from": [prometheus]}],
+        )
+    )
+    alertmanager = _peer(monitoring, "alertmanager")
+    policies.append(
+        _policy(
+            "alertmanager-api",
+            monitoring,
+            {NAME: "alertmanager"},
+            [
+                {"from": [prometheus, grafana], "ports": [{"port": ALERTMANAGER_PORT, "protocol": "TCP"}]},
+                {
+                    "from": [alertmanager],
+                    "ports": [{"port": ALERTMANAGER_CLUSTER_PORT, "protocol": "TCP"}, {"port": ALERTMANAGER_CLUSTER_PORT, "protocol": "UDP"}],
+                },
+                {"from": [prometheus]},  # scrapes of the config reloader and Alertmanager itself
+            ],
+        )
+    )
+    if logging:
+        loki = _peer(logging, "loki")
+        policies.append(
+            _policy(
+                "loki",
+                logging,
+                {NAME: "loki"},
+                [
+                    # Writes from Fluent Bit and reads from Grafana, through the gateway only.
+                    {"from": [_peer(logging, "fluent-bit"), grafana], "ports": [{"port": LOKI_GATEWAY_PORT, "protocol": "TCP"}]},
+                    {"from": [loki]},  # the ring, the read and write paths inside Loki, the ruler
+                    {"from": [prometheus]},  # metrics
+                ],
+            )
+        )
+    return policies
+
+
+class NetworkPolicies(pulumi.ComponentResource):
+    """Creates the platform's NetworkPolicies (see `network_policies`)."""
+
+    def __init__(self, name: str, manifests: list[dict[str, Any]], opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PROJECT}:k8s:NetworkPolicies", name, None, opts)
+        self.policies = [
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{m['metadata']['name']}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(**m["metadata"]),
+                spec=m["spec"],
+                opts=child_opts(self, opts),
+            )
+            for m in manifests
+        ]
+        self.register_outputs({"policies": [m["metadata"]["name"] for m in manifests]})

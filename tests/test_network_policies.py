@@ -1,0 +1,90 @@
+"""NetworkPolicies allow exactly the platform's flows: checked with Kubernetes' ingress semantics on the
+registered policies, for every (source, destination) pair that matters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.manifests import validate
+from tools.mockrun import RunResult
+
+Pod = tuple[str, dict[str, str]]  # (namespace, labels)
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def _peer_matches(peer: dict[str, Any], source: Pod) -> bool:
+    namespace, labels = source
+    ns_ok = _selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": namespace}) if "namespaceSelector" in peer else True
+    pod_ok = _selects(peer["podSelector"], labels) if "podSelector" in peer else True
+    return ns_ok and pod_ok
+
+
+def allowed(policies: list[dict[str, Any]], source: Pod, target: Pod, port: int, protocol: str = "TCP") -> bool:
+    """Kubernetes: a pod no policy selects accepts everything; a selected pod accepts what some rule allows."""
+    selecting = [p for p in policies if p["metadata"]["namespace"] == target[0] and _selects(p["spec"]["podSelector"], target[1])]
+    if not selecting:
+        return True
+    for policy in selecting:
+        for rule in policy["spec"].get("ingress") or []:
+            peers_ok = not rule.get("from") or any(_peer_matches(peer, source) for peer in rule["from"])
+            ports_ok = not rule.get("ports") or any(p["port"] == port and p.get("protocol", "TCP") == protocol for p in rule["ports"])
+            if peers_ok and ports_ok:
+                return True
+    return False
+
+
+def _policies(result: RunResult) -> list[dict[str, Any]]:
+    return [r.inputs for r in result.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")]
+
+
+FLUENT_BIT = ("logging", {"app.kubernetes.io/name": "fluent-bit"})
+LOKI_GATEWAY = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "gateway"})
+LOKI_WRITE = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "write"})
+GRAFANA = ("monitoring", {"app.kubernetes.io/name": "grafana"})
+PROMETHEUS = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
+ALERTMANAGER = ("monitoring", {"app.kubernetes.io/name": "alertmanager"})
+ARGO = ("argo-rollouts", {"app.kubernetes.io/name": "argo-rollouts"})
+TEAM_POD = ("orders", {"app.kubernetes.io/name": "orders-api"})
+STRANGER = ("monitoring", {"app.kubernetes.io/name": "something-else"})
+
+FLOWS = [
+    # (source, destination, port, protocol, allowed)
+    (FLUENT_BIT, LOKI_GATEWAY, 8080, "TCP", True),
+    (GRAFANA, LOKI_GATEWAY, 8080, "TCP", True),
+    (TEAM_POD, LOKI_GATEWAY, 8080, "TCP", False),  # nobody else reads or deletes logs
+    (STRANGER, LOKI_GATEWAY, 8080, "TCP", False),
+    (FLUENT_BIT, LOKI_WRITE, 3100, "TCP", False),  # writes only through the gateway
+    (LOKI_GATEWAY, LOKI_WRITE, 3100, "TCP", True),
+    (PROMETHEUS, LOKI_WRITE, 3100, "TCP", True),  # metrics
+    (GRAFANA, PROMETHEUS, 9090, "TCP", True),
+    (ARGO, PROMETHEUS, 9090, "TCP", True),  # canary analysis
+    (TEAM_POD, PROMETHEUS, 9090, "TCP", False),
+    (STRANGER, PROMETHEUS, 9090, "TCP", False),
+    (PROMETHEUS, ALERTMANAGER, 9093, "TCP", True),
+    (ALERTMANAGER, ALERTMANAGER, 9094, "UDP", True),  # gossip
+    (TEAM_POD, ALERTMANAGER, 9093, "TCP", False),
+    (PROMETHEUS, TEAM_POD, 8080, "TCP", True),  # teams' namespaces are the teams': no policy here
+]
+
+
+@pytest.mark.parametrize(("source", "target", "port", "protocol", "expected"), FLOWS)
+def test_flows(prod, source, target, port, protocol, expected):
+    assert allowed(_policies(prod), source, target, port, protocol) is expected
+
+
+def test_policies_are_valid_and_can_be_turned_off(prod, run, make_config):
+    for policy in _policies(prod):
+        assert validate(policy) == [], policy["metadata"]["name"]
+    assert sorted(p["metadata"]["name"] for p in _policies(prod)) == ["alertmanager-api", "loki", "prometheus-api"]
+    assert _policies(run(make_config("dev", cluster={"networkPolicies": False}))) == []
+
+
+def test_the_evaluator_denies_when_a_policy_selects(prod):
+    deny_all = [{"metadata": {"namespace": "x"}, "spec": {"podSelector": {}, "ingress": []}}]
+    assert allowed(deny_all, TEAM_POD, ("x", {}), 80) is False
+    assert allowed([], TEAM_POD, ("x", {}), 80) is True
