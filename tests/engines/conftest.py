@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from components.metrics.alertmanager import SECRETS_DIR
+from tests.argo_expr import phase
 from tests.conftest import REDACTED, SECRET_CONFIG_KEYS
 from tests.engines import golden
 from tests.engines.scrape import scrape_config
@@ -69,6 +70,18 @@ class Stack:
 
     def query_api(self, path: str) -> Any:
         return get_json(f"{self.prometheus}{path}")
+
+    def verdicts(self, namespace: str, service: str, version: str) -> dict[str, str]:
+        """What Argo Rollouts decides for each metric of the service's AnalysisTemplate, queried on this server now."""
+        (template,) = [t for t in self.custom("AnalysisTemplate") if t["metadata"]["name"] == f"{service}-canary"]
+        out = {}
+        for metric in template["spec"]["metrics"]:
+            query = metric["provider"]["prometheus"]["query"]
+            for arg, value in (("namespace", namespace), ("service", service), ("canary-version", version)):
+                query = query.replace(f"{{{{args.{arg}}}}}", value)
+            result = [float(v["value"][1]) for v in self.query(query)]
+            out[metric["name"]] = phase(metric["successCondition"], metric["failureCondition"], result)
+        return out
 
     def custom(self, kind: str) -> list[dict[str, Any]]:
         return [r.inputs for r in self.result.registrations if r.custom and r.inputs.get("kind") == kind]

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.argo_expr import phase
 from tests.engines.conftest import GOLDEN, Stack
 from tests.engines.golden import SERVICE
 from tests.engines.servers import wait_for
@@ -17,21 +16,10 @@ from tests.engines.servers import wait_for
 
 @pytest.mark.parametrize("version", [v for v, (_, p95, _) in GOLDEN.items() if p95])
 def test_canary_verdicts_for_a_real_app(stack: Stack, version: str):
-    (template,) = [t for t in stack.custom("AnalysisTemplate") if t["metadata"]["name"] == f"{SERVICE}-canary"]
     _, p95, errors = GOLDEN[version]
     expected = {"p95-latency": p95, "error-ratio": errors}
-
-    def verdicts() -> dict[str, str]:
-        out = {}
-        for metric in template["spec"]["metrics"]:
-            query = metric["provider"]["prometheus"]["query"]
-            for arg, value in (("namespace", "shop"), ("service", SERVICE), ("canary-version", version)):
-                query = query.replace(f"{{{{args.{arg}}}}}", value)
-            values = [float(v["value"][1]) for v in stack.query(query)]
-            out[metric["name"]] = phase(metric["successCondition"], metric["failureCondition"], values)
-        return out
-
-    assert wait_for(lambda: verdicts() == expected and verdicts(), 40, f"{version}: {expected}") == expected
+    verdicts = wait_for(lambda: stack.verdicts("shop", SERVICE, version) == expected and expected, 40, f"{version}: {expected}")
+    assert verdicts == expected
 
 
 def test_an_error_burst_pages_through_alertmanager(stack: Stack):

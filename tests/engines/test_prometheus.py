@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from tests.argo_expr import phase
 from tests.engines.conftest import CANARIES, Stack
 from tests.engines.servers import wait_for
 
@@ -47,22 +46,11 @@ def test_a_contract_violation_is_visible_not_silently_undercounted(stack: Stack)
 
 @pytest.mark.parametrize("version", sorted(CANARIES))
 def test_canary_verdicts_on_the_real_server(stack: Stack, version: str):
-    (template,) = [t for t in stack.custom("AnalysisTemplate") if t["metadata"]["name"] == "orders-api-canary"]
     _, p95_verdict, error_verdict = CANARIES[version]
     expected = {"p95-latency": p95_verdict, "error-ratio": error_verdict}
-
-    def verdicts() -> dict[str, str]:
-        out = {}
-        for metric in template["spec"]["metrics"]:
-            query = metric["provider"]["prometheus"]["query"]
-            for arg, value in (("namespace", "orders"), ("service", "orders-api"), ("canary-version", version)):
-                query = query.replace(f"{{{{args.{arg}}}}}", value)
-            result = [float(v["value"][1]) for v in stack.query(query)]
-            out[metric["name"]] = phase(metric["successCondition"], metric["failureCondition"], result)
-        return out
-
     # Recording rules need two scrapes in their window before they speak; give them a few seconds.
-    assert wait_for(lambda: verdicts() == expected and verdicts(), 30, f"verdicts {expected}") == expected
+    verdicts = wait_for(lambda: stack.verdicts("orders", "orders-api", version) == expected and expected, 30, f"verdicts {expected}")
+    assert verdicts == expected
     assert not any(math.isnan(float(v["value"][1])) for v in stack.query('service_version:http_requests:rate2m{version="2.0.0"}'))
 
 
