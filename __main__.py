@@ -199,6 +199,7 @@ if cluster.network_policies and stack.enabled:
 if config.services:
     # Validation guarantees Prometheus and Argo Rollouts are on whenever services are configured.
     dashboards = {}
+    shares: dict[str, dict[str, float]] = {}
     for service in config.services:
         monitoring = ServiceMonitoring(
             f"svc-{service.name}",
@@ -214,4 +215,7 @@ if config.services:
         )
         if monitoring.dashboard_url:
             dashboards[service.name] = monitoring.dashboard_url
+        shares[service.name] = {f"setWeight {w}": share for w, share in monitoring.canary_shares.items()}
     pulumi.export("serviceDashboards", dashboards)
+    # What each canary step really sends without a traffic router: traffic follows pod counts.
+    pulumi.export("canaryTrafficShares", shares)

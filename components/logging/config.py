@@ -25,6 +25,16 @@ class LokiConfig(Model):
     bucket_name: Optional[str] = Field(None, description="Explicit S3 bucket name; empty lets Pulumi auto-name it.")
     kms_key_arn: Optional[KmsKeyArn] = Field(None, description="KMS key for SSE-KMS; empty uses SSE-S3 (AES256).")
     storage_size: Quantity = Field("10Gi", description="Volume for the WAL / compactor working directory.")
+    ingestion_rate_mb: float = Field(
+        16, gt=0, le=1024, description="Ingestion limit of the tenant in MB/s (Loki's default of 4 turns busy clusters into 429s)."
+    )
+    ingestion_burst_mb: float = Field(32, gt=0, le=2048, description="Burst above the ingestion limit in MB.")
+    per_stream_rate_limit: str = Field("5MB", description="Rate limit of one stream (one pod's container), e.g. 5MB.")
+    caches: Optional[bool] = Field(
+        None, description="Run the chunk and results caches (memcached); default on in prod so queries do not read S3 cold."
+    )
+    chunks_cache_memory_mb: int = Field(2048, ge=64, le=65536, description="Memory of the chunks cache, in MB.")
+    results_cache_memory_mb: int = Field(512, ge=64, le=65536, description="Memory of the results cache, in MB.")
     resources: Resources = Field(
         default_factory=lambda: resources("250m", "512Mi", "1Gi"),
         description="Loki container resources.",
@@ -45,8 +55,17 @@ class LokiConfig(Model):
             raise ValueError("must be at least 24h and a whole number of days (Loki's retention is a multiple of its 24h index period), e.g. 168h or 30d")
         return value
 
+    @field_validator("per_stream_rate_limit")
+    @classmethod
+    def _stream_rate(cls, value: str) -> str:
+        if not re.match(r"^[1-9][0-9]*(KB|MB)$", value):
+            raise ValueError("must be a size per second such as 3MB or 512KB")
+        return value
+
     @model_validator(mode="after")
     def _mode_replicas(self) -> LokiConfig:
+        if self.ingestion_burst_mb < self.ingestion_rate_mb:
+            raise ValueError(f"ingestionBurstMb {self.ingestion_burst_mb:g} must be at least ingestionRateMb {self.ingestion_rate_mb:g}")
         if self.deployment_mode == "SingleBinary" and self.replicas > 1:
             raise ValueError("SingleBinary mode with more than one replica needs a shared ring; use deploymentMode SimpleScalable")
         return self

@@ -53,6 +53,7 @@ def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[s
     """Helm values for the grafana-community `loki` chart; `prod` replicates, adds disruption budgets
     and keeps the volumes when the StatefulSets are deleted or scaled down."""
     single = cfg.deployment_mode == "SingleBinary"
+    caches = prod if cfg.caches is None else cfg.caches
     replication = 1 if single else min(3, cfg.replicas)
     resources = cfg.resources.as_k8s()
     pdb = {"podDisruptionBudget": {"maxUnavailable": 1}} if prod else {}
@@ -86,7 +87,15 @@ def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[s
                 "bucketNames": {"chunks": bucket, "ruler": bucket},
                 "s3": {"region": region},
             },
-            "limits_config": {"retention_period": cfg.retention},
+            # Sized for the platform's log volume: beyond these Loki answers 429 and Fluent Bit retries
+            # from its disk buffer (LokiDiscardingSamples says so).
+            "limits_config": {
+                "retention_period": cfg.retention,
+                "ingestion_rate_mb": cfg.ingestion_rate_mb,
+                "ingestion_burst_size_mb": cfg.ingestion_burst_mb,
+                "per_stream_rate_limit": cfg.per_stream_rate_limit,
+                "per_stream_rate_limit_burst": cfg.per_stream_rate_limit,
+            },
             "compactor": {
                 "retention_enabled": True,
                 "retention_delete_delay": cfg.delete_delay,
@@ -101,9 +110,9 @@ def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[s
         "write": {"replicas": 0} if single else target({"volumeClaimsEnabled": True}),
         "backend": {"replicas": 0} if single else target({"enabled": True}),
         "minio": {"enabled": False},
-        # The chart's default memcached chunk cache asks for 8 GiB; off until sized on purpose.
-        "chunksCache": {"enabled": False},
-        "resultsCache": {"enabled": False},
+        # Memcached in front of S3, sized from config (the chart's default chunk cache asks for 8 GiB).
+        "chunksCache": {"enabled": caches, "allocatedMemory": cfg.chunks_cache_memory_mb} if caches else {"enabled": False},
+        "resultsCache": {"enabled": caches, "allocatedMemory": cfg.results_cache_memory_mb} if caches else {"enabled": False},
         "lokiCanary": {"enabled": False},
         "test": {"enabled": False},
         "gateway": {"enabled": True, "replicas": 2 if prod else 1},

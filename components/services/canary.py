@@ -8,6 +8,7 @@ Rollouts pauses the rollout for a human to promote or abort.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..conventions import RECORD_ERROR_RATIO, record_latency
@@ -72,6 +73,28 @@ def analysis_ref(service: ServiceConfig) -> dict[str, Any]:
 def background_analysis(service: ServiceConfig) -> dict[str, Any] | None:
     """Analysis running beside the steps from the first one (`analysis.background`), or None."""
     return {**analysis_ref(service), "startingStep": 1} if service.analysis.background else None
+
+
+def real_share(replicas: int, weight: int) -> float:
+    """The share of traffic a canary really gets at `setWeight: weight` without a traffic router.
+
+    Traffic follows pods: Argo Rollouts picks canary and stable pod counts whose ratio comes closest
+    to the weight within replicas plus the default 25% surge, with at least one canary pod. So
+    `setWeight: 10` is 50% of the traffic with 1 replica, 25% with 3, 10% with 10.
+    """
+    if weight >= 100:
+        return 1.0
+    total = replicas + math.ceil(replicas * 0.25)
+    best = min(
+        ((c, s) for c in range(1, total) for s in range(1, total - c + 1)),
+        key=lambda cs: (abs(cs[0] / (cs[0] + cs[1]) - weight / 100), -(cs[0] + cs[1])),
+    )
+    return best[0] / (best[0] + best[1])
+
+
+def real_shares(service: ServiceConfig) -> dict[int, float]:
+    """setWeight -> the share of traffic the canary really gets, for each weight step."""
+    return {s.set_weight: round(real_share(service.replicas, s.set_weight), 3) for s in service.canary.steps if s.set_weight is not None}
 
 
 def canary_steps(service: ServiceConfig) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..conventions import PROJECT, SELECTOR_LABELS, SERVICE_DASHBOARD_UID
 from ..lib.options import child_opts
-from .canary import analysis_template_spec, template_name
+from .canary import analysis_template_spec, real_shares, template_name
 from .config import ServiceConfig
 from .manifests import labels, pdb_spec, rollout_spec, service_monitor_spec, service_spec
 from .rules import service_rule_groups
@@ -103,5 +103,16 @@ class ServiceMonitoring(pulumi.ComponentResource):
             if args.grafana_url
             else None
         )
-        self.register_outputs({"dashboard_url": self.dashboard_url, "service": svc.name})
+        self.canary_shares = real_shares(svc)
+        first = min(self.canary_shares) if self.canary_shares else None
+        if first is not None and self.canary_shares[first] >= 2 * first / 100:
+            pulumi.log.warn(
+                f"services {svc.name}: its first canary step (setWeight {first}) really sends "
+                f"{self.canary_shares[first]:.0%} of the traffic with {svc.replicas} replicas: without a traffic router, "
+                "traffic follows pod counts. Add replicas or start with a larger weight.",
+                resource=self,
+            )
+        self.register_outputs(
+            {"dashboard_url": self.dashboard_url, "service": svc.name, "canary_shares": {str(w): s for w, s in self.canary_shares.items()}}
+        )
 

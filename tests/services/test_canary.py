@@ -98,3 +98,19 @@ def test_canary_not_yet_scraped_is_inconclusive(prod):
     assert phase(spec["successCondition"], spec["failureCondition"], []) == "Inconclusive"
 
 
+
+
+@pytest.mark.parametrize(
+    ("replicas", "weight", "share"),
+    [(1, 10, 0.5), (3, 10, 0.25), (10, 10, 0.1), (2, 50, 0.5), (4, 20, 0.2), (1, 100, 1.0)],
+)
+def test_real_traffic_share_follows_pod_counts(replicas, weight, share):
+    from components.services.canary import real_share
+
+    assert real_share(replicas, weight) == share
+
+
+def test_real_shares_are_a_stack_output(prod):
+    shares = prod.outputs["canaryTrafficShares"].value
+    assert shares["orders-api"] == {"setWeight 10": 0.333, "setWeight 50": 0.5}  # 2 replicas
+    assert shares["billing-api"] == {"setWeight 20": 0.333}
