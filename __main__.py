@@ -57,7 +57,7 @@ if cluster.create_storage_class:
 ClusterPrerequisites(
     "prerequisite",
     storage_class=not cluster.create_storage_class,
-    ingress_class=stack.enabled and stack.grafana.enabled and stack.grafana.ingress.enabled,
+    ingress_class=grafana and stack.grafana.ingress.enabled,
     opts=pulumi.ResourceOptions(providers=[k8s_provider]),
 )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -14,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.conventions import PROJECT, REDACTED, SECRET_CONFIG_KEYS  # noqa: E402
+from components.conventions import REDACTED, SECRET_CONFIG_KEYS  # noqa: E402
 from tests.stackfixtures import fixture_values, to_pulumi_config  # noqa: E402
 from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets  # noqa: E402
 from tools.render import render  # noqa: E402
@@ -27,19 +26,6 @@ SHARED_SCHEMAS = next(
 # The fixture's services, in fixture order (tests/fixtures/base.yaml).
 FLEET = [service["name"] for service in fixture_values()["services"]]
 STACK_FILES = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
-
-
-def stack_values(stack: str) -> dict[str, Any]:
-    """The stack file's project config as plain Python values (objects decoded)."""
-    config, _ = load_stack_file(stack)
-    out = {}
-    for key, value in config.items():
-        if key.startswith(f"{PROJECT}:"):
-            try:
-                out[key[len(PROJECT) + 1 :]] = json.loads(value) if value[:1] in "[{" else value
-            except json.JSONDecodeError:
-                out[key[len(PROJECT) + 1 :]] = value
-    return out
 
 
 @pytest.fixture

@@ -75,10 +75,12 @@ def first_firing(
         (Path(tmp) / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
         (Path(tmp) / "test.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
         proc = subprocess.run([promtool, "test", "rules", "test.yaml"], capture_output=True, text=True, cwd=tmp, timeout=300)
-    if proc.returncode not in (0, 1) or "FAILED" not in proc.stdout + proc.stderr and proc.returncode:
-        raise RuntimeError(proc.stdout + proc.stderr)
+    output = proc.stdout + proc.stderr
+    # Exit 1 with "FAILED" is the answer (an alert fired where silence was expected); anything else is an error.
+    if proc.returncode not in (0, 1) or (proc.returncode == 1 and "FAILED" not in output):
+        raise RuntimeError(output)
     fired: dict[str, float | None] = {alert: None for alert in alerts}
-    for alert, when in _FAILED.findall(proc.stdout + proc.stderr):
+    for alert, when in _FAILED.findall(output):
         at = (duration_seconds(when) / 60) - start_minute
         if fired[alert] is None or at < fired[alert]:  # type: ignore[operator]
             fired[alert] = at

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from ..conventions import DEFAULT_ALLOWED_LABELS, DEFAULT_DURATION_METRIC, DEFAULT_REQUESTS_METRIC, FORBIDDEN_LABELS
+from . import promql
 from .types import LABEL_NAME_RE, METRIC_NAME_RE, Model
 
 
@@ -54,10 +55,11 @@ class MetricContract(Model):
 
 
 def contract_scopes(contracts: dict[str, MetricContract]) -> list[tuple[MetricContract, list[str]]]:
-    """Each distinct contract with the services that use it, the default contract first.
+    """Each distinct contract with the PromQL matchers that select its services, the default first.
 
-    `contracts` maps service name to its contract. The default contract always comes back, even
-    for no service: an app outside the `services` list that speaks the contract is still covered.
+    `contracts` maps service name to its contract. The default contract always comes back, with no
+    matcher: an app outside the `services` list that speaks it is covered too. A renamed contract is
+    narrowed to the services that use it.
     """
     default = MetricContract()
     groups: dict[tuple[str, str], list[str]] = {default.metrics: []}
@@ -65,4 +67,7 @@ def contract_scopes(contracts: dict[str, MetricContract]) -> list[tuple[MetricCo
     for service, contract in contracts.items():
         groups.setdefault(contract.metrics, []).append(service)
         by_metrics.setdefault(contract.metrics, contract)
-    return [(by_metrics[metrics], sorted(services)) for metrics, services in groups.items()]
+    return [
+        (by_metrics[metrics], [] if metrics == default.metrics else [promql.match("service", "|".join(sorted(services)))])
+        for metrics, services in groups.items()
+    ]

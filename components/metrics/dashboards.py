@@ -14,12 +14,6 @@ from ..lib.dashboards import WIDTH, Timeseries, dashboard, encode, query, timese
 HOSTNAME = "Hostname"
 
 
-def _scoped(services: list[str]) -> list[str]:
-    """`$service`, narrowed to these services when a contract is not the default one."""
-    matchers = [q.match("service", "$service")]
-    return matchers + [q.match("service", "|".join(services))] if services else matchers
-
-
 def platform_overview(contracts: dict[str, MetricContract]) -> str:
     """Request rate, error % and p99 latency for every service on the platform.
 
@@ -30,8 +24,8 @@ def platform_overview(contracts: dict[str, MetricContract]) -> str:
     by = ["service"]
     refs = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     rate, errors, p99 = [], [], []
-    for ref, (contract, services) in zip(refs, scopes, strict=False):
-        matchers = _scoped(services if contract != MetricContract() else [])
+    for ref, (contract, scope) in zip(refs, scopes, strict=False):
+        matchers = [q.match("service", "$service"), *scope]
         requests = q.selector(contract.requests_metric, matchers)
         rate.append(query(q.sum_by(q.rate(requests, "$__rate_interval"), by), "{{service}}", ref))
         errors.append(query(q.error_ratio(contract.requests_metric, "$__rate_interval", matchers, by), "{{service}}", ref))

@@ -34,10 +34,7 @@ def _per_contract(contracts: dict[str, MetricContract], expr: Callable[[MetricCo
     The default contract is not narrowed to listed services (an app outside `services` that
     speaks it is covered too); a service that renamed its metrics is read by its own names.
     """
-    parts = []
-    for contract, services in contract_scopes(contracts):
-        scope = [q.match("service", "|".join(services))] if contract != MetricContract() else []
-        parts.append(expr(contract, scope))
+    parts = [expr(contract, scope) for contract, scope in contract_scopes(contracts)]
     return parts[0] if len(parts) == 1 else "\nor\n".join(f"(\n{p}\n)" for p in parts)
 
 

@@ -81,14 +81,20 @@ def _foreign_keys(raw: dict[str, Any]) -> list[str]:
     return issues
 
 
+def _holder(structured: dict[str, Any], path: tuple[str, ...]) -> Optional[dict[str, Any]]:
+    """The mapping that holds the key at `path`, if the config has that key."""
+    parent: Any = structured
+    for part in path[:-1]:
+        parent = parent.get(part) if isinstance(parent, dict) else None
+    return parent if isinstance(parent, dict) and path[-1] in parent else None
+
+
 def _apply_deprecations(structured: dict[str, Any], warn: Callable[[str], None]) -> list[str]:
-    """Move renamed keys to their new name in place; issues when both are set."""
+    """Move renamed keys to their new name in place (issues when both are set); drop removed ones."""
     issues = []
     for path, new in DEPRECATED_KEYS.items():
-        parent: Any = structured
-        for part in path[:-1]:
-            parent = parent.get(part) if isinstance(parent, dict) else None
-        if not isinstance(parent, dict) or path[-1] not in parent:
+        parent = _holder(structured, path)
+        if parent is None:
             continue
         new_path = key_path((*path[:-1], new))
         if new in parent:
@@ -98,10 +104,8 @@ def _apply_deprecations(structured: dict[str, Any], warn: Callable[[str], None])
         parent[new] = parent.pop(path[-1])
         warn(f"{key_path(path)} is deprecated; rename it to {new_path} (same meaning).")
     for path, why in REMOVED_KEYS.items():
-        parent = structured
-        for part in path[:-1]:
-            parent = parent.get(part) if isinstance(parent, dict) else None
-        if isinstance(parent, dict) and path[-1] in parent:
+        parent = _holder(structured, path)
+        if parent is not None:
             parent.pop(path[-1])
             warn(f"{key_path(path)} is no longer used and is ignored: {why}; remove it.")
     return issues
