@@ -109,10 +109,12 @@ if config.loki.enabled:
             prod=config.prod,
             protect=config.protect_data,
             grafana_namespace=ns.monitoring if grafana else None,
+            alertmanager_url=metrics.alertmanager_url if stack.enabled else None,
         ),
         opts=deploy_opts(ns.logging, *([ns.monitoring] if grafana else []), after=crds),
     )
     pulumi.export("lokiBucketName", loki.bucket_name)
+    pulumi.export("lokiRulerBucketName", loki.ruler_bucket_name)
     pulumi.export("lokiRoleArn", loki.role_arn)
     pulumi.export("lokiUrl", loki.gateway_url)
 

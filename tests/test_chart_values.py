@@ -53,6 +53,9 @@ DOCUMENTED_IN_COMMENTS: dict[str, set[tuple[str, ...]]] = {
     "loki": {
         # loki-community values.yaml `loki.storage` comment: "bucketNames: chunks: FIXME, ruler: FIXME"
         ("loki", "storage", "bucketNames"),
+        # `loki.rulerConfig` is Loki's `ruler` block (`@schema skipProperties:true;additionalProperties:true`)
+        ("loki", "rulerConfig", "alertmanager_url"),
+        ("loki", "rulerConfig", "enable_api"),
         # `loki.schemaConfig: {}` is documented as the Loki schema_config block (free-form)
         ("loki", "schemaConfig", "configs"),
         # `loki.limits_config` is passed through `tpl (toYaml)` as Loki's limits_config: any Loki limit

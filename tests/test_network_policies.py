@@ -44,7 +44,9 @@ def _policies(result: RunResult) -> list[dict[str, Any]]:
 
 FLUENT_BIT = ("logging", {"app.kubernetes.io/name": "fluent-bit"})
 LOKI_GATEWAY = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "gateway"})
-LOKI_WRITE = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "write"})
+LOKI_WRITE = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "distributor"})
+LOKI_QUERIER = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "querier"})
+LOKI_RULER = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "ruler"})
 GRAFANA = ("monitoring", {"app.kubernetes.io/name": "grafana"})
 PROMETHEUS = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
 ALERTMANAGER = ("monitoring", {"app.kubernetes.io/name": "alertmanager"})
@@ -61,6 +63,10 @@ FLOWS = [
     (FLUENT_BIT, LOKI_WRITE, 3100, "TCP", False),  # writes only through the gateway
     (LOKI_GATEWAY, LOKI_WRITE, 3100, "TCP", True),
     (PROMETHEUS, LOKI_WRITE, 3100, "TCP", True),  # metrics
+    (FLUENT_BIT, LOKI_QUERIER, 3100, "TCP", False),  # the read path only through the gateway
+    (LOKI_RULER, LOKI_QUERIER, 9095, "TCP", True),  # inside Loki
+    (LOKI_RULER, ALERTMANAGER, 9093, "TCP", True),  # LogQL alerts
+    (FLUENT_BIT, ALERTMANAGER, 9093, "TCP", False),
     (GRAFANA, PROMETHEUS, 9090, "TCP", True),
     (ARGO, PROMETHEUS, 9090, "TCP", True),  # canary analysis
     (TEAM_POD, PROMETHEUS, 9090, "TCP", False),

@@ -90,7 +90,12 @@ def test_every_service_gets_its_stack(stack_file):
 
 def _edit(text: str, stack: str) -> dict[str, str]:
     """The everyday edits a user makes to a stack file, each applied on its own."""
-    service = "    - {name: newprep-api, namespace: newprep, port: 8012, replicas: 1, version: 0.1.0, image: registry.example.com/newprep-api:0.1.0}\n"
+    # A prod canary's first step must send the canary under half the traffic: 2 replicas is the least there.
+    replicas = 2 if stack == "prod" else 1
+    service = (
+        f"    - {{name: newprep-api, namespace: newprep, port: 8012, replicas: {replicas}, version: 0.1.0, "
+        "image: registry.example.com/newprep-api:0.1.0}\n"
+    )
     marker = "  eks-observability:services:\n"
     edits = {"add a service": text.replace(marker, marker + service)}
     first = re.search(r"name: ([a-z0-9-]+), namespace", text)

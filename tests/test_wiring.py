@@ -37,7 +37,10 @@ def test_helm_values_come_from_the_renderers(case):
             config.prometheus_stack, config.alerting, region, prod, True, config.protect_data,
             {"cluster": config.cluster.name, "environment": config.environment},
         ),
-        "loki": loki_values(config.loki, "loki-bucket-mock0001", region, prod),
+        "loki": loki_values(
+            config.loki, "loki-bucket-mock0001", "loki-ruler-bucket-mock0001", region, prod,
+            f"http://kube-prometheus-stack-alertmanager.{config.namespaces.monitoring}.svc.cluster.local:9093",
+        ),
         "fluent-bit": fluent_bit_values(config.fluent_bit, sections),
         "argo-rollouts": argo_rollouts_values(config.argo_rollouts, prod),
     }

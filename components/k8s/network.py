@@ -2,7 +2,7 @@
 
 Loki's write path only from Fluent Bit, its read path only from Grafana (the ruler runs inside
 Loki); Prometheus' API only from Grafana, the Argo Rollouts controller (canary analysis), Kubecost
-and Prometheus itself; Alertmanager only from Prometheus, its peers and Grafana. Prometheus scrapes
+and Prometheus itself; Alertmanager only from Prometheus, Loki's ruler, its peers and Grafana. Prometheus scrapes
 everything. Enforced by the VPC CNI's network policy agent (a cluster prerequisite).
 """
 
@@ -53,13 +53,14 @@ def network_policies(monitoring: str, logging: Optional[str], rollouts: Optional
         )
     )
     alertmanager = _peer(monitoring, "alertmanager")
+    senders = [prometheus, grafana] + ([_peer(logging, "loki")] if logging else [])
     policies.append(
         _policy(
             "alertmanager-api",
             monitoring,
             {NAME: "alertmanager"},
             [
-                {"from": [prometheus, grafana], "ports": [{"port": ALERTMANAGER_PORT, "protocol": "TCP"}]},
+                {"from": senders, "ports": [{"port": ALERTMANAGER_PORT, "protocol": "TCP"}]},
                 {
                     "from": [alertmanager],
                     "ports": [{"port": ALERTMANAGER_CLUSTER_PORT, "protocol": "TCP"}, {"port": ALERTMANAGER_CLUSTER_PORT, "protocol": "UDP"}],

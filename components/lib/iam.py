@@ -33,15 +33,17 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, 
     }
 
 
-def loki_bucket_access(bucket_arn: str, kms_key_arn: str | None = None) -> Policy:
-    """Loki reads, writes and (compactor retention) deletes objects in its own bucket only."""
+def loki_bucket_access(bucket_arn: str, ruler_bucket_arn: str, kms_key_arn: str | None = None) -> Policy:
+    """Loki reads, writes and deletes (compactor retention, rule group deletion) objects in its own
+    chunk and ruler buckets only."""
+    buckets = [bucket_arn, ruler_bucket_arn]
     statements: list[dict[str, Any]] = [
-        {"Sid": "ListLokiBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+        {"Sid": "ListLokiBuckets", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": buckets},
         {
             "Sid": "LokiObjects",
             "Effect": "Allow",
             "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-            "Resource": f"{bucket_arn}/*",
+            "Resource": [f"{arn}/*" for arn in buckets],
         },
     ]
     if kms_key_arn:

@@ -16,13 +16,23 @@ _LOG_GROUP_RE = re.compile(r"^[\w./#-]{1,512}$")
 class LokiConfig(Model):
     enabled: bool = Field(True, description="Deploy Loki on S3.")
     chart_version: ChartVersion = Field("18.11.0", description="Pinned grafana-community `loki` chart version.")
-    deployment_mode: Literal["SingleBinary", "SimpleScalable"] = Field("SingleBinary", description="Loki deployment mode.")
-    replicas: int = Field(1, ge=1, le=10, description="Replicas per Loki target (single binary or each of read/write/backend).")
+    deployment_mode: Literal["Monolithic", "SimpleScalable", "SimpleScalable<->Distributed", "Distributed"] = Field(
+        "Monolithic",
+        description="Loki deployment mode: Monolithic (one binary, small installs), Distributed (microservices on S3, "
+        "the scale-out path), SimpleScalable (deprecated upstream, removed in Loki 4) or the chart's migration mode "
+        "SimpleScalable<->Distributed, which runs both while moving between them.",
+    )
+    replicas: int = Field(
+        1, ge=1, le=30, description="Replicas of the single binary, of each read/write/backend target, or of the ingesters, distributors and queriers."
+    )
     retention: Duration = Field(
         "360h", description="Log retention, a whole number of days of at least 24h (Loki's index period); the S3 chunk lifecycle is derived from it."
     )
     delete_delay: Duration = Field("2h", description="Compactor delete delay; added to retention for the S3 lifecycle.")
-    bucket_name: Optional[str] = Field(None, description="Explicit S3 bucket name; empty lets Pulumi auto-name it.")
+    bucket_name: Optional[str] = Field(None, description="Explicit S3 bucket name for chunks and index; empty lets Pulumi auto-name it.")
+    ruler_bucket_name: Optional[str] = Field(
+        None, description="Explicit S3 bucket name for the ruler's rule groups (kept apart from chunks); empty lets Pulumi auto-name it."
+    )
     kms_key_arn: Optional[KmsKeyArn] = Field(None, description="KMS key for SSE-KMS; empty uses SSE-S3 (AES256).")
     storage_size: Quantity = Field("10Gi", description="Volume for the WAL / compactor working directory.")
     ingestion_rate_mb: float = Field(
@@ -40,7 +50,7 @@ class LokiConfig(Model):
         description="Loki container resources.",
     )
 
-    @field_validator("bucket_name")
+    @field_validator("bucket_name", "ruler_bucket_name")
     @classmethod
     def _bucket(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and (not _BUCKET_RE.match(value) or ".." in value):
@@ -66,8 +76,10 @@ class LokiConfig(Model):
     def _mode_replicas(self) -> LokiConfig:
         if self.ingestion_burst_mb < self.ingestion_rate_mb:
             raise ValueError(f"ingestionBurstMb {self.ingestion_burst_mb:g} must be at least ingestionRateMb {self.ingestion_rate_mb:g}")
-        if self.deployment_mode == "SingleBinary" and self.replicas > 1:
-            raise ValueError("SingleBinary mode with more than one replica needs a shared ring; use deploymentMode SimpleScalable")
+        if self.deployment_mode == "Monolithic" and self.replicas > 1:
+            raise ValueError("Monolithic mode with more than one replica needs a shared ring; use deploymentMode Distributed")
+        if self.bucket_name is not None and self.bucket_name == self.ruler_bucket_name:
+            raise ValueError(f"rulerBucketName {self.ruler_bucket_name!r} must differ from bucketName: rule groups are kept apart from chunks")
         return self
 
 

@@ -17,7 +17,15 @@ from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import datasource_config_map
 from .config import LokiConfig
-from .loki_values import GATEWAY_PORT, GATEWAY_SERVICE, SERVICE_ACCOUNT, grafana_datasource, lifecycle_rules, loki_values
+from .loki_values import (
+    GATEWAY_PORT,
+    GATEWAY_SERVICE,
+    SERVICE_ACCOUNT,
+    grafana_datasource,
+    lifecycle_rules,
+    loki_values,
+    ruler_lifecycle_rules,
+)
 
 # The OSS chart moved to grafana-community; the chart in grafana/loki is the enterprise one.
 CHART = Chart("loki", "https://grafana-community.github.io/helm-charts", "loki")
@@ -26,14 +34,17 @@ CHART = Chart("loki", "https://grafana-community.github.io/helm-charts", "loki")
 class LokiArgs(IrsaWorkloadArgs):
     config: LokiConfig = Field(description="Validated `loki` stack config.")
     grafana_namespace: Optional[str] = Field(None, description="Namespace of Grafana, which gets the Loki datasource; None for no Grafana.")
+    alertmanager_url: Optional[str] = Field(None, description="Alertmanager the Loki ruler sends alerts to; None for none.")
 
 
 class Loki(pulumi.ComponentResource):
-    """Creates the Loki bucket (`HardenedBucket`, chunk-only lifecycle), the IRSA role for Loki's
-    service account, the `loki` Helm release, and the Grafana datasource ConfigMap for it."""
+    """Creates the Loki chunk bucket (`HardenedBucket`, chunk-only lifecycle) and ruler bucket (rule
+    groups, never expired), the IRSA role for Loki's service account scoped to both, the `loki` Helm
+    release, and the Grafana datasource ConfigMap for it."""
 
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
+    ruler_bucket_name: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     gateway_host: str
     gateway_port: int
@@ -56,11 +67,25 @@ class Loki(pulumi.ComponentResource):
             opts=child,
             moved_from=self,
         )
-        policy = self.bucket.arn.apply(lambda arn: json.dumps(iam.loki_bucket_access(arn, cfg.kms_key_arn), sort_keys=True))
+        self.ruler_bucket = HardenedBucket(
+            f"{name}-ruler-bucket",
+            HardenedBucketArgs(
+                bucket_name=cfg.ruler_bucket_name,
+                kms_key_arn=cfg.kms_key_arn,
+                lifecycle_rules=ruler_lifecycle_rules(),
+                protect=args.protect,
+            ),
+            opts=child,
+        )
+        policy = pulumi.Output.all(self.bucket.arn, self.ruler_bucket.arn).apply(
+            lambda arns: json.dumps(iam.loki_bucket_access(arns[0], arns[1], cfg.kms_key_arn), sort_keys=True)
+        )
         self.irsa = IrsaRole(f"{name}-irsa", args.role(SERVICE_ACCOUNT, policy), opts=child)
-        values = self.bucket.bucket_name.apply(lambda bucket: loki_values(cfg, bucket, args.cluster.region, args.prod))
-        # Loki writes only once the bucket is encrypted, private and has its lifecycle.
-        after = [self.irsa, self.bucket]
+        values = pulumi.Output.all(self.bucket.bucket_name, self.ruler_bucket.bucket_name).apply(
+            lambda names: loki_values(cfg, names[0], names[1], args.cluster.region, args.prod, args.alertmanager_url)
+        )
+        # Loki writes only once the buckets are encrypted, private and have their lifecycle.
+        after = [self.irsa, self.bucket, self.ruler_bucket]
         self.release = helm_release(self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=after, timeout=900)
         if args.grafana_namespace:
             self.datasource = datasource_config_map(
@@ -72,11 +97,13 @@ class Loki(pulumi.ComponentResource):
             )
         self.bucket_name = self.bucket.bucket_name
         self.bucket_arn = self.bucket.arn
+        self.ruler_bucket_name = self.ruler_bucket.bucket_name
         self.role_arn = self.irsa.role_arn
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
                 "bucket_arn": self.bucket_arn,
+                "ruler_bucket_name": self.ruler_bucket_name,
                 "role_arn": self.role_arn,
                 "gateway_url": self.gateway_url,
             }

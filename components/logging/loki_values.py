@@ -49,22 +49,91 @@ def lifecycle_rules(retention: str, delete_delay: str) -> list[dict[str, Any]]:
     ]
 
 
-def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[str, Any]:
-    """Helm values for the grafana-community `loki` chart; `prod` replicates, adds disruption budgets
-    and keeps the volumes when the StatefulSets are deleted or scaled down."""
-    single = cfg.deployment_mode == "SingleBinary"
-    caches = prod if cfg.caches is None else cfg.caches
-    replication = 1 if single else min(3, cfg.replicas)
+# Distributed mode: values key -> (component label, how the chart takes its volume). The chart
+# builds a StatefulSet's claims from `persistence.claims` when that list exists in its defaults
+# (ingester, compactor: a list replaces the default, so each claim is complete), else from
+# `persistence.size`; only some targets know the retention-policy keys.
+DISTRIBUTED: dict[str, tuple[str, Optional[str]]] = {
+    "ingester": ("ingester", "claims"),
+    "distributor": ("distributor", None),
+    "querier": ("querier", None),
+    "queryFrontend": ("query-frontend", None),
+    "queryScheduler": ("query-scheduler", None),
+    "indexGateway": ("index-gateway", "size"),
+    "compactor": ("compactor", "claims"),
+    "ruler": ("ruler", "size"),
+}
+RETENTION_POLICY_KEYS = ("ingester", "indexGateway", "compactor")
+SCALED_FROM_CONFIG = ("ingester", "distributor", "querier")
+SINGLETONS = ("compactor",)  # retention and deletes must run in exactly one place
+LEGACY_TARGETS = ("singleBinary", "read", "write", "backend")
+
+
+def _zone_spread(component: str) -> list[dict[str, Any]]:
+    """Replicas in different zones first (an AZ outage keeps a write quorum), then different nodes."""
+    selector = {"matchLabels": {"app.kubernetes.io/component": component, "app.kubernetes.io/instance": "loki"}}
+    return [
+        {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": selector}
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+
+
+def _targets(cfg: LokiConfig, prod: bool) -> dict[str, Any]:
+    """Replicas, volumes and disruption budgets of every target of the chosen mode; the other
+    modes' targets are zeroed, as the chart requires."""
     resources = cfg.resources.as_k8s()
-    pdb = {"podDisruptionBudget": {"maxUnavailable": 1}} if prod else {}
     retain = {"whenDeleted": "Retain", "whenScaled": "Retain", "enableStatefulSetAutoDeletePVC": False} if prod else {}
+    volume = {"size": cfg.storage_size, "storageClass": STORAGE_CLASS}
+    zeroed: dict[str, Any] = {name: {"replicas": 0} for name in (*LEGACY_TARGETS, *DISTRIBUTED)}
+    if cfg.deployment_mode in ("Distributed", "SimpleScalable<->Distributed"):
+        targets = dict(zeroed)
+        for key, (component, volume_style) in DISTRIBUTED.items():
+            replicas = cfg.replicas if key in SCALED_FROM_CONFIG else 1 if key in SINGLETONS else 2
+            spec: dict[str, Any] = {"replicas": replicas, "resources": resources}
+            if replicas > 1:
+                spec["maxUnavailable"] = 1
+                if prod:
+                    spec["topologySpreadConstraints"] = _zone_spread(component)
+            policy = retain if key in RETENTION_POLICY_KEYS else {}
+            if volume_style == "claims":
+                claim = {"name": "data", "accessModes": ["ReadWriteOnce"], **volume}
+                spec["persistence"] = {"enabled": True, "claims": [claim], **policy}
+            elif volume_style == "size":
+                spec["persistence"] = {"enabled": True, "accessModes": ["ReadWriteOnce"], **volume, **policy}
+            if key == "ingester":
+                # One StatefulSet replicated across zones; the chart's zone-aware variant needs the
+                # rollout-operator and one StatefulSet per zone.
+                spec["zoneAwareReplication"] = {"enabled": False}
+            targets[key] = spec
+        if cfg.deployment_mode == "Distributed":
+            return targets
+        # Migration: the SimpleScalable targets keep serving while the microservices join the ring.
+        scalable = _targets(cfg.model_copy(update={"deployment_mode": "SimpleScalable"}), prod)
+        return {**targets, **{key: scalable[key] for key in ("read", "write", "backend")}}
+    pdb = {"podDisruptionBudget": {"maxUnavailable": 1}} if prod else {}
 
     def target(persistence: Optional[dict[str, Any]]) -> dict[str, Any]:
         spec: dict[str, Any] = {"replicas": cfg.replicas, "resources": resources, **pdb}
         if persistence is not None:
-            spec["persistence"] = {**persistence, "size": cfg.storage_size, "storageClass": STORAGE_CLASS, **retain}
+            spec["persistence"] = {**persistence, **volume, **retain}
         return spec
 
+    if cfg.deployment_mode == "Monolithic":
+        return {**zeroed, "singleBinary": target({"enabled": True})}
+    # Each SimpleScalable target names its volume switch differently; read is a stateless Deployment.
+    return {**zeroed, "read": target(None), "write": target({"volumeClaimsEnabled": True}), "backend": target({"enabled": True})}
+
+
+def loki_values(
+    cfg: LokiConfig, bucket: str, ruler_bucket: str, region: str, prod: bool, alertmanager_url: Optional[str] = None
+) -> dict[str, Any]:
+    """Helm values for the grafana-community `loki` chart; `prod` replicates, adds disruption budgets,
+    spreads replicas across zones and keeps the volumes when the StatefulSets are deleted or scaled down."""
+    caches = prod if cfg.caches is None else cfg.caches
+    replication = 1 if cfg.deployment_mode == "Monolithic" else min(3, cfg.replicas)
+    ruler: dict[str, Any] = {"enable_api": True}
+    if alertmanager_url:
+        ruler["alertmanager_url"] = alertmanager_url
     values: dict[str, Any] = {
         "deploymentMode": cfg.deployment_mode,
         "loki": {
@@ -82,11 +151,14 @@ def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[s
                 ]
             },
             # IRSA supplies credentials; `region` (not `endpoint`) makes the SDK pick the regional endpoint.
+            # Rule groups live in their own bucket, as in Loki's AWS guide: the chunk lifecycle never
+            # reaches them and the two can be protected and granted separately.
             "storage": {
                 "type": "s3",
-                "bucketNames": {"chunks": bucket, "ruler": bucket},
+                "bucketNames": {"chunks": bucket, "ruler": ruler_bucket},
                 "s3": {"region": region},
             },
+            "rulerConfig": ruler,
             # Sized for the platform's log volume: beyond these Loki answers 429 and Fluent Bit retries
             # from its disk buffer (LokiDiscardingSamples says so).
             "limits_config": {
@@ -104,11 +176,7 @@ def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[s
             },
         },
         "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
-        # Each target names its volume switch differently; read is a stateless Deployment.
-        "singleBinary": target({"enabled": True}) if single else {"replicas": 0},
-        "read": {"replicas": 0} if single else target(None),
-        "write": {"replicas": 0} if single else target({"volumeClaimsEnabled": True}),
-        "backend": {"replicas": 0} if single else target({"enabled": True}),
+        **_targets(cfg, prod),
         "minio": {"enabled": False},
         # Memcached in front of S3, sized from config (the chart's default chunk cache asks for 8 GiB).
         "chunksCache": {"enabled": caches, "allocatedMemory": cfg.chunks_cache_memory_mb} if caches else {"enabled": False},
@@ -125,6 +193,11 @@ def loki_values(cfg: LokiConfig, bucket: str, region: str, prod: bool) -> dict[s
         },
     }
     return values
+
+
+def ruler_lifecycle_rules() -> list[dict[str, Any]]:
+    """Rule groups never expire; only failed uploads are cleared."""
+    return [rule for rule in lifecycle_rules("24h", "0s") if "abort_incomplete_multipart_upload" in rule]
 
 
 def grafana_datasource(url: str) -> dict[str, Any]:

@@ -46,6 +46,14 @@ def _default_steps() -> list[CanaryStep]:
 
 class CanaryConfig(Model):
     steps: list[CanaryStep] = Field(default_factory=_default_steps, description="Canary steps, in order.")
+    max_first_step_share: Optional[float] = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Largest share of traffic the first setWeight step may really send to the canary (without a traffic "
+        "router traffic follows pod counts, so setWeight 10 is 50% with 1 replica); the config is refused above it. "
+        "Default 0.45 in prod stacks (the canary gets less than stable), no limit elsewhere.",
+    )
 
     @model_validator(mode="after")
     def _increasing(self) -> CanaryConfig:

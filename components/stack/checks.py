@@ -6,7 +6,12 @@ import json
 
 from ..conventions import PROJECT
 from ..lib.types import byte_size_bytes, quantity_bytes
+from ..services.canary import real_share
 from .config import StackConfig
+
+# In prod the first canary step must send the canary less traffic than stable, with room to spare.
+PROD_MAX_FIRST_STEP_SHARE = 0.45
+MAX_REPLICAS_SEARCHED = 100
 
 # Prometheus needs room beside the blocks retentionSize counts: the WAL and a compaction's output.
 MAX_RETENTION_SHARE = 0.85
@@ -37,6 +42,7 @@ def cross_checks(config: StackConfig) -> list[str]:
                 f"{PROJECT}:services[{index}].namespace: got {json.dumps(service.namespace)}; the platform's own namespaces "
                 f"({', '.join(sorted(platform))}) are not for services: use the team's own namespace."
             )
+    issues += _canary_shares(config)
     if config.services and not config.argo_rollouts.enabled:
         issues.append(f"{PROJECT}:argoRollouts.enabled: got false; services need the Argo Rollouts controller for their canaries.")
     if config.services and not config.prometheus_stack.enabled:
@@ -54,4 +60,26 @@ def cross_checks(config: StackConfig) -> list[str]:
         issues.append(f"{PROJECT}:kubecost.enabled: got true; Kubecost reads the platform Prometheus, so prometheusStack.enabled must be true.")
     if config.fluent_bit.send_to_loki and config.fluent_bit.enabled and not config.loki.enabled:
         issues.append(f"{PROJECT}:fluentBit.sendToLoki: got true, but loki.enabled is false; disable one or enable Loki.")
+    return issues
+
+
+def _canary_shares(config: StackConfig) -> list[str]:
+    """Without a traffic router the canary's share is set by pod counts: refuse a first step that
+    really sends more than the limit, naming the replicas that would keep it under."""
+    issues = []
+    for index, service in enumerate(config.services):
+        limit = service.canary.max_first_step_share or (PROD_MAX_FIRST_STEP_SHARE if config.prod else None)
+        weights = [step.set_weight for step in service.canary.steps if step.set_weight is not None]
+        if limit is None or not weights or weights[0] / 100 > limit:
+            continue  # a first step above the limit by design is the operator's choice
+        share = real_share(service.replicas, weights[0])
+        if share <= limit:
+            continue
+        enough = next((r for r in range(service.replicas + 1, MAX_REPLICAS_SEARCHED + 1) if real_share(r, weights[0]) <= limit), None)
+        fix = f"run at least {enough} replicas ({real_share(enough, weights[0]):.0%})" if enough else "start with a larger setWeight"
+        issues.append(
+            f"{PROJECT}:services[{index}].replicas: got {service.replicas}; the first canary step (setWeight {weights[0]}) really sends "
+            f"{share:.0%} of the traffic to the canary (traffic follows pod counts), over canary.maxFirstStepShare {limit:g}"
+            f"{'' if service.canary.max_first_step_share else ' (the prod default)'}: {fix}, or raise canary.maxFirstStepShare."
+        )
     return issues

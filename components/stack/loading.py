@@ -25,6 +25,16 @@ from .errors import SECRET_VALUE, ConfigError, allowed_keys, format_error, key_p
 DEPRECATED_KEYS: dict[tuple[str, ...], str] = {
     ("alerting", "thresholds", "errorRateRatio"): "errorRatio",
 }
+# Renamed values: key path -> {old value: new value}. The old value still works, with a warning.
+DEPRECATED_VALUES: dict[tuple[str, ...], dict[str, str]] = {
+    ("loki", "deploymentMode"): {"SingleBinary": "Monolithic"},
+}
+# Values still accepted that upstream is retiring: key path -> {value: advice}.
+RETIRING_VALUES: dict[tuple[str, ...], dict[str, str]] = {
+    ("loki", "deploymentMode"): {
+        "SimpleScalable": "deprecated by the Loki chart and removed in Loki 4; Distributed is the scale-out path on S3",
+    },
+}
 # Removed keys: old path -> why. Accepted (and ignored) with a warning, so an old stack file still deploys.
 REMOVED_KEYS: dict[tuple[str, ...], str] = {
     ("alerting", "thresholds", key): f"its alert duplicated kube-prometheus-stack's {alert}, which replaces it"
@@ -103,6 +113,17 @@ def _apply_deprecations(structured: dict[str, Any], warn: Callable[[str], None])
             continue
         parent[new] = parent.pop(path[-1])
         warn(f"{key_path(path)} is deprecated; rename it to {new_path} (same meaning).")
+    for path, renames in DEPRECATED_VALUES.items():
+        parent = _holder(structured, path)
+        old = parent.get(path[-1]) if parent is not None else None
+        if parent is not None and isinstance(old, str) and old in renames:
+            parent[path[-1]] = renames[old]
+            warn(f"{key_path(path)}: {old!r} is deprecated; use {renames[old]!r} (same mode).")
+    for path, advice in RETIRING_VALUES.items():
+        parent = _holder(structured, path)
+        value = parent.get(path[-1]) if parent is not None else None
+        if isinstance(value, str) and value in advice:
+            warn(f"{key_path(path)}: {value!r} is {advice[value]}.")
     for path, why in REMOVED_KEYS.items():
         parent = _holder(structured, path)
         if parent is not None:

@@ -41,7 +41,7 @@ def _findings(document: dict) -> list[tuple[str, str]]:
 def test_parliament_finds_nothing(stack, request):
     result = request.getfixturevalue(stack)
     policies = _policies(result)
-    assert len(policies) == {"dev": 7, "prod": 7}[stack]  # 3 trust, 3 role policies, 1 bucket policy
+    assert len(policies) == {"dev": 8, "prod": 8}[stack]  # 3 trust, 3 role policies, 2 bucket policies (chunks, ruler)
     for name, field, document in policies:
         findings = _findings(document)
         if field == "assumeRolePolicy":
@@ -79,17 +79,16 @@ def test_data_actions_never_on_wildcard_resource(stack, request):
             assert all(r != "arn:aws:s3:::*" and not r.endswith(":log-group:*") for r in resources), name
 
 
-def test_loki_policy_names_only_its_bucket(prod):
-    bucket = prod.named("loki-bucket").inputs
-    arn = f"arn:aws:s3:::{bucket.get('bucket') or 'loki-bucket-mock0001'}"
+def test_loki_policy_names_only_its_buckets(prod):
+    chunks, ruler = "arn:aws:s3:::loki-bucket-mock0001", "arn:aws:s3:::loki-ruler-bucket-mock0001"
     policy = json.loads(prod.named("loki-irsa-policy").inputs["policy"])
     assert policy["Statement"] == [
-        {"Sid": "ListLokiBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": arn},
+        {"Sid": "ListLokiBuckets", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": [chunks, ruler]},
         {
             "Sid": "LokiObjects",
             "Effect": "Allow",
             "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-            "Resource": f"{arn}/*",
+            "Resource": [f"{chunks}/*", f"{ruler}/*"],
         },
     ]
 
@@ -151,7 +150,7 @@ def test_optional_components_policies_are_clean(run, make_config):
         stack="prod",
     )
     policies = _policies(result)
-    assert len(policies) == 9  # + Container Insights trust and role policy
+    assert len(policies) == 10  # + Container Insights trust and role policy
     for name, field, document in policies:
         findings = _findings(document)
         if field == "assumeRolePolicy":

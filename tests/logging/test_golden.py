@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.logging.fluent_bit_values import fluent_bit_values, pipeline, render_sections
-from components.logging.loki_values import grafana_datasource, lifecycle_rules, loki_values
+from components.logging.loki_values import grafana_datasource, lifecycle_rules, loki_values, ruler_lifecycle_rules
 from tests.golden import assert_golden
 from tests.stackfixtures import fixture_config
 
@@ -16,12 +16,15 @@ LOKI_GATEWAY = ("loki-gateway.logging.svc.cluster.local", 80)
 @pytest.mark.parametrize("stack", sorted(STACKS))
 def test_loki_values(stack):
     config = fixture_config(*STACKS[stack])
-    assert_golden(f"logging/loki.{stack}.yaml", loki_values(config.loki, "fixture-loki-chunks", config.cluster.region, config.prod))
+    alertmanager = "http://kube-prometheus-stack-alertmanager.monitoring.svc.cluster.local:9093"
+    values = loki_values(config.loki, "fixture-loki-chunks", "fixture-loki-ruler", config.cluster.region, config.prod, alertmanager)
+    assert_golden(f"logging/loki.{stack}.yaml", values)
 
 
 def test_loki_bucket_lifecycle_and_datasource():
     loki = fixture_config("prod").loki
     assert_golden("logging/loki-bucket-lifecycle.yaml", lifecycle_rules(loki.retention, loki.delete_delay))
+    assert_golden("logging/loki-ruler-bucket-lifecycle.yaml", ruler_lifecycle_rules())
     assert_golden("logging/loki-datasource.yaml", grafana_datasource("http://loki-gateway.logging.svc.cluster.local"))
 
 

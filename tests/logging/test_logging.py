@@ -181,7 +181,7 @@ def test_excluded_namespaces_from_config():
 
 def test_loki_values_are_pure():
     cfg = LokiConfig()
-    assert loki_values(cfg, "b", "us-east-1", False) == loki_values(cfg, "b", "us-east-1", False)
+    assert loki_values(cfg, "b", "r", "us-east-1", False) == loki_values(cfg, "b", "r", "us-east-1", False)
 
 
 def test_no_datasource_without_grafana(run, make_config):

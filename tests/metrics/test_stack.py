@@ -210,7 +210,7 @@ def test_prod_volumes_are_retained(prod, dev):
     assert values["alertmanager"]["alertmanagerSpec"]["persistentVolumeClaimRetentionPolicy"] == retain
     assert values["grafana"]["persistence"]["annotations"] == {"helm.sh/resource-policy": "keep"}
     loki = _values(prod, "loki")
-    for target in ("write", "backend"):
+    for target in ("ingester", "indexGateway", "compactor"):
         assert loki[target]["persistence"]["whenDeleted"] == "Retain"
         assert loki[target]["persistence"]["enableStatefulSetAutoDeletePVC"] is False
     dev_values = _values(dev, "kube-prometheus-stack")

@@ -114,3 +114,46 @@ def test_real_shares_are_a_stack_output(prod):
     shares = prod.outputs["canaryTrafficShares"].value
     assert shares["orders-api"] == {"setWeight 10": 0.333, "setWeight 50": 0.5}  # 2 replicas
     assert shares["billing-api"] == {"setWeight 20": 0.333}
+
+
+def test_prod_refuses_a_first_step_that_sends_half_the_traffic():
+    from components.stack import ConfigError, load_stack_config
+    from tests.stackfixtures import fixture_values, to_pulumi_config
+
+    values = fixture_values("prod")
+    values["services"][0]["replicas"] = 1
+    with pytest.raises(ConfigError) as err:
+        load_stack_config(*to_pulumi_config(values))
+    name = values["services"][0]["name"]
+    assert err.value.issues == [
+        "eks-observability:services[0].replicas: got 1; the first canary step (setWeight 10) really sends 50% of the traffic "
+        "to the canary (traffic follows pod counts), over canary.maxFirstStepShare 0.45 (the prod default): run at least "
+        "2 replicas (33%), or raise canary.maxFirstStepShare."
+    ], name
+
+
+@pytest.mark.parametrize(
+    ("prod", "replicas", "limit", "refused"),
+    [
+        (False, 1, None, False),  # dev: no limit unless asked for (the preview warning still says 50%)
+        (False, 2, 0.2, True),  # 33% over an explicit 20%
+        (False, 3, 0.25, False),
+        (True, 2, None, False),  # 33% is under the prod default
+        (True, 1, 0.5, False),  # the operator accepted half
+    ],
+)
+def test_first_step_share_limit(prod, replicas, limit, refused):
+    from components.stack import ConfigError, load_stack_config
+    from tests.stackfixtures import fixture_values, to_pulumi_config
+
+    values = fixture_values(*(("prod",) if prod else ()))
+    service = values["services"][0]
+    service["replicas"] = replicas
+    if limit is not None:
+        service["canary"] = {**service.get("canary", {}), "maxFirstStepShare": limit}
+    try:
+        load_stack_config(*to_pulumi_config(values))
+    except ConfigError as err:
+        assert refused and all("canary.maxFirstStepShare" in issue for issue in err.issues), err.issues
+    else:
+        assert not refused

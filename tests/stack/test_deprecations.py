@@ -40,3 +40,21 @@ def test_analysis_and_alerting_use_the_same_name():
     config = load_stack_config(*to_pulumi_config(fixture_values()))
     assert "error_ratio" in type(config.alerting.thresholds).model_fields
     assert "error_ratio" in type(config.services[0].analysis).model_fields
+
+
+def test_loki_single_binary_is_monolithic_with_a_warning():
+    warnings: list[str] = []
+    config = load_stack_config(*to_pulumi_config(fixture_values(loki={"deploymentMode": "SingleBinary"})), warn=warnings.append)
+    assert config.loki.deployment_mode == "Monolithic"
+    assert warnings == [f"{PROJECT}:loki.deploymentMode: 'SingleBinary' is deprecated; use 'Monolithic' (same mode)."]
+
+
+def test_simple_scalable_still_deploys_with_the_upstream_deprecation():
+    warnings: list[str] = []
+    values = fixture_values(loki={"deploymentMode": "SimpleScalable", "replicas": 3})
+    config = load_stack_config(*to_pulumi_config(values), warn=warnings.append)
+    assert config.loki.deployment_mode == "SimpleScalable"
+    assert warnings == [
+        f"{PROJECT}:loki.deploymentMode: 'SimpleScalable' is deprecated by the Loki chart and removed in Loki 4; "
+        "Distributed is the scale-out path on S3."
+    ]
