@@ -40,8 +40,16 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# checkov pins its own boto3 and packaging, older than the program's: it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@echo "==> installing checkov into $(CHECKOV_VENV) (its own venv; first run: about a minute)"
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --progress-bar off -q -r requirements-checkov.txt
+	touch $@
+
 ## test: lint, types and the whole suite
-test: $(VENV)/.dev tools lint
+test: $(VENV)/.dev tools $(CHECKOV_VENV)/.installed lint
 	$(BIN)/python -m pytest -q
 
 ## bench: program under mocks vs. a bare-SDK baseline, 10/100/500 services

@@ -211,6 +211,7 @@ if config.services:
                 runbook_base_url=config.alerting.runbook_base_url,
                 grafana_url=metrics.grafana_url if grafana else None,
                 adopted=cluster.adopt_existing_objects,
+                monitoring_namespace=ns.monitoring if cluster.network_policies else None,
             ),
             # ServiceMonitors and rules need the operator CRDs, Rollouts the chart that installs theirs.
             opts=deploy_opts(service.namespace, after=[*crds, *([rollouts.release] if rollouts else [])]),

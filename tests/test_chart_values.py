@@ -60,6 +60,8 @@ DOCUMENTED_IN_COMMENTS: dict[str, set[tuple[str, ...]]] = {
         ("loki", "schemaConfig", "configs"),
         # `loki.limits_config` is passed through `tpl (toYaml)` as Loki's limits_config: any Loki limit
         ("loki", "limits_config", "retention_period"),
+        ("loki", "limits_config", "max_line_size"),
+        ("loki", "limits_config", "max_line_size_truncate"),
         ("loki", "limits_config", "ingestion_rate_mb"),
         ("loki", "limits_config", "ingestion_burst_size_mb"),
         ("loki", "limits_config", "per_stream_rate_limit"),

@@ -53,6 +53,8 @@ ALERTMANAGER = ("monitoring", {"app.kubernetes.io/name": "alertmanager"})
 ARGO = ("argo-rollouts", {"app.kubernetes.io/name": "argo-rollouts"})
 TEAM_POD = ("orders", {"app.kubernetes.io/name": "orders-api"})
 STRANGER = ("monitoring", {"app.kubernetes.io/name": "something-else"})
+LEGACY_POD = ("legacy", {"app.kubernetes.io/name": "legacy-api"})
+TEAM_NEIGHBOUR = ("orders", {"app.kubernetes.io/name": "orders-db"})
 
 FLOWS = [
     # (source, destination, port, protocol, allowed)
@@ -74,7 +76,13 @@ FLOWS = [
     (PROMETHEUS, ALERTMANAGER, 9093, "TCP", True),
     (ALERTMANAGER, ALERTMANAGER, 9094, "UDP", True),  # gossip
     (TEAM_POD, ALERTMANAGER, 9093, "TCP", False),
-    (PROMETHEUS, TEAM_POD, 8080, "TCP", True),  # teams' namespaces are the teams': no policy here
+    (PROMETHEUS, TEAM_POD, 8080, "TCP", True),  # a service's HTTP port is open to its callers
+    (STRANGER, TEAM_POD, 8080, "TCP", True),
+    (STRANGER, TEAM_POD, 9999, "TCP", False),  # nothing else reaches the service's pods
+    (PROMETHEUS, LEGACY_POD, 9117, "TCP", True),  # a separate metrics port: Prometheus only
+    (STRANGER, LEGACY_POD, 9117, "TCP", False),
+    (STRANGER, LEGACY_POD, 8010, "TCP", True),
+    (STRANGER, TEAM_NEIGHBOUR, 5432, "TCP", True),  # the team's other workloads are the team's
 ]
 
 
@@ -86,8 +94,19 @@ def test_flows(prod, source, target, port, protocol, expected):
 def test_policies_are_valid_and_can_be_turned_off(prod, run, make_config):
     for policy in _policies(prod):
         assert validate(policy) == [], policy["metadata"]["name"]
-    assert sorted(p["metadata"]["name"] for p in _policies(prod)) == ["alertmanager-api", "loki", "prometheus-api"]
+    names = sorted((p["metadata"]["namespace"], p["metadata"]["name"]) for p in _policies(prod))
+    assert names == [
+        ("billing", "billing-api"), ("legacy", "legacy-api"), ("logging", "loki"),
+        ("monitoring", "alertmanager-api"), ("monitoring", "prometheus-api"), ("orders", "orders-api"),
+    ]
     assert _policies(run(make_config("dev", cluster={"networkPolicies": False}))) == []
+
+
+def test_a_service_can_opt_out_of_its_policy(run, make_config):
+    values = make_config("dev")
+    values["services"][0]["networkPolicy"] = False
+    names = {p["metadata"]["name"] for p in _policies(run(values))}
+    assert values["services"][0]["name"] not in names and "loki" in names
 
 
 def test_the_evaluator_denies_when_a_policy_selects(prod):

@@ -85,7 +85,7 @@ def test_every_service_gets_its_stack(stack_file):
     _, config, result = stack_file
     for service in config.services:
         kinds = sorted(r.inputs["kind"] for r in result.registrations if r.name.startswith(f"svc-{service.name}-") and r.custom)
-        assert kinds == ["AnalysisTemplate", "PodDisruptionBudget", "PrometheusRule", "Rollout", "Service", "ServiceMonitor"], service.name
+        assert kinds == ["AnalysisTemplate", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Rollout", "Service", "ServiceMonitor"], service.name
 
 
 def _edit(text: str, stack: str) -> dict[str, str]:

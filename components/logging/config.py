@@ -40,6 +40,9 @@ class LokiConfig(Model):
     )
     ingestion_burst_mb: float = Field(32, gt=0, le=2048, description="Burst above the ingestion limit in MB.")
     per_stream_rate_limit: str = Field("5MB", description="Rate limit of one stream (one pod's container), e.g. 5MB.")
+    max_line_size: str = Field(
+        "256KB", description="Longest log line Loki keeps whole; longer lines are cut to this size (never dropped) and counted."
+    )
     caches: Optional[bool] = Field(
         None, description="Run the chunk and results caches (memcached); default on in prod so queries do not read S3 cold."
     )
@@ -63,6 +66,13 @@ class LokiConfig(Model):
         seconds = duration_seconds(value)
         if seconds < 86400 or seconds % 86400:
             raise ValueError("must be at least 24h and a whole number of days (Loki's retention is a multiple of its 24h index period), e.g. 168h or 30d")
+        return value
+
+    @field_validator("max_line_size")
+    @classmethod
+    def _line_size(cls, value: str) -> str:
+        if not re.match(r"^[1-9][0-9]*(KB|MB)$", value):
+            raise ValueError("must be a size such as 256KB or 1MB")
         return value
 
     @field_validator("per_stream_rate_limit")

@@ -167,6 +167,10 @@ def loki_values(
                 "ingestion_burst_size_mb": cfg.ingestion_burst_mb,
                 "per_stream_rate_limit": cfg.per_stream_rate_limit,
                 "per_stream_rate_limit_burst": cfg.per_stream_rate_limit,
+                # A longer line is cut and counted (LokiTruncatingLongLines), not refused: a refused line is
+                # not retryable, so Fluent Bit would drop it.
+                "max_line_size": cfg.max_line_size,
+                "max_line_size_truncate": True,
             },
             "compactor": {
                 "retention_enabled": True,

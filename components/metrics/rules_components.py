@@ -11,6 +11,8 @@ from .config import AlertingConfig
 FATAL_XIDS = (48, 63, 64, 74, 79, 94, 95)
 GPU_LABELS = "{{ $labels.gpu }} on {{ $labels.Hostname }}"
 
+_TRUNCATED = 'loki_mutated_samples_total{reason="line_too_long"}'
+
 
 def gpu_rules(alerting: AlertingConfig) -> list[AlertRule]:
     t = alerting.thresholds
@@ -129,6 +131,18 @@ def logging_rules() -> list[AlertRule]:
             summary="Loki discards log lines ({{ $labels.reason }})",
             description="Loki in {{ $labels.namespace }} rejects {{ $value | humanize }} lines/s for {{ $labels.reason }} "
             "(rate limit, stream limit, too old or too long): raise loki limits or find the noisy stream.",
+        ),
+        AlertRule(
+            alert="LokiTruncatingLongLines",
+            # Loki creates the series at its first cut, with value 1: increase() cannot see that first
+            # cut, so a series absent an hour ago from a pod scraped then counts too.
+            expr=f"sum by (namespace) (increase({_TRUNCATED}[1h])) > 0 or "
+            f"sum by (namespace) (({_TRUNCATED} unless {_TRUNCATED} offset 1h) and on (namespace, pod) (up offset 1h))",
+            for_="0m",
+            severity="warning",
+            summary="Loki cut {{ $value | humanize }} log lines at loki.maxLineSize in the last hour",
+            description="Loki in {{ $labels.namespace }} kept the first loki.maxLineSize bytes of {{ $value | humanize }} "
+            "lines (the rest is in CloudWatch up to its event limit): raise loki.maxLineSize or log less per line.",
         ),
     ]
 

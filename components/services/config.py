@@ -160,6 +160,14 @@ class ServiceConfig(Model):
     read_only_root_filesystem: bool = Field(
         True, description="Mount the containers' root filesystem read-only; /tmp is a writable emptyDir."
     )
+    run_as_user: Optional[int] = Field(
+        None, ge=1, le=2147483647, description="UID the containers run as; empty keeps the image's own non-root USER (10000 or above avoids host UIDs)."
+    )
+    network_policy: bool = Field(
+        True,
+        description="A NetworkPolicy on the service's pods admitting only its HTTP port (from anywhere) and its metrics port "
+        "(from Prometheus only); needs cluster.networkPolicies. Turn off for a pod that serves other ports.",
+    )
     scrape_interval: Duration = Field("30s", description="ServiceMonitor interval.")
     canary: CanaryConfig = Field(default_factory=CanaryConfig, description="Canary steps.")
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig, description="Canary analysis thresholds.")

@@ -99,6 +99,7 @@ def _containers(service: ServiceConfig) -> list[dict[str, Any]]:
         "seccompProfile": {"type": "RuntimeDefault"},
         "runAsNonRoot": service.run_as_non_root,
         "readOnlyRootFilesystem": service.read_only_root_filesystem,
+        **({"runAsUser": service.run_as_user} if service.run_as_user else {}),
     }
     tmp = [{"name": "tmp", "mountPath": "/tmp"}] if service.read_only_root_filesystem else []
     app: dict[str, Any] = {
@@ -110,6 +111,13 @@ def _containers(service: ServiceConfig) -> list[dict[str, Any]]:
         # The service-contract package reads these for the `service` and `version` labels and log fields.
         "env": [{"name": "SERVICE_NAME", "value": service.name}, {"name": "SERVICE_VERSION", "value": service.version}],
         "readinessProbe": {"httpGet": {"path": service.health_path, "port": "http"}, "periodSeconds": 10, "failureThreshold": 3},
+        # A minute of failed checks before a restart: slow under load is for readiness, not liveness.
+        "livenessProbe": {
+            "httpGet": {"path": service.health_path, "port": "http"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 6,
+        },
         "volumeMounts": tmp,
     }
     containers = [app]
@@ -121,6 +129,9 @@ def _containers(service: ServiceConfig) -> list[dict[str, Any]]:
                 "ports": [{"name": "metrics", "containerPort": service.metrics_port, "protocol": "TCP"}],
                 "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
                 "securityContext": security,
+                # The adapter's own health path is unknown: an open metrics port is what Prometheus needs.
+                "readinessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 10},
+                "livenessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 10, "failureThreshold": 6},
                 "volumeMounts": tmp,
             }
         )
@@ -140,6 +151,18 @@ def spread(service: ServiceConfig) -> list[dict[str, Any]]:
         }
         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
     ]
+
+
+def network_policy_spec(service: ServiceConfig, monitoring_namespace: str) -> dict[str, Any]:
+    """The service's callers reach its HTTP port; only Prometheus reaches a separate metrics port."""
+    rules: list[dict[str, Any]] = [{"ports": [{"port": service.port, "protocol": "TCP"}]}]
+    if service.metrics_port and service.metrics_port != service.port:
+        prometheus = {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring_namespace}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        }
+        rules.append({"from": [prometheus], "ports": [{"port": service.metrics_port, "protocol": "TCP"}]})
+    return {"podSelector": {"matchLabels": selector(service)}, "policyTypes": ["Ingress"], "ingress": rules}
 
 
 def pdb_spec(service: ServiceConfig) -> dict[str, Any]:
@@ -172,7 +195,11 @@ def rollout_spec(service: ServiceConfig) -> dict[str, Any]:
                 "containers": _containers(service),
                 # The app talks to no Kubernetes API: no token mounted to steal.
                 "automountServiceAccountToken": False,
-                "securityContext": {"runAsNonRoot": service.run_as_non_root, "seccompProfile": {"type": "RuntimeDefault"}},
+                "securityContext": {
+                    "runAsNonRoot": service.run_as_non_root,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                    **({"runAsUser": service.run_as_user, "runAsGroup": service.run_as_user} if service.run_as_user else {}),
+                },
                 "topologySpreadConstraints": spread(service),
                 "volumes": [{"name": "tmp", "emptyDir": {}}] if service.read_only_root_filesystem else [],
             },

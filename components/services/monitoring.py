@@ -3,7 +3,7 @@ PrometheusRule (recording rules and SLO burn-rate alerts). One instance per `ser
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -13,7 +13,7 @@ from ..conventions import PROJECT, SELECTOR_LABELS, SERVICE_DASHBOARD_UID
 from ..lib.options import child_opts
 from .canary import analysis_template_spec, real_shares, template_name
 from .config import ServiceConfig
-from .manifests import labels, pdb_spec, rollout_spec, service_monitor_spec, service_spec
+from .manifests import labels, network_policy_spec, pdb_spec, rollout_spec, service_monitor_spec, service_spec
 from .rules import service_rule_groups
 
 
@@ -25,12 +25,16 @@ class ServiceMonitoringArgs(BaseModel):
     runbook_base_url: str = Field(description="Base URL of the runbooks the alerts link to.")
     grafana_url: Optional[str] = Field(None, description="Grafana base URL for the dashboard link; None without Grafana.")
     adopted: bool = Field(False, description="The Service and Rollout may predate the platform: retain them on delete.")
+    monitoring_namespace: Optional[str] = Field(
+        None, description="Namespace of Prometheus, the only client of a separate metrics port; None for no NetworkPolicy."
+    )
 
 
 class ServiceMonitoring(pulumi.ComponentResource):
     """Creates, for one service: a Service (named http and metrics ports), a ServiceMonitor keeping
     only the metric contract, an Argo Rollouts canary Rollout, its AnalysisTemplate (p95 latency and
-    5xx ratio of the canary version), and a PrometheusRule with recording rules and SLO alerts."""
+    5xx ratio of the canary version), a PodDisruptionBudget, a NetworkPolicy (HTTP port from anywhere,
+    a separate metrics port from Prometheus only) and a PrometheusRule with recording rules and SLO alerts."""
 
     dashboard_url: Optional[str]
 
@@ -90,6 +94,14 @@ class ServiceMonitoring(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        if args.monitoring_namespace and svc.network_policy:
+            policy: Any = network_policy_spec(svc, args.monitoring_namespace)  # plain dict, as the API takes it
+            self.network_policy = k8s.networking.v1.NetworkPolicy(
+                f"{name}-network-policy",
+                metadata=meta(svc.name),
+                spec=policy,
+                opts=child,
+            )
         self.rules = k8s.apiextensions.CustomResource(
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",

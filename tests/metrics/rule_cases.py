@@ -23,6 +23,9 @@ class Case:
     pending_at: str | None = None
 
 
+LOKI_UP = 'up{job="loki", namespace="logging", pod="loki-ingester-0"}'
+LOKI_TRUNCATED = 'loki_mutated_samples_total{job="loki", namespace="logging", pod="loki-ingester-0", reason="line_too_long", tenant="fake"}'
+
 CASES: dict[str, Case] = {
     "PlatformHighErrorRate": Case(
         firing=[(f'http_requests_total{{{HTTP}, status="200"}}', "0+540x20"), (f'http_requests_total{{{HTTP}, status="500"}}', "0+60x20")],
@@ -178,6 +181,18 @@ CASES: dict[str, Case] = {
         description="Loki in logging rejects 10 lines/s for rate_limited (rate limit, stream limit, too old or too long): "
         "raise loki limits or find the noisy stream.",
         healthy=[('loki_discarded_samples_total{namespace="logging", pod="loki-write-0", reason="rate_limited", tenant="fake"}', "5x20")],
+    ),
+    # The series appears at Loki's first cut with value 1 (as a client library creates it), from a pod
+    # Prometheus has scraped for over an hour; healthy: the same count, unchanged for more than an hour.
+    "LokiTruncatingLongLines": Case(
+        firing=[(LOKI_UP, "1x90"), (f"{LOKI_TRUNCATED}", "_x65 1x25")],
+        fires_at="65m",
+        labels={"namespace": "logging", "severity": "warning"},
+        summary="Loki cut 1 log lines at loki.maxLineSize in the last hour",
+        description="Loki in logging kept the first loki.maxLineSize bytes of 1 lines (the rest is in CloudWatch up to its "
+        "event limit): raise loki.maxLineSize or log less per line.",
+        healthy=[(LOKI_UP, "1x90"), (f"{LOKI_TRUNCATED}", "3x90")],
+        idle=[(LOKI_UP, "1x90")],
     ),
     "GPUXidErrorFatal": Case(
         firing=[(f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="79"}}', "1x5")],

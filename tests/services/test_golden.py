@@ -7,7 +7,7 @@ import pytest
 from components.lib.contract import MetricContract
 from components.services.canary import analysis_template_spec
 from components.services.dashboards import service_detail
-from components.services.manifests import rollout_spec, service_monitor_spec, service_spec
+from components.services.manifests import network_policy_spec, pdb_spec, rollout_spec, service_monitor_spec, service_spec
 from components.services.rules import service_rule_groups
 from tests.golden import assert_golden
 from tests.stackfixtures import fixture_config
@@ -27,6 +27,8 @@ def test_service_manifests(name):
             "ServiceMonitor": service_monitor_spec(service),
             "Rollout": rollout_spec(service),
             "AnalysisTemplate": analysis_template_spec(service, PROMETHEUS),
+            "PodDisruptionBudget": pdb_spec(service),
+            "NetworkPolicy": network_policy_spec(service, "monitoring"),
         },
     )
 

@@ -13,9 +13,9 @@ from tests.services.support import PROMETHEUS, service_stack
 def test_one_complete_stack_per_service(prod, shared_schemas):
     for service in FLEET:
         stack = service_stack(prod, service)
-        assert sorted(stack) == ["analysis", "pdb", "rollout", "rules", "service", "servicemonitor"], service
+        assert sorted(stack) == ["analysis", "network-policy", "pdb", "rollout", "rules", "service", "servicemonitor"], service
         kinds = sorted(doc["kind"] for doc in stack.values())
-        assert kinds == ["AnalysisTemplate", "PodDisruptionBudget", "PrometheusRule", "Rollout", "Service", "ServiceMonitor"]
+        assert kinds == ["AnalysisTemplate", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Rollout", "Service", "ServiceMonitor"]
         for doc in stack.values():
             assert validate(doc, shared_schemas / "crds") == [], (service, doc["kind"])
 
@@ -93,6 +93,7 @@ def test_adding_a_service_is_one_config_entry(run, make_config, shared_schemas):
         ("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate", "svc-newprep-api-analysis"),
         ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "svc-newprep-api-rules"),
         ("kubernetes:policy/v1:PodDisruptionBudget", "svc-newprep-api-pdb"),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "svc-newprep-api-network-policy"),
         ("kubernetes:core/v1:Namespace", "namespaces-newprep"),
     }
     for doc in service_stack(after, "newprep-api").values():
