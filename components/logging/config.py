@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..lib.types import ChartVersion, DnsLabel, Duration, KmsKeyArn, Model, Quantity, Resources, RetentionDays, duration_seconds, resources
 
@@ -68,18 +68,13 @@ class LokiConfig(Model):
             raise ValueError("must be at least 24h and a whole number of days (Loki's retention is a multiple of its 24h index period), e.g. 168h or 30d")
         return value
 
-    @field_validator("max_line_size")
+    @field_validator("per_stream_rate_limit", "max_line_size")
     @classmethod
-    def _line_size(cls, value: str) -> str:
+    def _loki_size(cls, value: str, info: ValidationInfo) -> str:
+        """Loki's own size syntax: KB or MB (a rate per second for the stream limit)."""
         if not re.match(r"^[1-9][0-9]*(KB|MB)$", value):
-            raise ValueError("must be a size such as 256KB or 1MB")
-        return value
-
-    @field_validator("per_stream_rate_limit")
-    @classmethod
-    def _stream_rate(cls, value: str) -> str:
-        if not re.match(r"^[1-9][0-9]*(KB|MB)$", value):
-            raise ValueError("must be a size per second such as 3MB or 512KB")
+            example = "a size per second such as 3MB or 512KB" if info.field_name == "per_stream_rate_limit" else "a size such as 256KB or 1MB"
+            raise ValueError(f"must be {example}")
         return value
 
     @model_validator(mode="after")
