@@ -24,7 +24,8 @@ ALERTMANAGER_PORT = 9093
 ALERTMANAGER_CLUSTER_PORT = 9094
 
 
-def _peer(namespace: str, app: str) -> dict[str, Any]:
+def peer(namespace: str, app: str) -> dict[str, Any]:
+    """Pods named `app` in `namespace`, as a NetworkPolicy peer."""
     return {"namespaceSelector": {"matchLabels": {NS: namespace}}, "podSelector": {"matchLabels": {NAME: app}}}
 
 
@@ -39,11 +40,11 @@ def _policy(name: str, namespace: str, pods: dict[str, str], rules: list[dict[st
 
 def network_policies(monitoring: str, logging: Optional[str], rollouts: Optional[str], kubecost: bool) -> list[dict[str, Any]]:
     """The platform's policies as manifests. A pod a policy selects accepts only the flows listed."""
-    prometheus = _peer(monitoring, "prometheus")
-    grafana = _peer(monitoring, "grafana")
+    prometheus = peer(monitoring, "prometheus")
+    grafana = peer(monitoring, "grafana")
     policies = []
-    api_clients = [grafana, prometheus] + ([_peer(rollouts, "argo-rollouts")] if rollouts else [])
-    api_clients += [_peer("kubecost", "cost-analyzer")] if kubecost else []
+    api_clients = [grafana, prometheus] + ([peer(rollouts, "argo-rollouts")] if rollouts else [])
+    api_clients += [peer("kubecost", "cost-analyzer")] if kubecost else []
     policies.append(
         _policy(
             "prometheus-api",
@@ -52,8 +53,8 @@ def network_policies(monitoring: str, logging: Optional[str], rollouts: Optional
             [{"from": api_clients, "ports": [{"port": PROMETHEUS_PORT, "protocol": "TCP"}]}, {"from": [prometheus]}],
         )
     )
-    alertmanager = _peer(monitoring, "alertmanager")
-    senders = [prometheus, grafana] + ([_peer(logging, "loki")] if logging else [])
+    alertmanager = peer(monitoring, "alertmanager")
+    senders = [prometheus, grafana] + ([peer(logging, "loki")] if logging else [])
     policies.append(
         _policy(
             "alertmanager-api",
@@ -70,7 +71,7 @@ def network_policies(monitoring: str, logging: Optional[str], rollouts: Optional
         )
     )
     if logging:
-        loki = _peer(logging, "loki")
+        loki = peer(logging, "loki")
         policies.append(
             _policy(
                 "loki",
@@ -78,7 +79,7 @@ def network_policies(monitoring: str, logging: Optional[str], rollouts: Optional
                 {NAME: "loki"},
                 [
                     # Writes from Fluent Bit and reads from Grafana, through the gateway only.
-                    {"from": [_peer(logging, "fluent-bit"), grafana], "ports": [{"port": LOKI_GATEWAY_PORT, "protocol": "TCP"}]},
+                    {"from": [peer(logging, "fluent-bit"), grafana], "ports": [{"port": LOKI_GATEWAY_PORT, "protocol": "TCP"}]},
                     {"from": [loki]},  # the ring, the read and write paths inside Loki, the ruler
                     {"from": [prometheus]},  # metrics
                 ],

@@ -31,6 +31,15 @@ def chunk_expiry_days(retention: str, delete_delay: str) -> int:
     return math.ceil((duration_seconds(retention) + duration_seconds(delete_delay)) / 86400) + 1
 
 
+# Applies to the whole bucket but deletes nothing a client wrote: it only clears failed uploads.
+ABORT_INCOMPLETE_UPLOADS: dict[str, Any] = {
+    "id": "abort-incomplete-uploads",
+    "status": "Enabled",
+    "filter": {"prefix": ""},
+    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+}
+
+
 def lifecycle_rules(retention: str, delete_delay: str) -> list[dict[str, Any]]:
     return [
         {
@@ -39,13 +48,7 @@ def lifecycle_rules(retention: str, delete_delay: str) -> list[dict[str, Any]]:
             "filter": {"prefix": CHUNK_PREFIX},
             "expiration": {"days": chunk_expiry_days(retention, delete_delay)},
         },
-        {
-            # Applies to the whole bucket but deletes nothing a client wrote: it only clears failed uploads.
-            "id": "abort-incomplete-uploads",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-        },
+        ABORT_INCOMPLETE_UPLOADS,
     ]
 
 
@@ -78,38 +81,43 @@ def _zone_spread(component: str) -> list[dict[str, Any]]:
     ]
 
 
-def _targets(cfg: LokiConfig, prod: bool) -> dict[str, Any]:
-    """Replicas, volumes and disruption budgets of every target of the chosen mode; the other
-    modes' targets are zeroed, as the chart requires."""
-    resources = cfg.resources.as_k8s()
-    retain = {"whenDeleted": "Retain", "whenScaled": "Retain", "enableStatefulSetAutoDeletePVC": False} if prod else {}
-    volume = {"size": cfg.storage_size, "storageClass": STORAGE_CLASS}
-    zeroed: dict[str, Any] = {name: {"replicas": 0} for name in (*LEGACY_TARGETS, *DISTRIBUTED)}
-    if cfg.deployment_mode in ("Distributed", "SimpleScalable<->Distributed"):
-        targets = dict(zeroed)
-        for key, (component, volume_style) in DISTRIBUTED.items():
-            replicas = cfg.replicas if key in SCALED_FROM_CONFIG else 1 if key in SINGLETONS else 2
-            spec: dict[str, Any] = {"replicas": replicas, "resources": resources}
-            if replicas > 1:
-                spec["maxUnavailable"] = 1
-                if prod:
-                    spec["topologySpreadConstraints"] = _zone_spread(component)
-            policy = retain if key in RETENTION_POLICY_KEYS else {}
-            if volume_style == "claims":
-                claim = {"name": "data", "accessModes": ["ReadWriteOnce"], **volume}
-                spec["persistence"] = {"enabled": True, "claims": [claim], **policy}
-            elif volume_style == "size":
-                spec["persistence"] = {"enabled": True, "accessModes": ["ReadWriteOnce"], **volume, **policy}
-            if key == "ingester":
-                # One StatefulSet replicated across zones; the chart's zone-aware variant needs the
-                # rollout-operator and one StatefulSet per zone.
-                spec["zoneAwareReplication"] = {"enabled": False}
-            targets[key] = spec
-        if cfg.deployment_mode == "Distributed":
-            return targets
-        # Migration: the SimpleScalable targets keep serving while the microservices join the ring.
-        scalable = _targets(cfg.model_copy(update={"deployment_mode": "SimpleScalable"}), prod)
-        return {**targets, **{key: scalable[key] for key in ("read", "write", "backend")}}
+def _volume(cfg: LokiConfig) -> dict[str, Any]:
+    return {"size": cfg.storage_size, "storageClass": STORAGE_CLASS}
+
+
+def _retain(prod: bool) -> dict[str, Any]:
+    """In prod the volumes outlive the StatefulSet and its scale-downs."""
+    return {"whenDeleted": "Retain", "whenScaled": "Retain", "enableStatefulSetAutoDeletePVC": False} if prod else {}
+
+
+def _distributed_targets(cfg: LokiConfig, prod: bool) -> dict[str, Any]:
+    """The microservices: replicas, disruption budgets, zone spread and volumes."""
+    resources, volume, retain = cfg.resources.as_k8s(), _volume(cfg), _retain(prod)
+    targets: dict[str, Any] = {}
+    for key, (component, volume_style) in DISTRIBUTED.items():
+        replicas = cfg.replicas if key in SCALED_FROM_CONFIG else 1 if key in SINGLETONS else 2
+        spec: dict[str, Any] = {"replicas": replicas, "resources": resources}
+        if replicas > 1:
+            spec["maxUnavailable"] = 1
+            if prod:
+                spec["topologySpreadConstraints"] = _zone_spread(component)
+        policy = retain if key in RETENTION_POLICY_KEYS else {}
+        if volume_style == "claims":
+            claim = {"name": "data", "accessModes": ["ReadWriteOnce"], **volume}
+            spec["persistence"] = {"enabled": True, "claims": [claim], **policy}
+        elif volume_style == "size":
+            spec["persistence"] = {"enabled": True, "accessModes": ["ReadWriteOnce"], **volume, **policy}
+        if key == "ingester":
+            # One StatefulSet replicated across zones; the chart's zone-aware variant needs the
+            # rollout-operator and one StatefulSet per zone.
+            spec["zoneAwareReplication"] = {"enabled": False}
+        targets[key] = spec
+    return targets
+
+
+def _legacy_targets(cfg: LokiConfig, prod: bool) -> dict[str, Any]:
+    """The single binary, or SimpleScalable's read, write and backend targets."""
+    resources, volume, retain = cfg.resources.as_k8s(), _volume(cfg), _retain(prod)
     pdb = {"podDisruptionBudget": {"maxUnavailable": 1}} if prod else {}
 
     def target(persistence: Optional[dict[str, Any]]) -> dict[str, Any]:
@@ -119,9 +127,19 @@ def _targets(cfg: LokiConfig, prod: bool) -> dict[str, Any]:
         return spec
 
     if cfg.deployment_mode == "Monolithic":
-        return {**zeroed, "singleBinary": target({"enabled": True})}
+        return {"singleBinary": target({"enabled": True})}
     # Each SimpleScalable target names its volume switch differently; read is a stateless Deployment.
-    return {**zeroed, "read": target(None), "write": target({"volumeClaimsEnabled": True}), "backend": target({"enabled": True})}
+    return {"read": target(None), "write": target({"volumeClaimsEnabled": True}), "backend": target({"enabled": True})}
+
+
+def _targets(cfg: LokiConfig, prod: bool) -> dict[str, Any]:
+    """Every target of the chosen mode; the other modes' targets are zeroed, as the chart requires.
+    The migration mode runs SimpleScalable's targets while the microservices join the ring."""
+    zeroed: dict[str, Any] = {name: {"replicas": 0} for name in (*LEGACY_TARGETS, *DISTRIBUTED)}
+    mode = cfg.deployment_mode
+    distributed = _distributed_targets(cfg, prod) if mode in ("Distributed", "SimpleScalable<->Distributed") else {}
+    legacy = _legacy_targets(cfg, prod) if mode != "Distributed" else {}
+    return {**zeroed, **distributed, **legacy}
 
 
 def loki_values(
@@ -201,7 +219,7 @@ def loki_values(
 
 def ruler_lifecycle_rules() -> list[dict[str, Any]]:
     """Rule groups never expire; only failed uploads are cleared."""
-    return [rule for rule in lifecycle_rules("24h", "0s") if "abort_incomplete_multipart_upload" in rule]
+    return [ABORT_INCOMPLETE_UPLOADS]
 
 
 def grafana_datasource(url: str) -> dict[str, Any]:

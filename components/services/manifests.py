@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..conventions import CONTRACT_VIOLATION_LABEL, CONTRACT_VIOLATION_METRIC, FORBIDDEN_LABELS, MANAGED_BY_LABELS
+from ..k8s.network import peer
 from .canary import background_analysis, canary_steps
 from .config import ServiceConfig
 
@@ -157,11 +158,7 @@ def network_policy_spec(service: ServiceConfig, monitoring_namespace: str) -> di
     """The service's callers reach its HTTP port; only Prometheus reaches a separate metrics port."""
     rules: list[dict[str, Any]] = [{"ports": [{"port": service.port, "protocol": "TCP"}]}]
     if service.metrics_port and service.metrics_port != service.port:
-        prometheus = {
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring_namespace}},
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
-        }
-        rules.append({"from": [prometheus], "ports": [{"port": service.metrics_port, "protocol": "TCP"}]})
+        rules.append({"from": [peer(monitoring_namespace, "prometheus")], "ports": [{"port": service.metrics_port, "protocol": "TCP"}]})
     return {"podSelector": {"matchLabels": selector(service)}, "policyTypes": ["Ingress"], "ingress": rules}
 
 
