@@ -36,6 +36,16 @@ def increase(series: str, window: str) -> str:
     return f"increase({series}[{window}])"
 
 
+def duration(seconds: int) -> str:
+    """Whole seconds as a Prometheus duration, largest units first (`7230` -> `2h30s`, `86400` -> `1d`)."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
 def by(labels: Iterable[str]) -> str:
     return f" by ({', '.join(labels)})" if labels else ""
 

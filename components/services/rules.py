@@ -19,16 +19,23 @@ from ..conventions import (
     RECORD_REQUEST_RATE,
     RECORD_SLO_REQUESTS,
     SERVICE_RULE_GROUP_PREFIX,
+    SLO_RULE_INTERVAL,
+    SLO_TILES,
     SLO_WINDOWS,
+    SloPart,
     record_latency,
     record_slo_errors,
+    record_slo_increase,
 )
 from ..lib import promql as q
 from ..lib.alerts import AlertRule
+from ..lib.types import duration_seconds
 from .config import ServiceConfig
 
 BY_VERSION = ["namespace", "service", "version"]
 BY_SERVICE = ["namespace", "service"]
+SLOS = ("availability", "latency")
+PARTS: tuple[SloPart, SloPart] = ("bad", "total")
 
 
 def scope(service: ServiceConfig) -> list[str]:
@@ -62,24 +69,88 @@ def recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     return rules
 
 
-def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
-    """SLI error ratios per window: 5xx share (availability) and share slower than the objective
-    (latency), plus the request rate that gates the page."""
+def _slo_rates(service: ServiceConfig, slo: str, window: str) -> tuple[str, str]:
+    """Raw (bad, total) per-second rates of one SLO over one window."""
     c, matchers = service.metrics, scope(service)
+    if slo == "availability":
+        requests = q.selector(c.requests_metric, matchers)
+        errors = q.selector(c.requests_metric, [*matchers, q.match("status", "5..")])
+        return q.rate_or_zero(errors, requests, window, BY_SERVICE), q.sum_by(q.rate(requests, window), BY_SERVICE)
     bucket = q.selector(f"{c.duration_metric}_bucket", [*matchers, q.eq("le", q.le(service.slo.latency_seconds))])
-    count = q.selector(f"{c.duration_metric}_count", matchers)
-    rules = []
+    total = q.sum_by(q.rate(q.selector(f"{c.duration_metric}_count", matchers), window), BY_SERVICE)
+    return f"{total}\n-\n{q.sum_by(q.rate(bucket, window), BY_SERVICE)}", total
+
+
+def raw_slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
+    """One SLO's error ratio over `window` from raw series alone: what the long windows must equal."""
+    return q.ratio(*_slo_rates(service, slo, window))
+
+
+def _raw_increase(service: ServiceConfig, slo: str, part: SloPart, window_s: int) -> str:
+    """Events between the first and last samples of a raw window: rate() is their slope, and a
+    window of W seconds holds W minus one scrape interval of samples."""
+    scrape_s = int(duration_seconds(service.scrape_interval))
+    bad, total = _slo_rates(service, slo, q.duration(window_s))
+    return f"(\n{bad if part == 'bad' else total}\n) * {window_s - scrape_s}"
+
+
+def _tiled(service: ServiceConfig, slo: str, part: SloPart, tile: str, window: str, extended: bool) -> str:
+    """Events in `window` as the sum of recorded `tile` increases, one tile apart back from now; the
+    oldest is the exact tile unless this sum is itself a tile (which starts a sample earlier). A tile
+    from before the series existed (or Prometheus ran) counts as no events, in both parts of the
+    ratio alike, so the ratio is that of the history there is, as rate() gives it."""
+    tile_s = int(duration_seconds(tile))
+    tiles = int(duration_seconds(window)) // tile_s
+    matchers = scope(service)
+
+    def at(k: int) -> str:
+        recorded = q.selector(record_slo_increase(slo, part, tile, tile=extended or k < tiles - 1), matchers)
+        if k == 0:
+            return recorded
+        # Absent before there was history: 0, with the labels of a tile that exists now.
+        return (
+            f"({recorded} offset {q.duration(k * tile_s)} or {q.selector(record_slo_increase(slo, part, tile, tile=True), matchers)} * 0)"
+        )
+
+    return "\n+ ".join(at(k) for k in range(tiles))
+
+
+def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
+    """SLI error ratios per window, 5xx share (availability) and share slower than the objective
+    (latency), plus the request rate that gates the page. Windows under 2h read raw series; 2h and
+    longer are ratios of recorded increases, the longer ones tiled (SLO_TILES)."""
+    c, matchers = service.metrics, scope(service)
+    first_s, scrape_s = int(duration_seconds(SLO_TILES[0][0])), int(duration_seconds(service.scrape_interval))
+    rules: list[dict[str, Any]] = []
+    for slo in SLOS:
+        for part in PARTS:
+            rules.append({"record": record_slo_increase(slo, part, SLO_TILES[0][0]), "expr": _raw_increase(service, slo, part, first_s)})
+            rules.append(
+                {
+                    "record": record_slo_increase(slo, part, SLO_TILES[0][0], tile=True),
+                    "expr": _raw_increase(service, slo, part, first_s + scrape_s),
+                }
+            )
+        for index, (tile, window) in enumerate(SLO_TILES):
+            for part in PARTS:
+                rules.append(
+                    {"record": record_slo_increase(slo, part, window), "expr": _tiled(service, slo, part, tile, window, extended=False)}
+                )
+                if index + 1 < len(SLO_TILES):  # a tile of the next window
+                    rules.append(
+                        {
+                            "record": record_slo_increase(slo, part, window, tile=True),
+                            "expr": _tiled(service, slo, part, tile, window, extended=True),
+                        }
+                    )
+    recorded = {SLO_TILES[0][0], *(window for _, window in SLO_TILES)}
     for window in SLO_WINDOWS:
-        rules.append(
-            {"record": record_slo_errors("availability", window), "expr": q.error_ratio(c.requests_metric, window, matchers, BY_SERVICE)}
-        )
-        fast = q.sum_by(q.rate(bucket, window), BY_SERVICE)
-        rules.append(
-            {
-                "record": record_slo_errors("latency", window),
-                "expr": f"1 - (\n{fast}\n/\n{q.sum_by(q.rate(count, window), BY_SERVICE)}\n)",
-            }
-        )
+        for slo in SLOS:
+            if window in recorded:
+                expr = q.ratio(*(q.selector(record_slo_increase(slo, part, window), matchers) for part in PARTS))
+            else:
+                expr = raw_slo_ratio(service, slo, window)
+            rules.append({"record": record_slo_errors(slo, window), "expr": expr})
     requests = q.selector(c.requests_metric, matchers)
     rules.append({"record": RECORD_SLO_REQUESTS, "expr": q.sum_by(q.rate(requests, PAGE_TRAFFIC_WINDOW), BY_SERVICE)})
     return rules
@@ -194,6 +265,12 @@ def service_rule_groups(service: ServiceConfig, runbook_base_url: str) -> list[d
         {"name": f"{prefix}.recording", "rules": recording_rules(service)},
         # One group: rules of a group run in order, so each alert reads the SLI recorded in the
         # same evaluation instead of racing another group (which would delay it by an interval).
-        {"name": f"{prefix}.slo", "rules": slo_recording_rules(service) + [a.to_rule(runbook_base_url) for a in alerts]},
+        # Pinned: the detection times in docs/alerting.md hold at this interval, whichever ruler
+        # evaluates the group (AMP's defaults to 1m).
+        {
+            "name": f"{prefix}.slo",
+            "interval": SLO_RULE_INTERVAL,
+            "rules": slo_recording_rules(service) + [a.to_rule(runbook_base_url) for a in alerts],
+        },
         *custom,
     ]

@@ -1,0 +1,166 @@
+"""The long SLO windows as the rules build them, against raw rate() over the same window, on the real server.
+
+One service gets `days` of bursty traffic (incidents of 2 minutes to 3 hours, 1% to 100% of
+requests failing or slow, every 1 to 8 hours). The rules' base and recent rates are recorded over
+the whole history with `promtool tsdb create-blocks-from rules`, as Prometheus would have recorded
+them live, and both expressions of every window are read back with query_range over the last day.
+The report counts the evaluations where the two disagree on any threshold an alert compares that
+window with, and how far apart the two ratios are.
+
+    python -m tools.rulebench equivalence [--days 4] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from components.conventions import BURN_RATE_ALERTS, SLO_TILES, record_slo_errors, record_slo_increase
+from components.lib import promql as q
+from components.services.config import ServiceConfig
+from components.services.rules import raw_slo_ratio, scope, service_rule_groups
+
+from . import traffic
+from .server import Server, prometheus
+
+ORIGIN_S = 1_699_999_200  # fixed, 2h-aligned: the same bytes and the same report every run
+SLOS = ("availability", "latency")
+SEED = 7
+WINDOWS = (SLO_TILES[0][0], *(window for _, window in SLO_TILES))  # every ratio built from recorded increases
+
+
+@dataclass(frozen=True)
+class WindowReport:
+    slo: str
+    window: str
+    points: int
+    thresholds: tuple[float, ...]
+    flips: int
+    crossings: int  # times the raw ratio crosses one of the thresholds: how much the run tests
+    max_relative_difference: float
+    within_1_percent: float  # share of points
+
+
+def thresholds(service: ServiceConfig, slo: str, window: str) -> tuple[float, ...]:
+    """Every value an alert compares this window's ratio with."""
+    objective = service.slo.availability if slo == "availability" else service.slo.latency_target
+    found = {factor * (1 - objective) for _, _, _, pairs in BURN_RATE_ALERTS for factor, long, short in pairs if window in (long, short)}
+    return tuple(sorted(found))
+
+
+def _slo_group(service: ServiceConfig, plant: Callable[[str], str] | None = None) -> dict:
+    """The service's SLO group as rendered; `plant` rewrites every expression (to prove the
+    comparison catches a wrong one)."""
+    (group,) = [g for g in service_rule_groups(service, "https://runbooks.invalid") if g["name"].endswith(".slo")]
+    if plant is not None:
+        group = {**group, "rules": [{**r, "expr": plant(r["expr"])} for r in group["rules"]]}
+    return group
+
+
+def _backfill(service: ServiceConfig, days: float, work: Path) -> Path:
+    data = work / "data"
+    data.mkdir()
+    profile = traffic.bursty(days, seed=SEED)
+    text = work / "traffic.om"
+    with text.open("w") as out:
+        traffic.write(out, [(service.namespace, service.name)], profile, ORIGIN_S, ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S))
+    subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=240h", str(text), str(data)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=600,
+    )
+    text.unlink()
+    return data
+
+
+def _record(server: Server, rules: list[dict], group: dict, days: float, work: Path, data: Path) -> None:
+    path = work / "recorded.yml"
+    path.write_text(yaml.safe_dump({"groups": [{**group, "rules": rules}]}))
+    subprocess.run(
+        [
+            "promtool", "tsdb", "create-blocks-from", "rules", "--quiet",
+            f"--url={server.url}", f"--start={ORIGIN_S}", f"--end={ORIGIN_S + int(days * traffic.DAY_S)}",
+            f"--output-dir={data}", str(path),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=1800,
+    )  # fmt: skip
+
+
+def _record_history(group: dict, days: float, work: Path, data: Path) -> None:
+    """Each tile level in turn, as the live group records it: promtool cannot backfill a rule that
+    reads another rule of the same run, so the server restarts on the new blocks between levels."""
+    for window in WINDOWS:
+        names = {record_slo_increase(slo, part, window, tile) for slo in SLOS for part in ("bad", "total") for tile in (False, True)}
+        with prometheus(data) as server:
+            _record(server, [r for r in group["rules"] if r.get("record") in names], group, days, work, data)
+
+
+def compare(
+    service: ServiceConfig,
+    days: float = 10,
+    step_s: int = 60,
+    windows: tuple[str, ...] = WINDOWS,
+    plant: Callable[[str], str] | None = None,
+) -> list[WindowReport]:
+    group = _slo_group(service, plant)
+    expr = {r["record"]: r["expr"] for r in group["rules"] if "record" in r}
+    start: float = ORIGIN_S + 3 * traffic.DAY_S + 3600  # every window full from here on
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="slo-equivalence-") as tmp:
+        work = Path(tmp)
+        data = _backfill(service, days, work)
+        _record_history(group, days, work, data)
+        with prometheus(data) as server:
+            # Compare at the instants the group evaluated (promtool keeps the group's hash offset,
+            # as the live rule manager does), not a step off them.
+            probe = q.selector(record_slo_increase(SLOS[0], "bad", SLO_TILES[0][0]), scope(service))
+            (stamp,) = server.get("/api/v1/query", query=f"timestamp({probe})", time=str(start))["result"]
+            start = float(stamp["value"][1])
+            end = ORIGIN_S + int(days * traffic.DAY_S) - 3600
+            for window in windows:
+                for slo in SLOS:
+                    built = server.query_range(expr[record_slo_errors(slo, window)], start, end, step_s)
+                    raw = server.query_range(raw_slo_ratio(service, slo, window), start, end, step_s)
+                    reports.append(_report(service, slo, window, built, raw))
+    return reports
+
+
+def _report(service: ServiceConfig, slo: str, window: str, built: dict, raw: dict) -> WindowReport:
+    (series,) = raw.values()
+    (rebuilt,) = built.values()
+    assert [t for t, _ in series] == [t for t, _ in rebuilt], f"{slo} {window}: the two answers cover different evaluations"
+    limits = thresholds(service, slo, window)
+    flips, worst, close, crossings = 0, 0.0, 0, 0
+    previous: float | None = None
+    for (_, a), (_, b) in zip(series, rebuilt, strict=True):
+        flips += any((a > limit) != (b > limit) for limit in limits)
+        crossings += previous is not None and any((a > limit) != (previous > limit) for limit in limits)
+        previous = a
+        difference = abs(b - a) / a if a else abs(b - a)
+        worst = max(worst, difference)
+        close += difference <= 0.01
+    return WindowReport(slo, window, len(series), limits, flips, crossings, worst, close / len(series))
+
+
+def markdown(reports: list[WindowReport]) -> str:
+    lines = [
+        "| SLO | window | evaluations | thresholds | raw crossings | flipped decisions | max difference | within 1% |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in reports:
+        limits = ", ".join(f"{t:g}" for t in r.thresholds) or "none"
+        lines.append(
+            f"| {r.slo} | {r.window} | {r.points} | {limits} | {r.crossings} | {r.flips} | {r.max_relative_difference:.1e} | {r.within_1_percent:.1%} |"
+        )
+    return "\n".join(lines)
+
+

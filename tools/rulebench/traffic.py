@@ -1,0 +1,165 @@
+"""Days of synthetic service traffic as OpenMetrics text, for `promtool tsdb create-blocks-from openmetrics`.
+
+The shape is the service-contract package's: every (route, method, status, version) label set has
+the request counter and the duration histogram with its 13 buckets, +Inf, _sum and _count (17
+series), and the statuses the package pre-initialises (200, 400, 404, 500) exist from the first
+scrape, as prometheus_client exposes them. Bucket bounds are written as Prometheus 3 stores them
+(`le="1.0"`). Ten routes, four statuses and two versions make 80 label sets: 1,360 series a
+service, scraped every 30s with a few milliseconds of jitter.
+
+Every counter is a closed-form function of time (no state), so any time slice can be written on
+its own and slices join into one continuous history. Traffic follows a daily cycle between 40% and
+100% of a route's peak; 0.1% of requests fail and 0.12% are slower than 0.5s, except during
+incidents, which raise either share for a while.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+from service_contract.contract import BUCKETS, PREINITIALISED_STATUSES
+
+from components.lib import promql as q
+
+VERSIONS = (("1.4.2", 0.9), ("1.5.0", 0.1))
+STEP_S = 30
+DAY_S = 86400
+BASE_ERROR_SHARE = 0.001
+CLIENT_ERROR_SHARE = 0.01  # each of 400 and 404
+SLOW_LE = 2.5  # incidents' slow requests land above the 1.0 bucket
+SERIES_PER_LABEL_SET = 1 + len(BUCKETS) + 3
+LE_LABELS = (*(q.le(b) for b in BUCKETS), "+Inf")
+# Share of requests at or under each bound outside incidents: half under ~60ms, 97.5% under 0.25s.
+LE_SHARES = (*(1 - 0.5 * math.exp(-12 * b) for b in BUCKETS), 1.0)
+
+
+@dataclass(frozen=True)
+class Incident:
+    start_s: int  # seconds after the history's origin
+    length_s: int
+    share: float  # of requests failing (or slow) while it lasts
+
+
+@dataclass(frozen=True)
+class Profile:
+    routes: int
+    errors: tuple[Incident, ...]
+    slow: tuple[Incident, ...]
+
+
+def periodic(days: float, routes: int = 10) -> Profile:
+    """The benchmark's traffic: a 10-minute 20% error burst every 7 hours, and 10 minutes of 30%
+    slow requests between them."""
+    span = int(days * DAY_S) + DAY_S
+    return Profile(
+        routes,
+        tuple(Incident(s, 600, 0.2) for s in range(0, span, 7 * 3600)),
+        tuple(Incident(s + 12600, 600, 0.3) for s in range(0, span, 7 * 3600)),
+    )
+
+
+def bursty(days: float, seed: int, routes: int = 2) -> Profile:
+    """Incidents of every size at random (2 minutes to 6 hours, 1% to 100% of requests) in calm
+    and stormy days: day-long ratios drift across every threshold the alerts compare them with,
+    again and again, which is what an equivalence run needs to test."""
+    rng = random.Random(seed)
+
+    def incidents() -> tuple[Incident, ...]:
+        found: list[Incident] = []
+        for day in range(math.ceil(days)):
+            at, storm = day * DAY_S + rng.randint(0, 3600), rng.choice([0.0, 0.5, 1.0, 2.0, 3.0])
+            while storm and at < (day + 1) * DAY_S:
+                length = rng.choice([120, 600, 1800, 3600, 3 * 3600, 6 * 3600])
+                share = rng.choice([0.02, 0.03, 0.05, 0.1]) if length >= 3600 else rng.choice([0.1, 0.3, 1.0])
+                found.append(Incident(at, length, share))
+                at += length + int(rng.randint(2 * 3600, 12 * 3600) / storm)
+        return tuple(found)
+
+    return Profile(routes, incidents(), incidents())
+
+
+def series_per_service(profile: Profile) -> int:
+    return profile.routes * len(PREINITIALISED_STATUSES) * len(VERSIONS) * SERIES_PER_LABEL_SET
+
+
+def _requests(t: np.ndarray, peak: float) -> np.ndarray:
+    """Requests since the origin: the integral of peak * (0.7 + 0.3 sin(2 pi t / day))."""
+    return peak * (0.7 * t - 0.3 * DAY_S / (2 * math.pi) * (np.cos(2 * math.pi * t / DAY_S) - 1))
+
+
+Cumulative = Callable[[np.ndarray], np.ndarray]
+
+
+def _share_of(total: Cumulative, t: np.ndarray, base: float, incidents: tuple[Incident, ...]) -> np.ndarray:
+    """Events since the origin that are `base` of `total`, or an incident's share while it lasts.
+    Exact for any traffic shape, so a share of 1.0 is every request and no counter ever goes down."""
+    events = base * total(t)
+    for i in incidents:
+        during = total(np.clip(t, i.start_s, i.start_s + i.length_s)) - total(np.array([float(i.start_s)]))
+        events = events + (i.share - base) * during
+    return events
+
+
+def _lines(name: str, labels: str, stamps: list[str], values: np.ndarray) -> str:
+    prefix = f"{name}{{{labels}}} "
+    return "".join(f"{prefix}{v} {s}\n" for v, s in zip(values.tolist(), stamps, strict=True))
+
+
+def _bucket(count: np.ndarray, slow: np.ndarray, bound: float, below: float) -> np.ndarray:
+    """Requests at or under `bound` out of `count`, `slow` of which took 1 to 2.5 seconds."""
+    if bound >= SLOW_LE:
+        return count
+    fast = count - slow
+    return fast * below / LE_SHARES[BUCKETS.index(0.5)] if bound <= 0.5 else fast
+
+
+def service_text(namespace: str, service: str, profile: Profile, origin_s: int, start_s: int, end_s: int) -> Iterator[str]:
+    """One service's series over [start_s, end_s), counting from origin_s (its pods' start), each
+    series in time order as promtool needs. Slow requests are successful ones (status 200)."""
+    t = np.arange(start_s + (-start_s) % STEP_S, end_s, STEP_S, dtype=np.int64)
+    # Scrape jitter of 0-19 ms, the same for a timestamp in every slice that writes it.
+    stamps = [f"{s}.{(s * 7919) % 20:03d}" for s in t.tolist()]
+    tf = (t - origin_s).astype(np.float64)
+    base_slow = 1 - LE_SHARES[BUCKETS.index(0.5)]
+    for r in range(profile.routes):
+        path, method, peak = f"/api/v1/resource-{r}", ("GET", "POST")[r % 2], 2.0 + r
+
+        def requests(x: np.ndarray, peak: float = peak) -> np.ndarray:
+            return _requests(x, peak)
+
+        def ok(x: np.ndarray) -> np.ndarray:
+            served = (1 - 2 * CLIENT_ERROR_SHARE) * requests(x)
+            return served - (1 - 2 * CLIENT_ERROR_SHARE) * _share_of(requests, x, BASE_ERROR_SHARE, profile.errors)
+
+        total, answered = requests(tf), ok(tf)
+        by_status = {
+            "200": (answered, _share_of(ok, tf, base_slow, profile.slow)),
+            "400": (CLIENT_ERROR_SHARE * total, 0 * total),
+            "404": (CLIENT_ERROR_SHARE * total, 0 * total),
+            "500": ((1 - 2 * CLIENT_ERROR_SHARE) * total - answered, 0 * total),
+        }
+        for version, share in VERSIONS:
+            for status in PREINITIALISED_STATUSES:
+                events, slow = by_status[status]
+                count = np.floor(share * events).astype(np.int64)
+                labels = (
+                    f'namespace="{namespace}",service="{service}",method="{method}",path="{path}",status="{status}",version="{version}"'
+                )
+                yield _lines("http_requests_total", labels, stamps, count)
+                for bound, le, below in zip((*BUCKETS, math.inf), LE_LABELS, LE_SHARES, strict=True):
+                    bucket = np.floor(share * _bucket(events, slow, bound, below)).astype(np.int64)
+                    yield _lines("http_request_duration_seconds_bucket", f'{labels},le="{le}"', stamps, bucket)
+                yield _lines("http_request_duration_seconds_count", labels, stamps, count)
+                yield _lines("http_request_duration_seconds_sum", labels, stamps, np.round(count * 0.08, 3))
+
+
+def write(out: IO[str], services: list[tuple[str, str]], profile: Profile, origin_s: int, start_s: int, end_s: int) -> None:
+    for namespace, service in services:
+        for chunk in service_text(namespace, service, profile, origin_s, start_s, end_s):
+            out.write(chunk)
+    out.write("# EOF\n")
