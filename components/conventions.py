@@ -83,6 +83,9 @@ RECORD_REQUEST_RATE: Final = f"service_version:http_requests:rate{ANALYSIS_WINDO
 RECORD_ERROR_RATE: Final = f"service_version:http_requests_5xx:rate{ANALYSIS_WINDOW}"
 RECORD_ERROR_RATIO: Final = f"service_version:http_request_error_ratio:rate{ANALYSIS_WINDOW}"
 LATENCY_QUANTILES: Final = (0.5, 0.95, 0.99)
+# Every quantile is read from these per-version bucket rates, so a service's ~1,000 bucket series
+# are rated once per evaluation, not once per quantile.
+RECORD_BUCKET_RATE: Final = f"service_version_le:http_request_duration_seconds_bucket:rate{ANALYSIS_WINDOW}"
 
 
 def record_latency(quantile: float) -> str:

@@ -14,6 +14,7 @@ from ..conventions import (
     BURN_RATE_ALERTS,
     LATENCY_QUANTILES,
     PAGE_TRAFFIC_WINDOW,
+    RECORD_BUCKET_RATE,
     RECORD_ERROR_RATE,
     RECORD_ERROR_RATIO,
     RECORD_REQUEST_RATE,
@@ -59,11 +60,10 @@ def recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
             "expr": f"{q.selector(RECORD_ERROR_RATE, matchers)}\n/\n{q.selector(RECORD_REQUEST_RATE, matchers)}",
         },
     ]
+    buckets = q.selector(f"{c.duration_metric}_bucket", matchers)
+    rules.append({"record": RECORD_BUCKET_RATE, "expr": q.sum_by(q.rate(buckets, ANALYSIS_WINDOW), [*BY_VERSION, "le"])})
     rules += [
-        {
-            "record": record_latency(quantile),
-            "expr": q.histogram_quantile(quantile, c.duration_metric, ANALYSIS_WINDOW, matchers, BY_VERSION),
-        }
+        {"record": record_latency(quantile), "expr": f"histogram_quantile({quantile:g}, {q.selector(RECORD_BUCKET_RATE, matchers)})"}
         for quantile in LATENCY_QUANTILES
     ]
     return rules

@@ -7,13 +7,20 @@ one slice (about 11 GB for 200 services). Two slices are written at a time, one 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.conventions import SLO_TILES, record_slo_increase
 
 from . import traffic
+from .server import prometheus
 
 BLOCK_S = 7200
 NAMESPACE = "bench"
@@ -77,3 +84,69 @@ def write_history(history: History, directory: Path, workers: int = 2) -> None:
             start, seconds = future.result()
             print(f"slice {done}/{len(futures)} at {start}: {seconds:.0f}s", flush=True)
     scratch.rmdir()
+
+
+def record_increases(group: dict[str, Any], start_s: int, end_s: int, data: Path) -> None:
+    """The SLO group's recorded increases over [start_s, end_s), as Prometheus would have recorded
+    them live, with `promtool tsdb create-blocks-from rules`. promtool cannot backfill a rule that
+    reads another rule of the same run, so each tile level is a run of its own, on a server
+    restarted over the blocks of the level before."""
+    levels = [SLO_TILES[0][0], *(window for _, window in SLO_TILES)]
+    for window in levels:
+        names = {record_slo_increase(slo, part, window, tile) for slo in ("availability", "latency") for part in ("bad", "total") for tile in (False, True)}
+        rules = {"groups": [{**group, "rules": [r for r in group["rules"] if r.get("record") in names]}]}
+        path = data.parent / f"{data.name}-recorded-{window}.yml"
+        path.write_text(yaml.safe_dump(rules))
+        with prometheus(data) as server:
+            subprocess.run(
+                [
+                    "promtool", "tsdb", "create-blocks-from", "rules", "--quiet",
+                    f"--url={server.url}", f"--start={start_s}", f"--end={end_s}", f"--output-dir={data}", str(path),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=7200,
+            )  # fmt: skip
+
+
+def fleet_group() -> dict[str, Any]:
+    """One service's SLO group with its matcher widened to every benchmark service: the recorded
+    series are the same, per service, in one promtool rule instead of one per service (promtool
+    writes a block per rule and 2 hours)."""
+    from components.services.config import ServiceConfig
+    from components.services.rules import service_rule_groups
+
+    namespace, name = service_names(1)[0]
+    service = ServiceConfig.model_validate(
+        {"name": name, "namespace": namespace, "port": 8080, "image": "registry.example.com/bench:1.4.2", "version": "1.4.2"}
+    )
+    (group,) = [g for g in service_rule_groups(service, "https://runbooks.example.com") if g["name"].endswith(".slo")]
+    wide = 'service=~"svc-[0-9]{4}"'
+    return {**group, "rules": [{**r, "expr": re.sub(f'service="{name}"', wide, r["expr"])} for r in group["rules"]]}
+
+
+def keep_last(source: Path, target: Path, days: float) -> None:
+    """A second TSDB with only the blocks of the last `days` (hard links, before any compaction)."""
+    cutoff = (int(time.time()) - int(days * 86400)) // BLOCK_S * BLOCK_S * 1000
+    target.mkdir(parents=True)
+    for block in sorted(p for p in source.iterdir() if (p / "meta.json").exists()):
+        if json.loads((block / "meta.json").read_text())["minTime"] >= cutoff:
+            subprocess.run(["cp", "-al", str(block), str(target / block.name)], check=True, timeout=600)
+
+
+def compact(data: Path, timeout_s: float = 3600, quiet_s: float = 150) -> int:
+    """Let Prometheus compact the backfilled blocks as it would on its own, before anything is
+    measured on them; returns the blocks left. Done when nothing has changed for `quiet_s`."""
+    deadline = time.monotonic() + timeout_s
+    watched = ("prometheus_tsdb_blocks_loaded", "prometheus_tsdb_compactions_total", "prometheus_tsdb_vertical_compactions_total")
+    with prometheus(data, timeout_s=600) as server:
+        last, since = "", time.monotonic()
+        while time.monotonic() - since < quiet_s:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{data}: compaction still running after {timeout_s}s")
+            state = " ".join(line for line in server.metrics().splitlines() if line.startswith(watched))
+            if state != last:
+                last, since = state, time.monotonic()
+            time.sleep(5)
+    return len([p for p in data.iterdir() if (p / "meta.json").exists()])

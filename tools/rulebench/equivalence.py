@@ -18,15 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from components.conventions import BURN_RATE_ALERTS, SLO_TILES, record_slo_errors, record_slo_increase
 from components.lib import promql as q
 from components.services.config import ServiceConfig
 from components.services.rules import raw_slo_ratio, scope, service_rule_groups
 
 from . import traffic
-from .server import Server, prometheus
+from .backfill import record_increases
+from .server import prometheus
 
 ORIGIN_S = 1_699_999_200  # fixed, 2h-aligned: the same bytes and the same report every run
 SLOS = ("availability", "latency")
@@ -79,31 +78,6 @@ def _backfill(service: ServiceConfig, days: float, work: Path) -> Path:
     return data
 
 
-def _record(server: Server, rules: list[dict], group: dict, days: float, work: Path, data: Path) -> None:
-    path = work / "recorded.yml"
-    path.write_text(yaml.safe_dump({"groups": [{**group, "rules": rules}]}))
-    subprocess.run(
-        [
-            "promtool", "tsdb", "create-blocks-from", "rules", "--quiet",
-            f"--url={server.url}", f"--start={ORIGIN_S}", f"--end={ORIGIN_S + int(days * traffic.DAY_S)}",
-            f"--output-dir={data}", str(path),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=1800,
-    )  # fmt: skip
-
-
-def _record_history(group: dict, days: float, work: Path, data: Path) -> None:
-    """Each tile level in turn, as the live group records it: promtool cannot backfill a rule that
-    reads another rule of the same run, so the server restarts on the new blocks between levels."""
-    for window in WINDOWS:
-        names = {record_slo_increase(slo, part, window, tile) for slo in SLOS for part in ("bad", "total") for tile in (False, True)}
-        with prometheus(data) as server:
-            _record(server, [r for r in group["rules"] if r.get("record") in names], group, days, work, data)
-
-
 def compare(
     service: ServiceConfig,
     days: float = 10,
@@ -118,7 +92,7 @@ def compare(
     with tempfile.TemporaryDirectory(prefix="slo-equivalence-") as tmp:
         work = Path(tmp)
         data = _backfill(service, days, work)
-        _record_history(group, days, work, data)
+        record_increases(group, ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S), data)
         with prometheus(data) as server:
             # Compare at the instants the group evaluated (promtool keeps the group's hash offset,
             # as the live rule manager does), not a step off them.

@@ -1,0 +1,86 @@
+"""Rule evaluation cost on Debian's Prometheus, and the tiled SLO windows' equivalence with raw rate().
+
+    python -m tools.rulebench prepare --out DIR [--services 200] [--days 3]
+        N services' traffic, backfilled with promtool (about an hour for 200 services on 2 cores),
+        a 1-day copy of it, the SLO increases recorded over both, both compacted.
+    python -m tools.rulebench measure --out DIR [--services 9,50,200] [--project CHECKOUT] [--label after]
+        Each history and service count in turn: rule groups rendered by CHECKOUT (default: this one).
+    python -m tools.rulebench equivalence [--days 10]
+        The table in docs/alerting.md: tiled windows against raw rate(), evaluation by evaluation.
+
+Results of `measure` are appended to DIR/results.jsonl; docs/rule-cost.md holds the measured table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "instrumentation" / "src"))
+
+from tools.detection import reference_service  # noqa: E402
+from tools.rulebench import backfill, equivalence, measure  # noqa: E402
+
+HISTORIES = {"3d": "raw", "1d": "raw-1d"}
+
+
+def prepare(out: Path, services: int, days: float, ahead_hours: float) -> None:
+    history = backfill.plan(services, days, ahead_hours)
+    if not (out / "history.json").exists():
+        backfill.write_history(history, out)
+    history = backfill.History.load(out)
+    backfill.keep_last(out / "raw", out / "raw-1d", 1)
+    group = backfill.fleet_group()
+    for name in HISTORIES.values():
+        data = out / name
+        first = min(json.loads((b / "meta.json").read_text())["minTime"] for b in data.iterdir() if (b / "meta.json").exists())
+        backfill.record_increases(group, first // 1000, history.end_s, data)
+        print(f"{name}: increases recorded; {backfill.compact(data)} blocks after compaction", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("prepare")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--services", type=int, default=200)
+    p.add_argument("--days", type=float, default=3)
+    p.add_argument("--ahead-hours", type=float, default=5, help="history past now, so every window ending now is full while measuring")
+    m = commands.add_parser("measure")
+    m.add_argument("--out", type=Path, required=True)
+    m.add_argument("--services", default="9,50,200")
+    m.add_argument("--histories", default="1d,3d")
+    m.add_argument("--project", type=Path, default=ROOT)
+    m.add_argument("--label", default="after")
+    e = commands.add_parser("equivalence")
+    e.add_argument("--days", type=float, default=10)
+    args = parser.parse_args(argv)
+
+    if args.command == "prepare":
+        prepare(args.out, args.services, args.days, args.ahead_hours)
+    elif args.command == "measure":
+        print("| rules | history | services | groups | rules | ms / service / cycle | slowest group ms | share of 30s | missed | RSS MiB |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for history in args.histories.split(","):
+            for count in (int(n) for n in args.services.split(",")):
+                r = measure.measure(args.out / HISTORIES[history], count, args.project.resolve())
+                with (args.out / "results.jsonl").open("a") as log:
+                    log.write(json.dumps({"label": args.label, "history": history, **asdict(r)}) + "\n")
+                print(
+                    f"| {args.label} | {history} | {r.services} | {r.groups} | {r.rules} | {r.ms_per_service:.1f} | "
+                    f"{r.slowest_group_ms:.0f} | {r.cycle_share:.0%} | {r.missed_iterations} | {r.rss_mib:.0f} |",
+                    flush=True,
+                )
+    else:
+        print(equivalence.markdown(equivalence.compare(reference_service(), days=args.days)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

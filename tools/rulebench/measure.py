@@ -1,0 +1,100 @@
+"""Rule evaluation cost on Debian's Prometheus: N services' rule groups over a backfilled history.
+
+The rule groups are rendered by a project checkout (this one, or an older one given as
+`--project`, for the "before" column), so both columns run exactly what each version ships.
+Prometheus evaluates them every 30s; after two warm-up cycles the script reads, each cycle,
+`prometheus_rule_group_last_duration_seconds` of every group, and at the end missed iterations
+and resident memory. Groups run concurrently, so on a machine with fewer cores than busy groups
+the durations include waiting for a core: the sum is what one core would spend.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .backfill import NAMESPACE, service_names
+from .server import prometheus
+
+CYCLE_S = 30
+# Rendered in the project's own interpreter and checkout, so an older commit renders its own rules.
+RENDER = """
+import json, sys
+from components.services.config import ServiceConfig
+from components.services.rules import service_rule_groups
+groups = []
+for name in json.loads(sys.argv[1]):
+    service = ServiceConfig.model_validate(
+        {"name": name, "namespace": sys.argv[2], "port": 8080, "image": "registry.example.com/bench:1.4.2", "version": "1.4.2"}
+    )
+    groups += service_rule_groups(service, "https://runbooks.example.com")
+print(json.dumps(groups))
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    services: int
+    groups: int
+    rules: int
+    ms_per_service: float  # rule evaluation per service per 30s cycle, every group summed
+    slowest_group_ms: float
+    missed_iterations: int
+    rss_mib: float
+
+    @property
+    def cycle_share(self) -> float:
+        return self.ms_per_service * self.services / (CYCLE_S * 1000)
+
+
+def render_rules(services: int, project: Path, out: Path) -> tuple[int, int]:
+    names = json.dumps([name for _, name in service_names(services)])
+    proc = subprocess.run(
+        [sys.executable, "-c", RENDER, names, NAMESPACE], cwd=project, capture_output=True, text=True, check=True, timeout=600
+    )
+    groups = json.loads(proc.stdout)
+    out.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+    return len(groups), sum(len(g["rules"]) for g in groups)
+
+
+def _samples(text: str, metric: str) -> dict[str, float]:
+    """{labels: value} of one metric in exposition text."""
+    pattern = re.compile(rf"^{metric}(\{{[^}}]*\}})? (\S+)$", re.MULTILINE)
+    return {m.group(1) or "": float(m.group(2)) for m in pattern.finditer(text)}
+
+
+def measure(data: Path, services: int, project: Path, cycles: int = 4, warmup: int = 2) -> Result:
+    rule_file = data.parent / f"rules-{services}.yml"
+    groups, rules = render_rules(services, project, rule_file)
+    durations: dict[str, list[float]] = {}
+    with prometheus(data, [rule_file], timeout_s=600) as server:
+        deadline = time.monotonic() + (cycles + warmup + 6) * CYCLE_S
+        seen = 0
+        while seen < cycles:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{services} services: fewer than {cycles} measured cycles in time")
+            text = server.metrics()
+            iterations = _samples(text, "prometheus_rule_group_iterations_total")
+            if len(iterations) == groups and min(iterations.values()) >= warmup + seen + 1:
+                for group, seconds in _samples(text, "prometheus_rule_group_last_duration_seconds").items():
+                    durations.setdefault(group, []).append(seconds)
+                seen += 1
+            time.sleep(2)
+        text = server.metrics()
+    means = {group: sum(values) / len(values) for group, values in durations.items()}
+    return Result(
+        services=services,
+        groups=groups,
+        rules=rules,
+        ms_per_service=1000 * sum(means.values()) / services,
+        slowest_group_ms=1000 * max(means.values()),
+        missed_iterations=int(sum(_samples(text, "prometheus_rule_group_iterations_missed_total").values())),
+        rss_mib=_samples(text, "process_resident_memory_bytes")[""] / 2**20,
+    )
