@@ -14,6 +14,7 @@ from components.k8s.storage import ClusterPrerequisites, ClusterStorage
 from components.logging.fluent_bit import FluentBit, FluentBitArgs
 from components.logging.loki import Loki, LokiArgs
 from components.metrics.dcgm import DcgmExporter, DcgmExporterArgs
+from components.metrics.remote import MetricsBackend, MetricsBackendArgs
 from components.metrics.stack import KubePrometheusStack, KubePrometheusStackArgs
 from components.services.monitoring import ServiceMonitoring, ServiceMonitoringArgs
 from components.stack import read_secrets, read_stack_config
@@ -71,6 +72,28 @@ def deploy_opts(*namespace_names: str, after: list[pulumi.Resource] | None = Non
 
 crds: list[pulumi.Resource] = []
 
+backend = None
+if stack.enabled and stack.backend.mode != "prometheus":
+    reads_amp = stack.backend.mode == "amp" and config.argo_rollouts.enabled
+    backend = MetricsBackend(
+        "metrics-backend",
+        MetricsBackendArgs(
+            config=stack.backend,
+            cluster=cluster.require_identity(),
+            cluster_name=cluster.name,
+            namespace=ns.monitoring,
+            rollouts_namespace=ns.rollouts if reads_amp else None,
+            storage_class=stack.prometheus.storage_class,
+            prod=config.prod,
+            protect=config.protect_data,
+        ),
+        opts=deploy_opts(ns.monitoring, *([ns.rollouts] if reads_amp else [])),
+    )
+    if backend.workspace_arn is not None:
+        pulumi.export("ampWorkspaceArn", backend.workspace_arn)
+    if backend.bucket_name is not None:
+        pulumi.export("thanosBucketName", backend.bucket_name)
+
 if stack.enabled:
     metrics = KubePrometheusStack(
         "kube-prometheus-stack",
@@ -86,6 +109,7 @@ if stack.enabled:
             log_group_names=[config.log_group_name] if config.fluent_bit.enabled else [],
             secrets=secrets,
             external_labels={"cluster": cluster.name, "environment": config.environment},
+            backend=backend,
         ),
         opts=deploy_opts(ns.monitoring),
     )
@@ -151,6 +175,7 @@ if config.argo_rollouts.enabled:
             namespace=ns.rollouts,
             dashboard_namespace=ns.monitoring if grafana else None,
             prod=config.prod,
+            role_arn=backend.argo_role_arn if backend else None,
         ),
         opts=deploy_opts(ns.rollouts, *([ns.monitoring] if grafana else []), after=crds),
     )
@@ -195,6 +220,7 @@ if cluster.network_policies and stack.enabled:
         ns.logging if config.loki.enabled else None,
         ns.rollouts if config.argo_rollouts.enabled else None,
         config.kubecost.enabled,
+        thanos=stack.backend.mode == "thanos",
     )
     NetworkPolicies("network-policies", manifests, opts=deploy_opts(ns.monitoring, *([ns.logging] if config.loki.enabled else [])))
 
@@ -207,7 +233,9 @@ if config.services:
             f"svc-{service.name}",
             ServiceMonitoringArgs(
                 service=service,
-                prometheus_url=metrics.prometheus_url,
+                # With a backend, the canary reads what Grafana reads: the same queries, one source.
+                prometheus_url=backend.query_url if backend else metrics.prometheus_url,
+                sigv4_region=backend.sigv4_region if backend else None,
                 runbook_base_url=config.alerting.runbook_base_url,
                 grafana_url=metrics.grafana_url if grafana else None,
                 adopted=cluster.adopt_existing_objects,

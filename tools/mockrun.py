@@ -67,6 +67,13 @@ class RecordingMocks(pulumi_mocks.Mocks):
             bucket = state.get("bucket") or f"{name}-mock0001"
             state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}")
             return bucket, state
+        if typ == "aws:amp/workspace:Workspace":
+            workspace = "ws-00000000-0000-4000-8000-000000000001"
+            state.update(
+                arn=f"arn:aws:aps:{self.region}:{self.account}:workspace/{workspace}",
+                prometheus_endpoint=f"https://aps-workspaces.{self.region}.amazonaws.com/workspaces/{workspace}/",
+            )
+            return workspace, state
         arn_prefix = {
             "aws:iam/role:Role": f"arn:aws:iam::{self.account}:role/",
             "aws:iam/policy:Policy": f"arn:aws:iam::{self.account}:policy/",

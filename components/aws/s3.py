@@ -14,6 +14,14 @@ from ..lib import iam
 from ..lib.options import child_opts
 from ..lib.types import KmsKeyArn
 
+# Applies to the whole bucket but deletes nothing a client wrote: it only clears failed uploads.
+ABORT_INCOMPLETE_UPLOADS: dict[str, Any] = {
+    "id": "abort-incomplete-uploads",
+    "status": "Enabled",
+    "filter": {"prefix": ""},
+    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+}
+
 
 class HardenedBucketArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -25,8 +25,9 @@ class ArgoRolloutsConfig(Model):
 
 
 
-def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool) -> dict[str, Any]:
-    return {
+def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool, role_arn: Any = None) -> dict[str, Any]:
+    """`role_arn`: the IRSA role the controller signs AMP queries with (prometheusStack.backend.mode amp)."""
+    values: dict[str, Any] = {
         # The chart ships its CRDs as templates, so Helm upgrades them with the chart version.
         "installCRDs": True,
         "keepCRDs": True,
@@ -49,15 +50,19 @@ def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool) -> dict[str, Any]:
         },
         "dashboard": {"enabled": cfg.dashboard, "readonly": True},
     }
+    if role_arn is not None:
+        values["serviceAccount"] = {"annotations": {"eks.amazonaws.com/role-arn": role_arn}}
+    return values
 
 
 class ArgoRolloutsArgs(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     config: ArgoRolloutsConfig = Field(description="Validated `argoRollouts` stack config.")
     namespace: str = Field(description="Namespace of the controller.")
     dashboard_namespace: Optional[str] = Field(None, description="Grafana's namespace for the Rollouts dashboard; None for none.")
     prod: bool = Field(description="Disruption budget when replicated.")
+    role_arn: Any = Field(None, description="IRSA role for the controller's service account (AMP queries); None for none.")
 
 
 class ArgoRollouts(pulumi.ComponentResource):
@@ -66,7 +71,7 @@ class ArgoRollouts(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArgoRolloutsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PROJECT}:delivery:ArgoRollouts", name, None, opts)
-        values = argo_rollouts_values(args.config, args.prod)
+        values = argo_rollouts_values(args.config, args.prod, args.role_arn)
         self.release = helm_release(self, name, CHART, args.config.chart_version, args.namespace, values, opts)
         if args.dashboard_namespace:
             self.dashboard = dashboard_config_map(

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from ..conventions import MANAGED_BY_LABELS, PROJECT
 from ..lib.options import child_opts
+from ..metrics.backend import THANOS_GRPC_PORT
 
 NAME = "app.kubernetes.io/name"
 NS = "kubernetes.io/metadata.name"
@@ -38,21 +39,25 @@ def _policy(name: str, namespace: str, pods: dict[str, str], rules: list[dict[st
     }
 
 
-def network_policies(monitoring: str, logging: Optional[str], rollouts: Optional[str], kubecost: bool) -> list[dict[str, Any]]:
+def network_policies(
+    monitoring: str, logging: Optional[str], rollouts: Optional[str], kubecost: bool, thanos: bool = False
+) -> list[dict[str, Any]]:
     """The platform's policies as manifests. A pod a policy selects accepts only the flows listed."""
     prometheus = peer(monitoring, "prometheus")
     grafana = peer(monitoring, "grafana")
     policies = []
-    api_clients = [grafana, prometheus] + ([peer(rollouts, "argo-rollouts")] if rollouts else [])
-    api_clients += [peer("kubecost", "cost-analyzer")] if kubecost else []
-    policies.append(
-        _policy(
-            "prometheus-api",
-            monitoring,
-            {NAME: "prometheus"},
-            [{"from": api_clients, "ports": [{"port": PROMETHEUS_PORT, "protocol": "TCP"}]}, {"from": [prometheus]}],
-        )
-    )
+    readers = [grafana, prometheus] + ([peer(rollouts, "argo-rollouts")] if rollouts else [])
+    api_clients = readers + ([peer("kubecost", "cost-analyzer")] if kubecost else [])
+    prometheus_rules = [{"from": api_clients, "ports": [{"port": PROMETHEUS_PORT, "protocol": "TCP"}]}, {"from": [prometheus]}]
+    if thanos:
+        query = peer(monitoring, "thanos-query")
+        # The querier reads each replica's recent blocks from its sidecar; the store gateway reads S3.
+        grpc = [{"port": THANOS_GRPC_PORT, "protocol": "TCP"}]
+        prometheus_rules.append({"from": [query], "ports": grpc})
+        policies.append(_policy("thanos-query", monitoring, {NAME: "thanos-query"}, [{"from": readers, "ports": [{"port": PROMETHEUS_PORT, "protocol": "TCP"}]}, {"from": [prometheus]}]))
+        policies.append(_policy("thanos-store", monitoring, {NAME: "thanos-store"}, [{"from": [query], "ports": grpc}, {"from": [prometheus]}]))
+        policies.append(_policy("thanos-compact", monitoring, {NAME: "thanos-compact"}, [{"from": [prometheus]}]))
+    policies.append(_policy("prometheus-api", monitoring, {NAME: "prometheus"}, prometheus_rules))
     alertmanager = peer(monitoring, "alertmanager")
     senders = [prometheus, grafana] + ([peer(logging, "loki")] if logging else [])
     policies.append(

@@ -175,3 +175,36 @@ def container_insights_agent(log_group_arn: str) -> Policy:
             },
         ],
     }
+
+
+def amp_remote_writer(workspace_arn: str) -> Policy:
+    """Prometheus writes samples to this one workspace, nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "RemoteWrite", "Effect": "Allow", "Action": "aps:RemoteWrite", "Resource": workspace_arn}],
+    }
+
+
+AMP_QUERY_ACTIONS = ["aps:GetLabels", "aps:GetMetricMetadata", "aps:GetSeries", "aps:QueryMetrics"]
+
+
+def amp_query_statement(workspace_arn: str) -> dict[str, Any]:
+    return {"Sid": "QueryWorkspace", "Effect": "Allow", "Action": AMP_QUERY_ACTIONS, "Resource": workspace_arn}
+
+
+def amp_reader(workspace_arn: str) -> Policy:
+    """Grafana and the canary analysis read this one workspace."""
+    return {"Version": "2012-10-17", "Statement": [amp_query_statement(workspace_arn)]}
+
+
+def thanos_bucket_access(bucket_arn: str, write: bool, delete: bool) -> Policy:
+    """One Thanos role on its bucket: every role lists and reads; the sidecar also writes blocks,
+    the compactor also writes and deletes (compaction, downsampling, retention)."""
+    actions = ["s3:GetObject"] + (["s3:PutObject"] if write else []) + (["s3:DeleteObject"] if delete else [])
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ListThanosBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+            {"Sid": "ThanosObjects", "Effect": "Allow", "Action": sorted(actions), "Resource": f"{bucket_arn}/*"},
+        ],
+    }

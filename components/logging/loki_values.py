@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
+from ..aws.s3 import ABORT_INCOMPLETE_UPLOADS
 from ..conventions import GRAFANA_DASHBOARD_LABEL, SELECTOR_LABELS
 from ..lib.types import duration_seconds
 from .config import LokiConfig
@@ -29,15 +30,6 @@ def chunk_expiry_days(retention: str, delete_delay: str) -> int:
     out; one extra day covers the compactor's sweep interval. S3 only ever rounds expiry later.
     """
     return math.ceil((duration_seconds(retention) + duration_seconds(delete_delay)) / 86400) + 1
-
-
-# Applies to the whole bucket but deletes nothing a client wrote: it only clears failed uploads.
-ABORT_INCOMPLETE_UPLOADS: dict[str, Any] = {
-    "id": "abort-incomplete-uploads",
-    "status": "Enabled",
-    "filter": {"prefix": ""},
-    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-}
 
 
 def lifecycle_rules(retention: str, delete_delay: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..conventions import KUBE_PROMETHEUS_STACK_OPERATOR
 from ..lib.types import LABEL_NAME_RE, ByteSize, ChartVersion, Duration, Model, Quantity, Resources, resources
+from .backend import MetricsBackendConfig
 
 
 class PrometheusConfig(Model):
@@ -84,6 +85,9 @@ class PrometheusStackConfig(Model):
         return value
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig, description="Alertmanager settings.")
     grafana: GrafanaConfig = Field(default_factory=GrafanaConfig, description="Grafana settings.")
+    backend: MetricsBackendConfig = Field(
+        default_factory=MetricsBackendConfig, description="Where metrics live past this Prometheus: only here, AMP or Thanos on S3."
+    )
 
 
 class SlackConfig(Model):

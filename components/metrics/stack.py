@@ -29,7 +29,9 @@ from ..lib.sidecar import dashboard_config_map
 from ..services.dashboards import service_detail
 from . import dashboards
 from .alertmanager import RECEIVERS_SECRET, receiver_secret_keys
+from .backend import grafana_datasources, prometheus_backend_values
 from .config import AlertingConfig, PrometheusStackConfig
+from .remote import MetricsBackend
 from .rules import platform_rule_groups
 from .values import GRAFANA_ADMIN_SECRET, GRAFANA_SERVICE_ACCOUNT, crd_url, kube_prometheus_stack_values
 
@@ -54,6 +56,7 @@ class KubePrometheusStackArgs(BaseModel):
     log_group_names: list[str] = Field(default_factory=list, description="Log groups Grafana's CloudWatch datasource may query.")
     secrets: dict[str, Any] = Field(default_factory=dict, description="Secret Outputs by stack config key.")
     external_labels: dict[str, str] = Field(default_factory=dict, description="Labels on everything this Prometheus sends out (cluster, environment).")
+    backend: Optional[MetricsBackend] = Field(None, description="The AMP workspace or Thanos store this Prometheus feeds (prometheusStack.backend).")
 
 
 class KubePrometheusStack(pulumi.ComponentResource):
@@ -79,17 +82,25 @@ class KubePrometheusStack(pulumi.ComponentResource):
             for plural in PROMETHEUS_OPERATOR_CRDS
         ]
         self.grafana_role_arn = None
+        self._urls()
         depends = [*self.crds, *self._receivers_secret(), *self._grafana_identity()]
-        cfg = args.config
+        cfg, backend = args.config, args.backend
         region = args.cluster.region if args.cluster else ""
         values = kube_prometheus_stack_values(
-            cfg, args.alerting, region, args.prod, self._cloudwatch, args.retain_volumes, args.external_labels
+            cfg,
+            args.alerting,
+            region,
+            args.prod,
+            self._cloudwatch,
+            args.retain_volumes,
+            args.external_labels,
+            backend=prometheus_backend_values(cfg.backend, backend.prometheus_role_arn, backend.remote_write) if backend else None,
+            datasources=grafana_datasources(cfg.backend.mode, backend.query_url, region, self.prometheus_url) if backend else None,
         )
         self.release = helm_release(
             self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=depends, timeout=900, skip_crds=True
         )
         self._rules_and_dashboards()
-        self._urls()
         self.register_outputs(
             {
                 "prometheus_url": self.prometheus_url,
@@ -128,16 +139,22 @@ class KubePrometheusStack(pulumi.ComponentResource):
         data = {"admin-user": "admin", **{key: args.secrets[c] for key, c in GRAFANA_ADMIN_SECRETS.items()}}
         created: list[pulumi.Resource] = [self._secret("grafana-admin", GRAFANA_ADMIN_SECRET, data)]
         child = child_opts(self, self._opts)
-        if self._cloudwatch and args.cluster is not None:
+        workspace = args.backend.workspace_arn if args.backend else None
+        if (self._cloudwatch or workspace is not None) and args.cluster is not None:
             cluster = args.cluster
-            policy = iam.cloudwatch_reader(cluster.partition, cluster.region, cluster.account_id, args.log_group_names)
+            statements: list[Any] = []
+            if self._cloudwatch:
+                statements += iam.cloudwatch_reader(cluster.partition, cluster.region, cluster.account_id, args.log_group_names)["Statement"]
+            if workspace is not None:
+                statements.append(workspace.apply(iam.amp_query_statement))
+            policy = pulumi.Output.all(*statements).apply(lambda s: json.dumps({"Version": "2012-10-17", "Statement": s}, sort_keys=True))
             irsa = IrsaRole(
                 f"{self._name}-grafana-irsa",
                 IrsaRoleArgs(
                     cluster=cluster,
                     namespace=args.namespace,
                     service_account=GRAFANA_SERVICE_ACCOUNT,
-                    policy=json.dumps(policy, sort_keys=True),
+                    policy=policy,
                 ),
                 opts=child,
             )

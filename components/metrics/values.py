@@ -114,6 +114,8 @@ def kube_prometheus_stack_values(
     cloudwatch: bool,
     retain_volumes: bool = False,
     external_labels: dict[str, str] | None = None,
+    backend: dict[str, Any] | None = None,
+    datasources: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Helm values for kube-prometheus-stack (CRDs are applied separately, see the component).
 
@@ -146,6 +148,11 @@ def kube_prometheus_stack_values(
         },
         "grafana": {"enabled": False},
     }
+    for key, value in (backend or {}).items():
+        if key == "prometheusSpec":
+            spec.update(value)
+        else:
+            values["prometheus"][key] = value
     if retain_volumes:
         spec["persistentVolumeClaimRetentionPolicy"] = dict(RETAIN_VOLUMES)
         values["alertmanager"]["alertmanagerSpec"]["persistentVolumeClaimRetentionPolicy"] = dict(RETAIN_VOLUMES)
@@ -154,6 +161,10 @@ def kube_prometheus_stack_values(
         values["alertmanager"]["podDisruptionBudget"] = {"enabled": True, "minAvailable": max(1, am.replicas - 1)}
     if grafana.enabled:
         values["grafana"] = grafana_values(cfg, region, cloudwatch, retain_volumes)
+        if datasources:
+            # The backend becomes the `prometheus` datasource every dashboard names.
+            values["grafana"]["additionalDataSources"] = list(datasources) + values["grafana"]["additionalDataSources"]
+            values["grafana"]["sidecar"]["datasources"]["defaultDatasourceEnabled"] = False
     return values
 
 

@@ -35,8 +35,13 @@ def conditions(threshold: float) -> tuple[str, str]:
     return f"{known} && result[0] < {threshold:g}", f"{known} && result[0] >= {threshold:g}"
 
 
-def analysis_template_spec(service: ServiceConfig, prometheus_url: str) -> dict[str, Any]:
+def analysis_template_spec(service: ServiceConfig, prometheus_url: Any, sigv4_region: str | None = None) -> dict[str, Any]:
+    """The canary's metrics; with `sigv4_region` the controller signs its queries with its IRSA
+    role (an AMP workspace). The queries are the same text whichever backend answers them."""
     a = service.analysis
+    provider: dict[str, Any] = {"address": prometheus_url}
+    if sigv4_region:
+        provider["authentication"] = {"sigv4": {"region": sigv4_region}}
     metrics = []
     for name, record, threshold in (
         ("p95-latency", record_latency(0.95), a.latency_p95_seconds),
@@ -52,7 +57,7 @@ def analysis_template_spec(service: ServiceConfig, prometheus_url: str) -> dict[
                 "inconclusiveLimit": a.inconclusive_limit,
                 "successCondition": success,
                 "failureCondition": failure,
-                "provider": {"prometheus": {"address": prometheus_url, "query": _query(record)}},
+                "provider": {"prometheus": {**provider, "query": _query(record)}},
             }
         )
     return {"args": [{"name": arg} for arg in ARGS], "metrics": metrics}

@@ -18,10 +18,11 @@ from .rules import service_rule_groups
 
 
 class ServiceMonitoringArgs(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     service: ServiceConfig = Field(description="One validated `services` entry.")
-    prometheus_url: str = Field(description="Prometheus the canary analysis queries.")
+    prometheus_url: Any = Field(description="Prometheus API the canary analysis queries (the cluster's, or the backend's).")
+    sigv4_region: Optional[str] = Field(None, description="Sign analysis queries with SigV4 for this region (AMP).")
     runbook_base_url: str = Field(description="Base URL of the runbooks the alerts link to.")
     grafana_url: Optional[str] = Field(None, description="Grafana base URL for the dashboard link; None without Grafana.")
     adopted: bool = Field(False, description="The Service and Rollout may predate the platform: retain them on delete.")
@@ -74,7 +75,7 @@ class ServiceMonitoring(pulumi.ComponentResource):
             api_version="argoproj.io/v1alpha1",
             kind="AnalysisTemplate",
             metadata=meta(template_name(svc)),
-            spec=analysis_template_spec(svc, args.prometheus_url),
+            spec=analysis_template_spec(svc, args.prometheus_url, args.sigv4_region),
             opts=child,
         )
         self.rollout = k8s.apiextensions.CustomResource(

@@ -56,6 +56,13 @@ def cross_checks(config: StackConfig) -> list[str]:
             f"storageSize {prom.storage_size} (Prometheus counts GB as GiB). Keep at most {MAX_RETENTION_SHARE:.0%}, "
             f"{allowed}GB here, so the WAL and compaction have room before the volume fills."
         )
+    amp = config.prometheus_stack.backend.amp
+    if config.prometheus_stack.backend.mode == "amp" and amp.workspace_arn and amp.workspace_region() != config.cluster.region:
+        issues.append(
+            f"{PROJECT}:prometheusStack.backend.amp.workspaceArn: got {json.dumps(amp.workspace_arn)}; the workspace is in "
+            f"{amp.workspace_region()} but the cluster in {config.cluster.region}: remote write and queries are signed for the "
+            "cluster's region. Use a workspace in that region, or leave workspaceArn empty to create one."
+        )
     if config.kubecost.enabled and not config.prometheus_stack.enabled:
         issues.append(f"{PROJECT}:kubecost.enabled: got true; Kubecost reads the platform Prometheus, so prometheusStack.enabled must be true.")
     if config.fluent_bit.send_to_loki and config.fluent_bit.enabled and not config.loki.enabled:

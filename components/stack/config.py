@@ -148,6 +148,7 @@ class StackConfig(Model):
                 ("fluentBit.enabled", self.fluent_bit.enabled),
                 ("prometheusStack.grafana.cloudwatchDatasource", self.grafana and self.prometheus_stack.grafana.cloudwatch_datasource),
                 ("containerInsights.enabled", self.container_insights.enabled),
+                ("prometheusStack.backend.mode", self.prometheus_stack.enabled and self.prometheus_stack.backend.mode != "prometheus"),
             )
             if on
         ]

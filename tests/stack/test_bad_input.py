@@ -111,6 +111,25 @@ CASES = {
         _with(prometheusStack={"grafana": {"ingress": {"enabled": True, "host": "grafana.example.com", "scheme": "internet-facing"}}}),
         f"{P}:prometheusStack.grafana.ingress: got ",
     ),
+    "amp workspace in another region": (
+        _with(prometheusStack__backend={"mode": "amp", "amp": {"workspaceArn": "arn:aws:aps:us-east-1:111122223333:workspace/ws-0123abcd-4567"}}),
+        f'{P}:prometheusStack.backend.amp.workspaceArn: got "arn:aws:aps:us-east-1:111122223333:workspace/ws-0123abcd-4567"; '
+        "the workspace is in us-east-1 but the cluster in eu-west-1",
+    ),
+    "amp workspace that is not an arn": (
+        _with(prometheusStack__backend={"mode": "amp", "amp": {"workspaceArn": "ws-0123abcd"}}),
+        f'{P}:prometheusStack.backend.amp.workspaceArn: got "ws-0123abcd"; must be an AMP workspace ARN',
+    ),
+    "thanos without irsa": (
+        _with(
+            cluster__oidcProviderArn=None,
+            loki__enabled=False,
+            fluentBit__enabled=False,
+            prometheusStack__grafana__cloudwatchDatasource=False,
+            prometheusStack__backend={"mode": "thanos"},
+        ),
+        f"{P}:cluster.oidcProviderArn: missing, but prometheusStack.backend.mode needs an IRSA role",
+    ),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -95,19 +96,27 @@ def record_increases(group: dict[str, Any], start_s: int, end_s: int, data: Path
     for window in levels:
         names = {record_slo_increase(slo, part, window, tile) for slo in ("availability", "latency") for part in ("bad", "total") for tile in (False, True)}
         rules = {"groups": [{**group, "rules": [r for r in group["rules"] if r.get("record") in names]}]}
-        path = data.parent / f"{data.name}-recorded-{window}.yml"
+        # One path for every level: the evaluation offset within the interval hashes the group's
+        # file and name, and the tiles must land on the same instants, as in the live group.
+        path = data.parent / f"{data.name}-recorded.yml"
         path.write_text(yaml.safe_dump(rules))
+        # Blocks land beside the data, not in it, while the server runs: it would load and compact
+        # them under the importer's feet.
+        staging = data.parent / f"{data.name}-staging"
+        shutil.rmtree(staging, ignore_errors=True)
         with prometheus(data) as server:
             subprocess.run(
                 [
                     "promtool", "tsdb", "create-blocks-from", "rules", "--quiet",
-                    f"--url={server.url}", f"--start={start_s}", f"--end={end_s}", f"--output-dir={data}", str(path),
+                    f"--url={server.url}", f"--start={start_s}", f"--end={end_s}", f"--output-dir={staging}", str(path),
                 ],
                 check=True,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
                 timeout=7200,
             )  # fmt: skip
+        for block in staging.iterdir():
+            block.rename(data / block.name)
+        staging.rmdir()
 
 
 def fleet_group() -> dict[str, Any]:
