@@ -70,19 +70,30 @@ def recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
 
 
 def _slo_rates(service: ServiceConfig, slo: str, window: str) -> tuple[str, str]:
-    """Raw (bad, total) per-second rates of one SLO over one window."""
+    """Raw (bad, total) per-second rates of one SLO over one window; for latency, bad is the total
+    less the requests within the objective (the `good` of `_latency_good`)."""
     c, matchers = service.metrics, scope(service)
     if slo == "availability":
         requests = q.selector(c.requests_metric, matchers)
         errors = q.selector(c.requests_metric, [*matchers, q.match("status", "5..")])
         return q.rate_or_zero(errors, requests, window, BY_SERVICE), q.sum_by(q.rate(requests, window), BY_SERVICE)
+    good, total = _latency_good(service, window)
+    return f"{total}\n-\n{good}", total
+
+
+def _latency_good(service: ServiceConfig, window: str) -> tuple[str, str]:
+    c, matchers = service.metrics, scope(service)
     bucket = q.selector(f"{c.duration_metric}_bucket", [*matchers, q.eq("le", q.le(service.slo.latency_seconds))])
-    total = q.sum_by(q.rate(q.selector(f"{c.duration_metric}_count", matchers), window), BY_SERVICE)
-    return f"{total}\n-\n{q.sum_by(q.rate(bucket, window), BY_SERVICE)}", total
+    count = q.selector(f"{c.duration_metric}_count", matchers)
+    return q.sum_by(q.rate(bucket, window), BY_SERVICE), q.sum_by(q.rate(count, window), BY_SERVICE)
 
 
 def raw_slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
-    """One SLO's error ratio over `window` from raw series alone: what the long windows must equal."""
+    """One SLO's error ratio over `window` from raw series alone: what the long windows must equal.
+    Latency is 1 - good/total, which reads the count series once, not twice."""
+    if slo == "latency":
+        good, total = _latency_good(service, window)
+        return f"1 - (\n{good}\n/\n{total}\n)"
     return q.ratio(*_slo_rates(service, slo, window))
 
 

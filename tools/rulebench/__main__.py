@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,18 +31,23 @@ from tools.rulebench import backfill, equivalence, measure  # noqa: E402
 HISTORIES = {"3d": "raw", "1d": "raw-1d"}
 
 
+def _prepare_one(out: Path, name: str, end_s: int) -> str:
+    data = out / name
+    first = min(json.loads((b / "meta.json").read_text())["minTime"] for b in data.iterdir() if (b / "meta.json").exists())
+    backfill.record_increases(backfill.fleet_group(), first // 1000, end_s, data)
+    return f"{name}: increases recorded; {backfill.compact(data)} blocks after compaction"
+
+
 def prepare(out: Path, services: int, days: float, ahead_hours: float) -> None:
-    history = backfill.plan(services, days, ahead_hours)
     if not (out / "history.json").exists():
-        backfill.write_history(history, out)
+        backfill.write_history(backfill.plan(services, days, ahead_hours), out)
     history = backfill.History.load(out)
-    backfill.keep_last(out / "raw", out / "raw-1d", 1)
-    group = backfill.fleet_group()
-    for name in HISTORIES.values():
-        data = out / name
-        first = min(json.loads((b / "meta.json").read_text())["minTime"] for b in data.iterdir() if (b / "meta.json").exists())
-        backfill.record_increases(group, first // 1000, history.end_s, data)
-        print(f"{name}: increases recorded; {backfill.compact(data)} blocks after compaction", flush=True)
+    if not (out / HISTORIES["1d"]).exists():
+        backfill.keep_last(out / HISTORIES["3d"], out / HISTORIES["1d"], 1)
+    # One core each: both histories are recorded and compacted side by side.
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for line in pool.map(_prepare_one, [out, out], list(HISTORIES.values()), [history.end_s] * 2):
+            print(line, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
