@@ -55,7 +55,7 @@ NO_RESOURCE_TYPE_ACTIONS = {
     "tag:GetResources",
 }
 FORBIDDEN_LABELS = ("user_id", "trace_id", "request_id", "session_id", "timestamp", "raw_path", "url")
-STATEFUL_TYPES = {"aws:s3/bucket:Bucket", "aws:cloudwatch/logGroup:LogGroup"}
+STATEFUL_TYPES = {"aws:s3/bucket:Bucket", "aws:cloudwatch/logGroup:LogGroup", "aws:amp/workspace:Workspace"}
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 
 

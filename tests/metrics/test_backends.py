@@ -183,3 +183,21 @@ def test_thanos_workloads_are_valid_kubernetes_objects(modes):
             assert validate(doc) == [], registration.name
             found += 1
     assert found == 5
+
+
+@pytest.mark.parametrize("mode", ["amp", "thanos"])
+def test_the_policy_pack_passes_and_sees_an_unprotected_store(modes, mode):
+    import copy
+
+    from tests.delivery.test_policy import POLICIES, violations
+
+    registrations = modes[mode].registrations
+    for name in POLICIES:
+        assert violations(name, registrations, {"stacks": ["prod"]}) == [], name
+    store = "metrics-backend-workspace" if mode == "amp" else "metrics-backend-bucket"
+    unprotected = [copy.copy(r) for r in registrations]
+    for r in unprotected:
+        if r.name == store and r.custom:
+            r.protect = False
+    found = violations("prod-stateful-resources-protected", unprotected, {"stacks": ["prod"]})
+    assert len(found) == 1 and store in found[0], found
