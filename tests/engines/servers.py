@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tools.rulebench.server import stop
+
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 20
 
@@ -80,12 +82,7 @@ def process(args: list[str], cwd: Path, ready_url: str) -> Iterator[subprocess.P
         wait_for(ready, START_TIMEOUT_S, f"{args[0]} to be ready")
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
         log.close()
 
 

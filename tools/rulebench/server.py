@@ -28,6 +28,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop(proc: subprocess.Popen[bytes], grace_s: float = 10) -> None:
+    """Terminate, then kill what has not exited after `grace_s`: every stop is bounded."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
 @dataclass(frozen=True)
 class Server:
     url: str
@@ -88,10 +98,5 @@ def prometheus(data: Path, rule_files: list[Path] = (), evaluation_interval: str
             time.sleep(0.5)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop(proc, grace_s=60)
         log.close()
