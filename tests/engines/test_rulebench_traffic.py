@@ -43,7 +43,7 @@ def test_counters_never_go_down_across_slices_and_buckets_are_cumulative():
             joined[name] += points
     for name, points in joined.items():
         values = [v for _, v in sorted(points)]
-        assert all(b >= a for a, b in zip(values, values[1:])), name
+        assert all(b >= a for a, b in zip(values, values[1:], strict=False)), name
     last = {name: points[-1][1] for name, points in joined.items()}
     labels = 'method="GET",path="/api/v1/resource-0",status="200",version="1.4.2"'
     prefix = f'http_request_duration_seconds_bucket{{namespace="bench",service="svc-0000",{labels},le='
