@@ -6,7 +6,7 @@
     python -m tools.rulebench measure --out DIR [--services 9,50,200] [--project CHECKOUT] [--label after]
         Each history and service count in turn: rule groups rendered by CHECKOUT (default: this one).
     python -m tools.rulebench equivalence [--days 10]
-        The table in docs/alerting.md: tiled windows against raw rate(), evaluation by evaluation.
+        The equivalence table in docs/rule-cost.md: tiled windows against raw rate(), evaluation by evaluation.
 
 Results of `measure` are appended to DIR/results.jsonl; docs/rule-cost.md holds the measured table.
 """
