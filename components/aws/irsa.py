@@ -54,7 +54,7 @@ class IrsaRoleArgs(BaseModel):
     cluster: ClusterIdentity = Field(description="The cluster whose OIDC provider the role trusts.")
     namespace: str = Field(description="Namespace of the service account.")
     service_account: str = Field(description="Service account name; the trust policy pins exactly this one.")
-    policy: Any = Field(description="Permissions policy: a JSON string or an Output of one.")
+    policy: Any = Field(description="Permissions policy: a document (dict), its JSON, or an Output of either.")
     labels: dict[str, str] = Field(default_factory=dict, description="Extra labels for the service account.")
     create_service_account: bool = Field(
         True, description="Create the annotated ServiceAccount; false when its owner (an EKS add-on) creates it."
@@ -86,7 +86,9 @@ class IrsaRole(pulumi.ComponentResource):
             tags={},
             opts=child,
         )
-        self.policy = aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=args.policy, opts=child)
+        # One serialisation for every role: sorted keys, so the same document is the same bytes.
+        policy = pulumi.Output.from_input(args.policy).apply(lambda p: p if isinstance(p, str) else json.dumps(p, sort_keys=True))
+        self.policy = aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=policy, opts=child)
         if args.create_service_account:
             self.service_account = k8s.core.v1.ServiceAccount(
                 f"{name}-sa",

@@ -69,7 +69,7 @@ class ContainerInsights(pulumi.ComponentResource):
                 cluster=args.cluster,
                 namespace=AGENT_NAMESPACE,
                 service_account=AGENT_SERVICE_ACCOUNT,
-                policy=self.log_group.arn.apply(lambda arn: json.dumps(iam.container_insights_agent(arn), sort_keys=True)),
+                policy=self.log_group.arn.apply(iam.container_insights_agent),
                 create_service_account=False,
             ),
             opts=child_opts(self, opts),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import pulumi
@@ -46,7 +45,7 @@ class FluentBit(pulumi.ComponentResource):
             tags={},
             opts=child_opts(self, opts, protect=args.protect, retain_on_delete=args.protect),
         )
-        policy = self.log_group.arn.apply(lambda arn: json.dumps(iam.log_group_writer(arn), sort_keys=True))
+        policy = self.log_group.arn.apply(iam.log_group_writer)
         self.irsa = IrsaRole(f"{name}-irsa", args.role(SERVICE_ACCOUNT, policy), opts=child_opts(self, opts))
         sections = pipeline(cfg, args.cluster.region, args.log_group_name, args.loki, args.namespace)
         values = fluent_bit_values(cfg, sections)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import pulumi
@@ -78,7 +77,7 @@ class Loki(pulumi.ComponentResource):
             opts=child,
         )
         policy = pulumi.Output.all(self.bucket.arn, self.ruler_bucket.arn).apply(
-            lambda arns: json.dumps(iam.loki_bucket_access(arns[0], arns[1], cfg.kms_key_arn), sort_keys=True)
+            lambda arns: iam.loki_bucket_access(arns[0], arns[1], cfg.kms_key_arn)
         )
         self.irsa = IrsaRole(f"{name}-irsa", args.role(SERVICE_ACCOUNT, policy), opts=child)
         values = pulumi.Output.all(self.bucket.bucket_name, self.ruler_bucket.bucket_name).apply(

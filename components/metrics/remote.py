@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Optional
 
 import pulumi
@@ -26,10 +25,6 @@ from .backend import (
     thanos_query_url,
     thanos_workloads,
 )
-
-
-def _json(policy: Any) -> Any:
-    return pulumi.Output.from_input(policy).apply(lambda p: json.dumps(p, sort_keys=True))
 
 
 class MetricsBackendArgs(BaseModel):
@@ -75,7 +70,7 @@ class MetricsBackend(pulumi.ComponentResource):
         role = IrsaRole(
             f"{self._name}-{suffix}",
             IrsaRoleArgs(
-                cluster=self._args.cluster, namespace=namespace, service_account=service_account, policy=_json(policy), create_service_account=create
+                cluster=self._args.cluster, namespace=namespace, service_account=service_account, policy=policy, create_service_account=create
             ),
             opts=child_opts(self, self._opts),
         )

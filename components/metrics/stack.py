@@ -3,7 +3,6 @@ the prometheus-operator CRDs, the platform alert rules and the platform dashboar
 
 from __future__ import annotations
 
-import json
 from typing import Any, Optional
 
 import pulumi
@@ -147,7 +146,7 @@ class KubePrometheusStack(pulumi.ComponentResource):
                 statements += iam.cloudwatch_reader(cluster.partition, cluster.region, cluster.account_id, args.log_group_names)["Statement"]
             if workspace is not None:
                 statements.append(workspace.apply(iam.amp_query_statement))
-            policy = pulumi.Output.all(*statements).apply(lambda s: json.dumps({"Version": "2012-10-17", "Statement": s}, sort_keys=True))
+            policy = pulumi.Output.all(*statements).apply(lambda s: {"Version": "2012-10-17", "Statement": s})
             irsa = IrsaRole(
                 f"{self._name}-grafana-irsa",
                 IrsaRoleArgs(
