@@ -119,6 +119,14 @@ def record_increases(group: dict[str, Any], start_s: int, end_s: int, data: Path
         staging.rmdir()
 
 
+def service_configs(count: int) -> list[dict[str, Any]]:
+    """The `services` entries of the benchmark's services, as a stack file would give them."""
+    return [
+        {"name": name, "namespace": namespace, "port": 8080, "image": "registry.example.com/bench:1.4.2", "version": "1.4.2"}
+        for namespace, name in service_names(count)
+    ]
+
+
 def fleet_group() -> dict[str, Any]:
     """One service's SLO group with its matcher widened to every benchmark service: the recorded
     series are the same, per service, in one promtool rule instead of one per service (promtool
@@ -126,10 +134,8 @@ def fleet_group() -> dict[str, Any]:
     from components.services.config import ServiceConfig
     from components.services.rules import service_rule_groups
 
-    namespace, name = service_names(1)[0]
-    service = ServiceConfig.model_validate(
-        {"name": name, "namespace": namespace, "port": 8080, "image": "registry.example.com/bench:1.4.2", "version": "1.4.2"}
-    )
+    service = ServiceConfig.model_validate(service_configs(1)[0])
+    name = service.name
     (group,) = [g for g in service_rule_groups(service, "https://runbooks.example.com") if g["name"].endswith(".slo")]
     wide = 'service=~"svc-[0-9]{4}"'
     return {**group, "rules": [{**r, "expr": re.sub(f'service="{name}"', wide, r["expr"])} for r in group["rules"]]}

@@ -11,7 +11,6 @@ the durations include waiting for a core: the sum is what one core would spend.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -19,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
-from .backfill import NAMESPACE, service_names
+from .backfill import service_configs
 from .server import prometheus
 
 CYCLE_S = 30
@@ -30,11 +30,8 @@ import json, sys
 from components.services.config import ServiceConfig
 from components.services.rules import service_rule_groups
 groups = []
-for name in json.loads(sys.argv[1]):
-    service = ServiceConfig.model_validate(
-        {"name": name, "namespace": sys.argv[2], "port": 8080, "image": "registry.example.com/bench:1.4.2", "version": "1.4.2"}
-    )
-    groups += service_rule_groups(service, "https://runbooks.example.com")
+for entry in json.loads(sys.argv[1]):
+    groups += service_rule_groups(ServiceConfig.model_validate(entry), "https://runbooks.example.com")
 print(json.dumps(groups))
 """
 
@@ -55,19 +52,21 @@ class Result:
 
 
 def render_rules(services: int, project: Path, out: Path) -> tuple[int, int]:
-    names = json.dumps([name for _, name in service_names(services)])
-    proc = subprocess.run(
-        [sys.executable, "-c", RENDER, names, NAMESPACE], cwd=project, capture_output=True, text=True, check=True, timeout=600
-    )
+    entries = json.dumps(service_configs(services))
+    proc = subprocess.run([sys.executable, "-c", RENDER, entries], cwd=project, capture_output=True, text=True, check=True, timeout=600)
     groups = json.loads(proc.stdout)
     out.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
     return len(groups), sum(len(g["rules"]) for g in groups)
 
 
 def _samples(text: str, metric: str) -> dict[str, float]:
-    """{labels: value} of one metric in exposition text."""
-    pattern = re.compile(rf"^{metric}(\{{[^}}]*\}})? (\S+)$", re.MULTILINE)
-    return {m.group(1) or "": float(m.group(2)) for m in pattern.finditer(text)}
+    """{labels as JSON: value} of one sample name in the server's exposition text."""
+    return {
+        json.dumps(sample.labels, sort_keys=True): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == metric
+    }
 
 
 def measure(data: Path, services: int, project: Path, cycles: int = 3, warmup: int = 1) -> Result:
@@ -96,5 +95,5 @@ def measure(data: Path, services: int, project: Path, cycles: int = 3, warmup: i
         ms_per_service=1000 * sum(means.values()) / services,
         slowest_group_ms=1000 * max(means.values()),
         missed_iterations=int(sum(_samples(text, "prometheus_rule_group_iterations_missed_total").values())),
-        rss_mib=_samples(text, "process_resident_memory_bytes")[""] / 2**20,
+        rss_mib=_samples(text, "process_resident_memory_bytes")["{}"] / 2**20,
     )

@@ -11,7 +11,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +61,7 @@ class Server:
 
 
 @contextmanager
-def prometheus(data: Path, rule_files: list[Path] = (), evaluation_interval: str = "30s", timeout_s: float = 120) -> Iterator[Server]:  # type: ignore[assignment]
+def prometheus(data: Path, rule_files: Sequence[Path] = (), evaluation_interval: str = "30s", timeout_s: float = 120) -> Iterator[Server]:
     """A server on `data` evaluating `rule_files`; it scrapes nothing (its own metrics are read over HTTP)."""
     config = data.parent / f"{data.name}-prometheus.yml"
     config.write_text(yaml.safe_dump({"global": {"evaluation_interval": evaluation_interval}, "rule_files": [str(p) for p in rule_files]}))
