@@ -46,6 +46,8 @@ MANAGED_BY_LABELS: Final = {"app.kubernetes.io/managed-by": "pulumi", "app.kuber
 
 # The audience EKS puts in projected service-account tokens for IRSA.
 IRSA_AUDIENCE: Final = "sts.amazonaws.com"
+# The service-account annotation EKS's pod identity webhook reads the role to assume from.
+IRSA_ROLE_ANNOTATION: Final = "eks.amazonaws.com/role-arn"
 
 # Written instead of a secret's value wherever a secret would otherwise be shown (render output).
 REDACTED: Final = "[secret]"

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..conventions import MANAGED_BY_LABELS, PROJECT
+from ..conventions import IRSA_ROLE_ANNOTATION, MANAGED_BY_LABELS, PROJECT
 from ..lib import iam
 from ..lib.options import child_opts
 
@@ -96,7 +96,7 @@ class IrsaRole(pulumi.ComponentResource):
                     name=args.service_account,
                     namespace=args.namespace,
                     labels={**MANAGED_BY_LABELS, **args.labels},
-                    annotations={"eks.amazonaws.com/role-arn": self.role.arn},
+                    annotations={IRSA_ROLE_ANNOTATION: self.role.arn},
                 ),
                 opts=child,
             )

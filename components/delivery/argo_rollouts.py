@@ -7,7 +7,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..conventions import PROJECT, SELECTOR_LABELS
+from ..conventions import IRSA_ROLE_ANNOTATION, PROJECT, SELECTOR_LABELS
 from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import dashboard_config_map
@@ -51,7 +51,7 @@ def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool, role_arn: Any = No
         "dashboard": {"enabled": cfg.dashboard, "readonly": True},
     }
     if role_arn is not None:
-        values["serviceAccount"] = {"annotations": {"eks.amazonaws.com/role-arn": role_arn}}
+        values["serviceAccount"] = {"annotations": {IRSA_ROLE_ANNOTATION: role_arn}}
     return values
 
 

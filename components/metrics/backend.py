@@ -20,7 +20,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator
 
-from ..conventions import MANAGED_BY_LABELS, PROMETHEUS_RELEASE
+from ..conventions import IRSA_ROLE_ANNOTATION, MANAGED_BY_LABELS, PROMETHEUS_RELEASE
 from ..lib.types import Duration, Model, Quantity
 
 # The service account kube-prometheus-stack gives Prometheus (and so the Thanos sidecar).
@@ -245,7 +245,7 @@ def prometheus_backend_values(config: MetricsBackendConfig, role_arn: Any, remot
     if config.mode == "prometheus":
         return {}
     spec: dict[str, Any] = {}
-    values: dict[str, Any] = {"serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": role_arn}}, "prometheusSpec": spec}
+    values: dict[str, Any] = {"serviceAccount": {"annotations": {IRSA_ROLE_ANNOTATION: role_arn}}, "prometheusSpec": spec}
     if config.mode == "amp":
         spec["remoteWrite"] = remote_write
         spec["replicaExternalLabelName"] = AMP_REPLICA_LABEL
