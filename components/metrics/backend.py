@@ -26,6 +26,9 @@ from ..lib.types import Duration, Model, Quantity
 # The service account kube-prometheus-stack gives Prometheus (and so the Thanos sidecar).
 PROMETHEUS_SERVICE_ACCOUNT = f"{PROMETHEUS_RELEASE}-prometheus"
 THANOS_OBJSTORE_SECRET = "thanos-objstore"
+# Each also names the service account its IRSA role trusts.
+THANOS_STORE = "thanos-store"
+THANOS_COMPACT = "thanos-compact"
 THANOS_OBJSTORE_KEY = "objstore.yml"
 THANOS_GRPC_PORT = 10901
 THANOS_HTTP_PORT = 10902
@@ -154,11 +157,28 @@ def _claim(name: str, size: str, storage_class: str) -> dict[str, Any]:
     return {"metadata": {"name": name}, "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class, "resources": {"requests": {"storage": size}}}}
 
 
-def thanos_workloads(cfg: ThanosConfig, namespace: str, prod: bool, storage_class: str, store_sa: str, compact_sa: str) -> dict[str, dict[str, Any]]:
+def _workload(kind: str, app: str, namespace: str, replicas: int, template: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"namespace": namespace, "name": app, "labels": _labels(app)},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": app}}, "template": template, **spec},
+    }
+
+
+def _stateful(app: str, namespace: str, replicas: int, container: dict[str, Any], size: str, storage_class: str) -> dict[str, Any]:
+    """A StatefulSet running `container` as the service account of its own name (its IRSA role),
+    with the object storage config and a data volume at /var/thanos/<component>."""
+    container["volumeMounts"] = [OBJSTORE_MOUNT, {"name": "data", "mountPath": f"/var/thanos/{container['args'][0]}"}]
+    template = _pod(app, app, [container], [OBJSTORE_VOLUME])
+    return _workload("StatefulSet", app, namespace, replicas, template, serviceName=app, volumeClaimTemplates=[_claim("data", size, storage_class)])
+
+
+def thanos_workloads(cfg: ThanosConfig, namespace: str, prod: bool, storage_class: str) -> dict[str, dict[str, Any]]:
     """Querier, store gateway and compactor: {resource name: manifest}. The querier reaches every
     Prometheus sidecar through the chart's headless thanos-discovery Service."""
     sidecars = f"dnssrv+_grpc._tcp.{PROMETHEUS_RELEASE}-thanos-discovery.{namespace}.svc.cluster.local"
-    stores = f"dnssrv+_grpc._tcp.thanos-store.{namespace}.svc.cluster.local"
+    stores = f"dnssrv+_grpc._tcp.{THANOS_STORE}.{namespace}.svc.cluster.local"
     query_args = [
         "query",
         f"--http-address=0.0.0.0:{THANOS_QUERY_PORT}",
@@ -169,8 +189,7 @@ def thanos_workloads(cfg: ThanosConfig, namespace: str, prod: bool, storage_clas
     ]
     query = _container("thanos-query", cfg.image, query_args, {"http": THANOS_QUERY_PORT, "grpc": THANOS_GRPC_PORT}, "1Gi")
     store_args = ["store", f"--http-address=0.0.0.0:{THANOS_HTTP_PORT}", f"--grpc-address=0.0.0.0:{THANOS_GRPC_PORT}", "--data-dir=/var/thanos/store", OBJSTORE_ARG]
-    store = _container("thanos-store", cfg.image, store_args, {"http": THANOS_HTTP_PORT, "grpc": THANOS_GRPC_PORT}, "2Gi")
-    store["volumeMounts"] = [OBJSTORE_MOUNT, {"name": "data", "mountPath": "/var/thanos/store"}]
+    store = _container(THANOS_STORE, cfg.image, store_args, {"http": THANOS_HTTP_PORT, "grpc": THANOS_GRPC_PORT}, "2Gi")
     compact_args = [
         "compact",
         "--wait",
@@ -183,45 +202,15 @@ def thanos_workloads(cfg: ThanosConfig, namespace: str, prod: bool, storage_clas
         # HA replicas upload the same series twice; the compactor merges them into one.
         f"--deduplication.replica-label={THANOS_REPLICA_LABEL}",
     ]
-    compact = _container("thanos-compact", cfg.image, compact_args, {"http": THANOS_HTTP_PORT}, "2Gi")
-    compact["volumeMounts"] = [OBJSTORE_MOUNT, {"name": "data", "mountPath": "/var/thanos/compact"}]
-    query_replicas = max(cfg.query_replicas, 2 if prod else 1)
-    store_replicas = max(cfg.store_replicas, 2 if prod else 1)
-    meta = {"namespace": namespace}
+    compact = _container(THANOS_COMPACT, cfg.image, compact_args, {"http": THANOS_HTTP_PORT}, "2Gi")
+    minimum = 2 if prod else 1
     return {
-        "thanos-query": {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {**meta, "name": "thanos-query", "labels": _labels("thanos-query")},
-            "spec": {"replicas": query_replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": "thanos-query"}}, "template": _pod("thanos-query", "default", [query], [])},
-        },
-        "thanos-store": {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": {**meta, "name": "thanos-store", "labels": _labels("thanos-store")},
-            "spec": {
-                "replicas": store_replicas,
-                "serviceName": "thanos-store",
-                "selector": {"matchLabels": {"app.kubernetes.io/name": "thanos-store"}},
-                "template": _pod("thanos-store", store_sa, [store], [OBJSTORE_VOLUME]),
-                "volumeClaimTemplates": [_claim("data", cfg.store_storage_size, storage_class)],
-            },
-        },
-        "thanos-compact": {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": {**meta, "name": "thanos-compact", "labels": _labels("thanos-compact")},
-            # Exactly one: two compactors on one bucket corrupt it.
-            "spec": {
-                "replicas": 1,
-                "serviceName": "thanos-compact",
-                "selector": {"matchLabels": {"app.kubernetes.io/name": "thanos-compact"}},
-                "template": _pod("thanos-compact", compact_sa, [compact], [OBJSTORE_VOLUME]),
-                "volumeClaimTemplates": [_claim("data", cfg.compactor_storage_size, storage_class)],
-            },
-        },
+        "thanos-query": _workload("Deployment", "thanos-query", namespace, max(cfg.query_replicas, minimum), _pod("thanos-query", "default", [query], [])),
+        THANOS_STORE: _stateful(THANOS_STORE, namespace, max(cfg.store_replicas, minimum), store, cfg.store_storage_size, storage_class),
+        # Exactly one: two compactors on one bucket corrupt it.
+        THANOS_COMPACT: _stateful(THANOS_COMPACT, namespace, 1, compact, cfg.compactor_storage_size, storage_class),
         "thanos-query-service": _service("thanos-query", namespace, {"http": THANOS_QUERY_PORT, "grpc": THANOS_GRPC_PORT}, headless=False),
-        "thanos-store-service": _service("thanos-store", namespace, {"http": THANOS_HTTP_PORT, "grpc": THANOS_GRPC_PORT}, headless=True),
+        "thanos-store-service": _service(THANOS_STORE, namespace, {"http": THANOS_HTTP_PORT, "grpc": THANOS_GRPC_PORT}, headless=True),
     }
 
 

@@ -17,8 +17,10 @@ from ..lib import iam
 from ..lib.options import child_opts
 from .backend import (
     PROMETHEUS_SERVICE_ACCOUNT,
+    THANOS_COMPACT,
     THANOS_OBJSTORE_KEY,
     THANOS_OBJSTORE_SECRET,
+    THANOS_STORE,
     MetricsBackendConfig,
     amp_remote_write,
     thanos_objstore,
@@ -114,8 +116,8 @@ class MetricsBackend(pulumi.ComponentResource):
         self.prometheus_role_arn = self._role(
             "prometheus-irsa", ns, PROMETHEUS_SERVICE_ACCOUNT, bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=True, delete=False)), False
         )
-        self._role("thanos-store-irsa", ns, "thanos-store", bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=False, delete=False)), True)
-        self._role("thanos-compact-irsa", ns, "thanos-compact", bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=True, delete=True)), True)
+        self._role("thanos-store-irsa", ns, THANOS_STORE, bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=False, delete=False)), True)
+        self._role("thanos-compact-irsa", ns, THANOS_COMPACT, bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=True, delete=True)), True)
         config = bucket.bucket_name.apply(lambda b: yaml.safe_dump(thanos_objstore(b, args.cluster.region), sort_keys=True))
         self.objstore = k8s.core.v1.Secret(
             f"{self._name}-objstore",
@@ -126,6 +128,6 @@ class MetricsBackend(pulumi.ComponentResource):
         )
         after = child_opts(self, self._opts, depends_on=[self.objstore])
         kinds = {"Deployment": k8s.apps.v1.Deployment, "StatefulSet": k8s.apps.v1.StatefulSet, "Service": k8s.core.v1.Service}
-        for resource, manifest in thanos_workloads(cfg, ns, args.prod, args.storage_class, "thanos-store", "thanos-compact").items():
+        for resource, manifest in thanos_workloads(cfg, ns, args.prod, args.storage_class).items():
             kinds[manifest["kind"]](f"{self._name}-{resource}", metadata=manifest["metadata"], spec=manifest["spec"], opts=after)
         self.query_url = thanos_query_url(ns)
