@@ -56,35 +56,41 @@ def plan(services: int, days: float, ahead_hours: float, now_s: int | None = Non
     return History(services, start, end)
 
 
-def _slice(history: History, start_s: int, blocks: Path, scratch: Path) -> tuple[int, float]:
-    began = time.monotonic()
-    text = scratch / f"slice-{start_s}.om"
+def openmetrics_blocks(
+    services: list[tuple[str, str]], profile: traffic.Profile, origin_s: int, span: tuple[int, int], blocks: Path, max_block: str = "2h"
+) -> None:
+    """Traffic over span [start, end) as OpenMetrics text beside `blocks`, turned into TSDB blocks
+    there by promtool (blocks of at most `max_block`), the text removed whatever happens."""
+    text = blocks.parent / f"{blocks.name}-{span[0]}.om"
     try:
         with text.open("w") as out:
-            profile = traffic.periodic((history.end_s - history.start_s) / traffic.DAY_S)
-            traffic.write(out, service_names(history.services), profile, history.start_s, start_s, start_s + BLOCK_S)
+            traffic.write(out, services, profile, origin_s, *span)
         subprocess.run(
-            ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(text), str(blocks)],
+            ["promtool", "tsdb", "create-blocks-from", "openmetrics", f"--max-block-duration={max_block}", str(text), str(blocks)],
             check=True,
             stdout=subprocess.DEVNULL,
             timeout=3600,
         )
     finally:
         text.unlink(missing_ok=True)
+
+
+def _slice(history: History, start_s: int, blocks: Path) -> tuple[int, float]:
+    began = time.monotonic()
+    profile = traffic.periodic((history.end_s - history.start_s) / traffic.DAY_S)
+    openmetrics_blocks(service_names(history.services), profile, history.start_s, (start_s, start_s + BLOCK_S), blocks)
     return start_s, time.monotonic() - began
 
 
 def write_history(history: History, directory: Path, workers: int = 2) -> None:
-    blocks, scratch = directory / "raw", directory / "scratch"
+    blocks = directory / "raw"
     blocks.mkdir(parents=True, exist_ok=True)
-    scratch.mkdir(exist_ok=True)
     history.save(directory)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_slice, history, start, blocks, scratch) for start in history.slices]
+        futures = [pool.submit(_slice, history, start, blocks) for start in history.slices]
         for done, future in enumerate(futures, 1):
             start, seconds = future.result()
             print(f"slice {done}/{len(futures)} at {start}: {seconds:.0f}s", flush=True)
-    scratch.rmdir()
 
 
 def record_increases(group: dict[str, Any], start_s: int, end_s: int, data: Path) -> None:

@@ -12,7 +12,6 @@ window with, and how far apart the two ratios are.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from components.services.config import ServiceConfig
 from components.services.rules import raw_slo_ratio, scope, service_rule_groups
 
 from . import traffic
-from .backfill import record_increases
+from .backfill import openmetrics_blocks, record_increases
 from .server import prometheus
 
 ORIGIN_S = 1_699_999_200  # fixed, 2h-aligned: the same bytes and the same report every run
@@ -64,17 +63,9 @@ def _slo_group(service: ServiceConfig, plant: Callable[[str], str] | None = None
 def _backfill(service: ServiceConfig, days: float, work: Path) -> Path:
     data = work / "data"
     data.mkdir()
-    profile = traffic.bursty(days, seed=SEED)
-    text = work / "traffic.om"
-    with text.open("w") as out:
-        traffic.write(out, [(service.namespace, service.name)], profile, ORIGIN_S, ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S))
-    subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=240h", str(text), str(data)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        timeout=600,
-    )
-    text.unlink()
+    span = (ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S))
+    # One block: a single pass over the text instead of one per 2 hours.
+    openmetrics_blocks([(service.namespace, service.name)], traffic.bursty(days, seed=SEED), ORIGIN_S, span, data, max_block="240h")
     return data
 
 
