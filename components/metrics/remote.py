@@ -8,9 +8,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
+from ..aws.irsa import IrsaRole, IrsaRoleArgs, IrsaWorkloadArgs
 from ..aws.s3 import ABORT_INCOMPLETE_UPLOADS, HardenedBucket, HardenedBucketArgs
 from ..conventions import MANAGED_BY_LABELS, PROJECT
 from ..lib import iam
@@ -29,18 +29,15 @@ from .backend import (
 )
 
 
-class MetricsBackendArgs(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class MetricsBackendArgs(IrsaWorkloadArgs):
+    """`namespace` is the monitoring namespace (Prometheus, Grafana, Thanos); `protect` protects and
+    retains the workspace or bucket; `prod` replicates the querier and store gateway."""
 
     config: MetricsBackendConfig = Field(description="Validated `prometheusStack.backend` stack config.")
-    cluster: ClusterIdentity = Field(description="Cluster identity: region and IRSA trust.")
     cluster_name: str = Field(description="Default alias of a created AMP workspace.")
-    namespace: str = Field(description="The monitoring namespace (Prometheus, Grafana, Thanos).")
     rollouts_namespace: Optional[str] = Field(None, description="Argo Rollouts' namespace: its controller reads AMP for canary analysis.")
     rollouts_service_account: str = Field("argo-rollouts", description="The controller's service account (the chart names it after the release).")
     storage_class: str = Field(description="StorageClass of the Thanos volumes.")
-    prod: bool = Field(description="Replicated querier and store gateway.")
-    protect: bool = Field(description="Protect and retain the workspace or bucket.")
 
 
 class MetricsBackend(pulumi.ComponentResource):
