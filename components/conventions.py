@@ -105,24 +105,35 @@ BURN_RATE_ALERTS: Final[tuple[tuple[str, Severity, str, tuple[tuple[float, str, 
     ("Fast", "critical", "0s", ((14.4, "10m", "2m"), (14.4, "1h", "5m"), (6, "6h", "30m"))),
     ("Slow", "warning", "15m", ((3, "1d", "2h"), (1, "3d", "6h"))),
 )
-# Windows of hours to days are not read raw each evaluation (a 3d rate() decodes every sample of
-# every series for 3 days, 120 times an hour); each is tiled from the window before it, recorded
-# by the same group: 6h from 2h tiles now, 2h and 4h ago; 1d from 6h tiles; 3d from 1d tiles.
-# rate() is the slope between a window's first and last samples, so tiles are exact when they
-# share their boundary samples: every tile but the oldest is read one scrape interval longer
-# (its first sample is the last of the tile before it), the oldest over the window itself. The
-# sum of their sampled increases is then the increase raw rate() sees over the whole window, at
-# the cost of a few one-sample lookups (tools/rulebench/equivalence.py measures it on the server).
-SLO_TILES: Final = (("2h", "6h"), ("6h", "1d"), ("1d", "3d"))
+# Windows of 30m and longer are not read raw each evaluation (a 3d rate() decodes every sample of
+# every series for 3 days, 120 times an hour): the group records each one's bad and total events,
+# 30m from raw series and every longer window as the sum of a few recorded ones, now and a tile
+# apart back from now (1h from two 30m, 2h from two 1h, 6h from three 2h, 1d from four 6h, 3d
+# from three 1d). rate() is the slope between a window's first and last samples, so tiles are exact
+# when they share their boundary samples: every tile but the oldest is read one scrape interval
+# longer (its first sample is the last of the tile before it), the oldest over the window itself.
+# The sum of their sampled increases is then the increase raw rate() sees over the whole window,
+# at the cost of a few lookups of four recorded series. One kind of series is not exact: one born
+# inside a tile (a status="500" series at the first error) is extrapolated towards its start by
+# up to half a scrape interval, scaled by the tile's length and not the window's; under 1% of its
+# events from 30m tiles, over 3% from 10m ones. So 2m, 5m and 10m, the windows that time a page,
+# stay raw (2m reads the per-version rates the canary analysis records); tools/rulebench measures
+# both the equality and the cost on the server.
+SLO_TILES: Final = (("30m", "1h"), ("1h", "2h"), ("2h", "6h"), ("6h", "1d"), ("1d", "3d"))
 SLO_RULE_INTERVAL: Final = "30s"
 SloPart = Literal["bad", "total"]
+# The recorded events of every SLO and part are one metric per window, told apart by these labels,
+# so one rule builds all four series of a window: a rule's cost is mostly its lookups, not their series.
+SLO_LABEL: Final = "slo"
+SLO_PART_LABEL: Final = "part"
 
 
-def record_slo_increase(slo: str, part: SloPart, window: str, tile: bool = False) -> str:
-    """One SLO's bad or total events (`availability`: 5xx and requests; `latency`: slower than the
-    objective and all timed requests) between the first and last samples of `window`; a `tile`
-    starts one scrape interval earlier, on the last sample of the window before it."""
-    return f"service:slo_{slo}_{part}:increase{window}{'_tile' if tile else ''}"
+def record_slo_events(window: str, tile: bool = False) -> str:
+    """Bad and total events of each SLO (`availability`: 5xx and requests; `latency`: slower than
+    the objective and all timed requests) between the first and last samples of `window`, one series
+    per `slo` and `part`; a `tile` starts one scrape interval earlier, on the last sample of the
+    window before it."""
+    return f"service:slo_events:increase{window}{'_tile' if tile else ''}"
 
 
 # A page needs this much traffic over this window: a handful of errors on an idle service is a

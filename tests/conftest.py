@@ -20,7 +20,11 @@ from tools.render import render  # noqa: E402
 
 # ../shared/schemas beside the project (CI), else $SHARED_SCHEMAS_DIR, else what `make schemas` fetched.
 SHARED_SCHEMAS = next(
-    (p for p in (ROOT.parent / "shared" / "schemas", Path(os.environ.get("SHARED_SCHEMAS_DIR", "/nonexistent")), ROOT / ".schemas") if p.is_dir()),
+    (
+        p
+        for p in (ROOT.parent / "shared" / "schemas", Path(os.environ.get("SHARED_SCHEMAS_DIR", "/nonexistent")), ROOT / ".schemas")
+        if p.is_dir()
+    ),
     ROOT.parent / "shared" / "schemas",
 )
 # The fixture's services, in fixture order (tests/fixtures/base.yaml).
@@ -45,9 +49,7 @@ def run() -> Callable[..., RunResult]:
 
     `secrets` maps secret keys to values given as Pulumi secrets; None sets every one (to the marker)."""
 
-    def runner(
-        values: dict[str, Any], secrets: dict[str, str] | None = None, stack: str = "dev", check: bool = True
-    ) -> RunResult:
+    def runner(values: dict[str, Any], secrets: dict[str, str] | None = None, stack: str = "dev", check: bool = True) -> RunResult:
         if secrets is None:  # as an operator who has set every secret
             secrets = {key: REDACTED for key in SECRET_CONFIG_KEYS}
         config, secret_keys = to_pulumi_config(values, secrets)

@@ -39,11 +39,7 @@ def _strict(schema: Any) -> Any:
     """Reject unknown fields like the API server's strict field validation would."""
     if isinstance(schema, dict):
         schema = {k: _strict(v) for k, v in schema.items()}
-        if (
-            "properties" in schema
-            and "additionalProperties" not in schema
-            and not schema.get("x-kubernetes-preserve-unknown-fields")
-        ):
+        if "properties" in schema and "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
             schema["additionalProperties"] = False
         # Go RE2 allows a non-leading `(?i)`; Python does not. Make the whole pattern case-insensitive.
         if isinstance(schema.get("pattern"), str) and "(?i)" in schema["pattern"][1:]:

@@ -56,6 +56,8 @@ def test_prerequisites_are_read_not_changed(dev, run, make_config):
         ("kubernetes:storage.k8s.io/v1:CSIDriver", "prerequisite-ebs-csi-driver", "ebs.csi.aws.com"),
         ("kubernetes:storage.k8s.io/v1:StorageClass", "prerequisite-storage-class-gp3", "gp3"),
     ]
-    values = make_config("dev", cluster={"createStorageClass": True}, prometheusStack={"grafana": {"ingress": {"enabled": True, "host": "g.example.com"}}})
+    values = make_config(
+        "dev", cluster={"createStorageClass": True}, prometheusStack={"grafana": {"ingress": {"enabled": True, "host": "g.example.com"}}}
+    )
     reads = {name for _, name, _ in run(values).reads}
     assert reads == {"prerequisite-ebs-csi-driver", "prerequisite-ingress-class-alb"}

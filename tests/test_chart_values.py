@@ -102,10 +102,7 @@ def _missing_keys(values: dict, defaults: dict, allowed: set[tuple]) -> list[str
 
 
 def _releases(result: RunResult) -> dict[str, dict]:
-    return {
-        r.inputs["name"]: unwrap_secrets(r.inputs)
-        for r in result.of_type("kubernetes:helm.sh/v3:Release")
-    }
+    return {r.inputs["name"]: unwrap_secrets(r.inputs) for r in result.of_type("kubernetes:helm.sh/v3:Release")}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

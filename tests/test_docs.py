@@ -76,7 +76,10 @@ def test_every_path_the_readme_names_exists():
 
     readme = (ROOT / "README.md").read_text()
     paths = set(re.findall(r"`((?:components|tests|tools|docs)/[A-Za-z0-9_./-]+)`", readme))
-    paths |= {f"components/{p}" for p in re.findall(r"`((?:metrics|logging|services|delivery|integrations|aws|k8s|lib|stack)/[a-z_]+\.py)`", readme)}
+    paths |= {
+        f"components/{p}"
+        for p in re.findall(r"`((?:metrics|logging|services|delivery|integrations|aws|k8s|lib|stack)/[a-z_]+\.py)`", readme)
+    }
     assert len(paths) > 20
     missing = sorted(p for p in paths if not (ROOT / p.rstrip("/")).exists() and "*" not in p)
     assert missing == []

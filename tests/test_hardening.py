@@ -23,7 +23,9 @@ def test_pod_security_admission_on_every_namespace(prod):
         "billing": "baseline",
     }
     assert all(lab["pod-security.kubernetes.io/warn"] == "restricted" == lab["pod-security.kubernetes.io/audit"] for lab in labels.values())
-    reasons = {r.inputs["metadata"]["name"]: (r.inputs["metadata"].get("annotations") or {}) for r in prod.of_type("kubernetes:core/v1:Namespace")}
+    reasons = {
+        r.inputs["metadata"]["name"]: (r.inputs["metadata"].get("annotations") or {}) for r in prod.of_type("kubernetes:core/v1:Namespace")
+    }
     assert "hostPath" in reasons["logging"]["eks-observability/pod-security-reason"]
 
 
@@ -57,7 +59,10 @@ def test_service_spread_and_disruption_budget(prod):
 def test_prometheus_and_alertmanager_spread_across_zones(prod, dev):
     for result, rule in ((prod, "DoNotSchedule"), (dev, "ScheduleAnyway")):
         values = result.release("kube-prometheus-stack")["values"]
-        for spec, app in ((values["prometheus"]["prometheusSpec"], "prometheus"), (values["alertmanager"]["alertmanagerSpec"], "alertmanager")):
+        for spec, app in (
+            (values["prometheus"]["prometheusSpec"], "prometheus"),
+            (values["alertmanager"]["alertmanagerSpec"], "alertmanager"),
+        ):
             (zone,) = spec["topologySpreadConstraints"]
             assert (zone["topologyKey"], zone["whenUnsatisfiable"]) == ("topology.kubernetes.io/zone", rule)
             assert zone["labelSelector"] == {"matchLabels": {"app.kubernetes.io/name": app}}

@@ -10,9 +10,7 @@ from tests.manifests import CRD_FILES, validate
 
 def _docs(rendered: dict[str, str]) -> list[tuple[str, dict]]:
     return [
-        (path, yaml.safe_load(text))
-        for path, text in sorted(rendered.items())
-        if path.startswith("k8s/") and "/ConfigFile/" not in path
+        (path, yaml.safe_load(text)) for path, text in sorted(rendered.items()) if path.startswith("k8s/") and "/ConfigFile/" not in path
     ]
 
 

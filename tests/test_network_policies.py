@@ -96,8 +96,12 @@ def test_policies_are_valid_and_can_be_turned_off(prod, run, make_config):
         assert validate(policy) == [], policy["metadata"]["name"]
     names = sorted((p["metadata"]["namespace"], p["metadata"]["name"]) for p in _policies(prod))
     assert names == [
-        ("billing", "billing-api"), ("legacy", "legacy-api"), ("logging", "loki"),
-        ("monitoring", "alertmanager-api"), ("monitoring", "prometheus-api"), ("orders", "orders-api"),
+        ("billing", "billing-api"),
+        ("legacy", "legacy-api"),
+        ("logging", "loki"),
+        ("monitoring", "alertmanager-api"),
+        ("monitoring", "prometheus-api"),
+        ("orders", "orders-api"),
     ]
     assert _policies(run(make_config("dev", cluster={"networkPolicies": False}))) == []
 

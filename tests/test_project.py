@@ -21,7 +21,11 @@ def test_pulumi_yaml_declares_only_model_keys_set_in_every_stack():
     model_keys = {f.alias for f in StackConfig.model_fields.values()}
     assert declared <= model_keys
     for stack in STACK_FILES:
-        stack_keys = {k.split(":", 1)[1] for k in yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"] if k.startswith("eks-observability:")}
+        stack_keys = {
+            k.split(":", 1)[1]
+            for k in yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+            if k.startswith("eks-observability:")
+        }
         # A declared key with no default is required by the CLI: every stack must set it.
         assert declared <= stack_keys, (stack, declared - stack_keys)
     for declaration in project["config"].values():

@@ -19,11 +19,7 @@ RENDER = [sys.executable, "-m", "tools.render"]
 
 
 def _digest(directory: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -93,9 +89,7 @@ def test_bad_config_writes_nothing_and_exits_2(tmp_path):
     bad_stack.write_text(yaml.safe_dump(values))
     out = tmp_path / "out"
     try:
-        proc = subprocess.run(
-            [*RENDER, "--stack", "citest-bad", "--out", str(out)], cwd=ROOT, capture_output=True, text=True
-        )
+        proc = subprocess.run([*RENDER, "--stack", "citest-bad", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
     finally:
         bad_stack.unlink()
     assert proc.returncode == 2

@@ -28,11 +28,7 @@ def stack_file(request) -> tuple[str, StackConfig, RunResult]:
 
 
 def _docs(result: RunResult) -> list[dict]:
-    return [
-        yaml.safe_load(text)
-        for path, text in sorted(render(result).items())
-        if path.startswith("k8s/") and "/ConfigFile/" not in path
-    ]
+    return [yaml.safe_load(text) for path, text in sorted(render(result).items()) if path.startswith("k8s/") and "/ConfigFile/" not in path]
 
 
 def test_stack_files_exist():
@@ -85,7 +81,15 @@ def test_every_service_gets_its_stack(stack_file):
     _, config, result = stack_file
     for service in config.services:
         kinds = sorted(r.inputs["kind"] for r in result.registrations if r.name.startswith(f"svc-{service.name}-") and r.custom)
-        assert kinds == ["AnalysisTemplate", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Rollout", "Service", "ServiceMonitor"], service.name
+        assert kinds == [
+            "AnalysisTemplate",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "PrometheusRule",
+            "Rollout",
+            "Service",
+            "ServiceMonitor",
+        ], service.name
 
 
 def _edit(text: str, stack: str) -> dict[str, str]:
@@ -101,12 +105,16 @@ def _edit(text: str, stack: str) -> dict[str, str]:
     first = re.search(r"name: ([a-z0-9-]+), namespace", text)
     if first:
         edits["rename a service"] = text.replace(f"name: {first.group(1)},", "name: renamed-api,", 1)
-    edits["bump a version"] = re.sub(r"version: ([0-9]+)\.([0-9]+)\.([0-9]+)", lambda m: f"version: {m.group(1)}.{int(m.group(2)) + 1}.0", text, count=1)
+    edits["bump a version"] = re.sub(
+        r"version: ([0-9]+)\.([0-9]+)\.([0-9]+)", lambda m: f"version: {m.group(1)}.{int(m.group(2)) + 1}.0", text, count=1
+    )
     if stack == "prod":
         edits["longer retention"] = text.replace("retention: 30d", "retention: 45d")
     for key in ("dcgmExporter", "datadog"):
-        edits[f"enable {key}"] = text + f"  eks-observability:{key}:\n    enabled: true\n" if f"eks-observability:{key}:" not in text else text.replace(
-            f"  eks-observability:{key}:\n    enabled: false", f"  eks-observability:{key}:\n    enabled: true"
+        edits[f"enable {key}"] = (
+            text + f"  eks-observability:{key}:\n    enabled: true\n"
+            if f"eks-observability:{key}:" not in text
+            else text.replace(f"  eks-observability:{key}:\n    enabled: false", f"  eks-observability:{key}:\n    enabled: true")
         )
     edits["enable slack"] = text.replace("    slack:\n      enabled: false", "    slack:\n      enabled: true")
     return edits

@@ -34,11 +34,20 @@ def test_helm_values_come_from_the_renderers(case):
     sections = pipeline(config.fluent_bit, region, config.log_group_name, loki)
     expected = {
         "kube-prometheus-stack": kube_prometheus_stack_values(
-            config.prometheus_stack, config.alerting, region, prod, True, config.protect_data,
+            config.prometheus_stack,
+            config.alerting,
+            region,
+            prod,
+            True,
+            config.protect_data,
             {"cluster": config.cluster.name, "environment": config.environment},
         ),
         "loki": loki_values(
-            config.loki, "loki-bucket-mock0001", "loki-ruler-bucket-mock0001", region, prod,
+            config.loki,
+            "loki-bucket-mock0001",
+            "loki-ruler-bucket-mock0001",
+            region,
+            prod,
             f"http://kube-prometheus-stack-alertmanager.{config.namespaces.monitoring}.svc.cluster.local:9093",
         ),
         "fluent-bit": fluent_bit_values(config.fluent_bit, sections),

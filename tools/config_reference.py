@@ -1,8 +1,8 @@
 """Generate the README's configuration reference from the pydantic models.
 
-    python -m tools.config_reference            # print the table
-    python -m tools.config_reference --write    # refresh README.md between the markers
-    python -m tools.config_reference --check    # exit 1 when README.md is stale
+python -m tools.config_reference            # print the table
+python -m tools.config_reference --write    # refresh README.md between the markers
+python -m tools.config_reference --check    # exit 1 when README.md is stale
 """
 
 from __future__ import annotations

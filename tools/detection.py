@@ -29,7 +29,7 @@ from components.metrics.config import AlertingConfig  # noqa: E402
 from components.metrics.rules import platform_rule_groups  # noqa: E402
 from components.services.config import ServiceConfig  # noqa: E402
 from components.services.rules import service_rule_groups  # noqa: E402
-from tools.synthetic import Phase, minutes, series  # noqa: E402
+from tools.synthetic import INPUT_INTERVAL, Phase, minutes, series  # noqa: E402
 
 HISTORY = [Phase(180, 600)]
 SCENARIOS: dict[str, list[Phase]] = {
@@ -66,7 +66,7 @@ def first_firing(
     spec = {
         "rule_files": ["rules.yaml"],
         "evaluation_interval": f"{STEP}s",
-        "tests": [{"interval": f"{STEP}s", "input_series": input_series or series(phases, LABELS), "alert_rule_test": checks}],
+        "tests": [{"interval": INPUT_INTERVAL, "input_series": input_series or series(phases, LABELS), "alert_rule_test": checks}],
     }
     promtool = shutil.which("promtool")
     if promtool is None:

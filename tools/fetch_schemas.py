@@ -36,14 +36,24 @@ from components.metrics.values import crd_url  # noqa: E402
 TIMEOUT_S = 60
 # (directory under charts/, chart name, repository, pinned version)
 CHARTS = (
-    ("kube-prometheus-stack", "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", PrometheusStackConfig().chart_version),
+    (
+        "kube-prometheus-stack",
+        "kube-prometheus-stack",
+        "https://prometheus-community.github.io/helm-charts",
+        PrometheusStackConfig().chart_version,
+    ),
     ("loki-community", "loki", "https://grafana-community.github.io/helm-charts", LokiConfig().chart_version),
     ("fluent-bit", "fluent-bit", "https://fluent.github.io/helm-charts", FluentBitConfig().chart_version),
     ("argo-rollouts", "argo-rollouts", "https://argoproj.github.io/argo-helm", ArgoRolloutsConfig().chart_version),
     ("dcgm-exporter", "dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts", DcgmExporterConfig().chart_version),
 )
 OPERATOR_CRDS = ("servicemonitors", "podmonitors", "prometheusrules", "probes", "alertmanagerconfigs")
-ARGO_CRDS = {"rollouts": "rollout", "analysistemplates": "analysis-template", "clusteranalysistemplates": "cluster-analysis-template", "analysisruns": "analysis-run"}
+ARGO_CRDS = {
+    "rollouts": "rollout",
+    "analysistemplates": "analysis-template",
+    "clusteranalysistemplates": "cluster-analysis-template",
+    "analysisruns": "analysis-run",
+}
 CHART_FILES = ("Chart.yaml", "values.yaml", "values.schema.json")
 
 

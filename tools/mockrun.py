@@ -294,4 +294,3 @@ def unwrap_secrets(value: Any, marker: Optional[str] = REDACTED) -> Any:
     if isinstance(value, list):
         return [unwrap_secrets(v, marker) for v in value]
     return value
-

@@ -4,6 +4,12 @@ A phase is minutes of traffic at a request rate with a share of 5xx and a share 
 latency objective. Series are sampled every `step` seconds like a scrape. As prometheus_client does,
 the `status="500"` series appears only at the first error, and bucket bounds are written as
 Prometheus 3 stores them (`le="1.0"`).
+
+Scrapes land half a step after the rule evaluations, as they do on a server, where each target's
+scrape offset and each group's evaluation offset are hashed apart: promtool starts both at zero,
+and a sample exactly on a window's left edge is one no live range query sees twice (Prometheus
+2's ranges include that edge, Prometheus 3's do not). The input series are therefore written on a
+grid of half a step (INPUT_INTERVAL), every other point missing.
 """
 
 from __future__ import annotations
@@ -11,6 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.lib import promql as q
+
+STEP_S = 30
+# promtool's `interval` for these series: scrapes every STEP_S, half a step off the evaluations.
+INPUT_INTERVAL = f"{STEP_S // 2}s"
 
 
 @dataclass(frozen=True)
@@ -22,18 +32,18 @@ class Phase:
 
 
 def _values(samples: list[float | None]) -> str:
-    return " ".join("_" if v is None else f"{v:g}" for v in samples)
+    """Each scrape's value on the half-step grid: nothing at the evaluation instants, the scrape between them."""
+    return " ".join(f"_ {'_' if v is None else f'{v:g}'}" for v in samples)
 
 
 def series(
     phases: list[Phase],
     labels: str,
     latency_seconds: float = 0.5,
-    step: int = 30,
     requests_metric: str = "http_requests_total",
     duration_metric: str = "http_request_duration_seconds",
 ) -> list[dict[str, str]]:
-    """promtool `input_series` for these phases; `labels` is the inner label list of every series."""
+    """promtool `input_series` for these phases, at INPUT_INTERVAL; `labels` is the inner label list of every series."""
     ok: list[float | None] = []
     errors: list[float | None] = []
     fast: list[float | None] = []
@@ -41,8 +51,8 @@ def series(
     n_ok = n_err = n_fast = n_total = 0.0
     seen_error = False
     for phase in phases:
-        per_step = phase.rpm * step / 60
-        for _ in range(round(phase.minutes * 60 / step)):
+        per_step = phase.rpm * STEP_S / 60
+        for _ in range(round(phase.minutes * 60 / STEP_S)):
             n_total += per_step
             n_err += per_step * phase.error_ratio
             n_ok += per_step * (1 - phase.error_ratio)

@@ -24,7 +24,6 @@ class ArgoRolloutsConfig(Model):
     dashboard: bool = Field(True, description="Deploy the Rollouts dashboard.")
 
 
-
 def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool, role_arn: Any = None) -> dict[str, Any]:
     """`role_arn`: the IRSA role the controller signs AMP queries with (prometheusStack.backend.mode amp)."""
     values: dict[str, Any] = {

@@ -33,8 +33,6 @@ def argo_rollouts() -> str:
                 GridPos(h=8, w=12, x=12, y=0),
             )
         )
-        .with_panel(
-            timeseries(3, "Reconcile errors", "ops", [query(errors, "{{namespace}}/{{rollout}}")], GridPos(h=8, w=24, x=0, y=8))
-        )
+        .with_panel(timeseries(3, "Reconcile errors", "ops", [query(errors, "{{namespace}}/{{rollout}}")], GridPos(h=8, w=24, x=0, y=8)))
     )
     return encode(board)

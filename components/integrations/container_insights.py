@@ -35,7 +35,6 @@ class ContainerInsightsConfig(Model):
         return value
 
 
-
 def addon_configuration() -> dict[str, Any]:
     # Fluent Bit from this program is the one log agent; the add-on ships only metrics.
     return {"containerLogs": {"enabled": False}}

@@ -25,7 +25,6 @@ class DatadogConfig(Model):
     site: str = Field("datadoghq.com", description="Datadog site.")
 
 
-
 def datadog_values(cfg: DatadogConfig, cluster_name: str) -> dict[str, Any]:
     return {
         "datadog": {

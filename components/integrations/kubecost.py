@@ -19,7 +19,6 @@ class KubecostConfig(Model):
     chart_version: ChartVersion = Field("2.8.2", description="Pinned `cost-analyzer` chart version.")
 
 
-
 def kubecost_values(cluster_name: str, prometheus_url: str) -> dict[str, Any]:
     return {
         "global": {

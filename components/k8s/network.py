@@ -54,8 +54,17 @@ def network_policies(
         # The querier reads each replica's recent blocks from its sidecar; the store gateway reads S3.
         grpc = [{"port": THANOS_GRPC_PORT, "protocol": "TCP"}]
         prometheus_rules.append({"from": [query], "ports": grpc})
-        policies.append(_policy("thanos-query", monitoring, {NAME: "thanos-query"}, [{"from": readers, "ports": [{"port": PROMETHEUS_PORT, "protocol": "TCP"}]}, {"from": [prometheus]}]))
-        policies.append(_policy("thanos-store", monitoring, {NAME: "thanos-store"}, [{"from": [query], "ports": grpc}, {"from": [prometheus]}]))
+        policies.append(
+            _policy(
+                "thanos-query",
+                monitoring,
+                {NAME: "thanos-query"},
+                [{"from": readers, "ports": [{"port": PROMETHEUS_PORT, "protocol": "TCP"}]}, {"from": [prometheus]}],
+            )
+        )
+        policies.append(
+            _policy("thanos-store", monitoring, {NAME: "thanos-store"}, [{"from": [query], "ports": grpc}, {"from": [prometheus]}])
+        )
         policies.append(_policy("thanos-compact", monitoring, {NAME: "thanos-compact"}, [{"from": [prometheus]}]))
     policies.append(_policy("prometheus-api", monitoring, {NAME: "prometheus"}, prometheus_rules))
     alertmanager = peer(monitoring, "alertmanager")
@@ -69,7 +78,10 @@ def network_policies(
                 {"from": senders, "ports": [{"port": ALERTMANAGER_PORT, "protocol": "TCP"}]},
                 {
                     "from": [alertmanager],
-                    "ports": [{"port": ALERTMANAGER_CLUSTER_PORT, "protocol": "TCP"}, {"port": ALERTMANAGER_CLUSTER_PORT, "protocol": "UDP"}],
+                    "ports": [
+                        {"port": ALERTMANAGER_CLUSTER_PORT, "protocol": "TCP"},
+                        {"port": ALERTMANAGER_CLUSTER_PORT, "protocol": "UDP"},
+                    ],
                 },
                 {"from": [prometheus]},  # scrapes of the config reloader and Alertmanager itself
             ],

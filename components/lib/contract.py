@@ -16,7 +16,9 @@ class MetricContract(Model):
     max_routes: int = Field(50, ge=1, le=2000, description="Route templates a pod may expose (its `path` values, `unmatched` included).")
     max_methods: int = Field(4, ge=1, le=9, description="HTTP methods per route.")
     max_statuses: int = Field(8, ge=1, le=60, description="Distinct status codes per route and method.")
-    histogram_buckets: int = Field(13, ge=1, le=100, description="Buckets of the duration histogram, +Inf excluded (the service-contract package has 13).")
+    histogram_buckets: int = Field(
+        13, ge=1, le=100, description="Buckets of the duration histogram, +Inf excluded (the service-contract package has 13)."
+    )
 
     @field_validator("requests_metric", "duration_metric")
     @classmethod

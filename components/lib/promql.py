@@ -46,6 +46,13 @@ def duration(seconds: int) -> str:
     return "".join(parts) or "0s"
 
 
+def with_labels(expr: str, labels: dict[str, str]) -> str:
+    """`expr` with each label set to a fixed value (label_replace with an empty regex, which matches every series)."""
+    for name, value in labels.items():
+        expr = f'label_replace({expr}, {_quote(name)}, {_quote(value)}, "", "")'
+    return expr
+
+
 def by(labels: Iterable[str]) -> str:
     return f" by ({', '.join(labels)})" if labels else ""
 

@@ -75,7 +75,9 @@ def _check_duration(value: str) -> str:
 
 def _check_go_duration(value: str) -> str:
     if not isinstance(value, str) or not _GO_DURATION_RE.match(value):
-        raise ValueError("must be a Go duration as Argo Rollouts parses it, such as 30s, 5m or 1h30m (units ns, us, ms, s, m, h; no d or w)")
+        raise ValueError(
+            "must be a Go duration as Argo Rollouts parses it, such as 30s, 5m or 1h30m (units ns, us, ms, s, m, h; no d or w)"
+        )
     return value
 
 
@@ -143,9 +145,7 @@ ChartVersion = Annotated[str, AfterValidator(_check_chart_version)]
 class Model(BaseModel):
     """Base for every config model: camelCase keys, unknown keys rejected, immutable."""
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, validate_default=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, validate_default=True)
 
 
 class ResourceList(Model):

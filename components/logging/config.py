@@ -23,10 +23,14 @@ class LokiConfig(Model):
         "SimpleScalable<->Distributed, which runs both while moving between them.",
     )
     replicas: int = Field(
-        1, ge=1, le=30, description="Replicas of the single binary, of each read/write/backend target, or of the ingesters, distributors and queriers."
+        1,
+        ge=1,
+        le=30,
+        description="Replicas of the single binary, of each read/write/backend target, or of the ingesters, distributors and queriers.",
     )
     retention: Duration = Field(
-        "360h", description="Log retention, a whole number of days of at least 24h (Loki's index period); the S3 chunk lifecycle is derived from it."
+        "360h",
+        description="Log retention, a whole number of days of at least 24h (Loki's index period); the S3 chunk lifecycle is derived from it.",
     )
     delete_delay: Duration = Field("2h", description="Compactor delete delay; added to retention for the S3 lifecycle.")
     bucket_name: Optional[str] = Field(None, description="Explicit S3 bucket name for chunks and index; empty lets Pulumi auto-name it.")
@@ -65,7 +69,9 @@ class LokiConfig(Model):
     def _whole_days(cls, value: str) -> str:
         seconds = duration_seconds(value)
         if seconds < 86400 or seconds % 86400:
-            raise ValueError("must be at least 24h and a whole number of days (Loki's retention is a multiple of its 24h index period), e.g. 168h or 30d")
+            raise ValueError(
+                "must be at least 24h and a whole number of days (Loki's retention is a multiple of its 24h index period), e.g. 168h or 30d"
+            )
         return value
 
     @field_validator("per_stream_rate_limit", "max_line_size")
@@ -73,7 +79,9 @@ class LokiConfig(Model):
     def _loki_size(cls, value: str, info: ValidationInfo) -> str:
         """Loki's own size syntax: KB or MB (a rate per second for the stream limit)."""
         if not re.match(r"^[1-9][0-9]*(KB|MB)$", value):
-            example = "a size per second such as 3MB or 512KB" if info.field_name == "per_stream_rate_limit" else "a size such as 256KB or 1MB"
+            example = (
+                "a size per second such as 3MB or 512KB" if info.field_name == "per_stream_rate_limit" else "a size such as 256KB or 1MB"
+            )
             raise ValueError(f"must be {example}")
         return value
 
@@ -84,7 +92,9 @@ class LokiConfig(Model):
         if self.deployment_mode == "Monolithic" and self.replicas > 1:
             raise ValueError("Monolithic mode with more than one replica needs a shared ring; use deploymentMode Distributed")
         if self.bucket_name is not None and self.bucket_name == self.ruler_bucket_name:
-            raise ValueError(f"rulerBucketName {self.ruler_bucket_name!r} must differ from bucketName: rule groups are kept apart from chunks")
+            raise ValueError(
+                f"rulerBucketName {self.ruler_bucket_name!r} must differ from bucketName: rule groups are kept apart from chunks"
+            )
         return self
 
 
@@ -106,9 +116,7 @@ class FluentBitConfig(Model):
     cloudwatch_buffer_limit: str = Field(
         "2GB", description="Filesystem buffer per node for CloudWatch Logs while it is down or throttling."
     )
-    node_log_rate: str = Field(
-        "10MB", description="Expected log volume per node per minute; sizes the outage each buffer survives."
-    )
+    node_log_rate: str = Field("10MB", description="Expected log volume per node per minute; sizes the outage each buffer survives.")
     min_outage_minutes: int = Field(
         60, ge=1, description="Each buffer must hold at least this many minutes of nodeLogRate, or the config is refused."
     )
@@ -155,5 +163,3 @@ def fluent_bit_bytes(size: str) -> float:
     """Fluent Bit sizes are powers of 1024: 2GB is 2 GiB."""
     units = {"K": 2**10, "M": 2**20, "G": 2**30}
     return float(size[:-2]) * units[size[-2]]
-
-

@@ -22,7 +22,9 @@ CHART = Chart("fluent-bit", "https://fluent.github.io/helm-charts", "fluent-bit"
 class FluentBitArgs(IrsaWorkloadArgs):
     config: FluentBitConfig = Field(description="Validated `fluentBit` stack config.")
     log_group_name: str = Field(description="CloudWatch log group the program creates.")
-    loki: Optional[tuple[str, int]] = Field(None, description="Loki gateway (host, port), read from the Loki component; None disables the Loki output.")
+    loki: Optional[tuple[str, int]] = Field(
+        None, description="Loki gateway (host, port), read from the Loki component; None disables the Loki output."
+    )
 
 
 class FluentBit(pulumi.ComponentResource):
@@ -55,6 +57,4 @@ class FluentBit(pulumi.ComponentResource):
         self.log_group_name = self.log_group.name
         self.log_group_arn = self.log_group.arn
         self.role_arn = self.irsa.role_arn
-        self.register_outputs(
-            {"log_group_name": self.log_group_name, "log_group_arn": self.log_group_arn, "role_arn": self.role_arn}
-        )
+        self.register_outputs({"log_group_name": self.log_group_name, "log_group_arn": self.log_group_arn, "role_arn": self.role_arn})

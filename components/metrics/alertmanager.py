@@ -39,8 +39,7 @@ _HEADLINE = (
     "{{ if gt (len .Alerts) 1 }} ({{ len .Alerts }} alerts){{ end }}"
 )
 _SLACK_TEXT = (
-    "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\n"
-    "Runbook: {{ .Annotations.runbook_url }}\n{{ end }}"
+    "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}"
 )
 
 
@@ -91,9 +90,7 @@ def _heartbeat(alerting: AlertingConfig) -> dict[str, Any]:
     heartbeat = alerting.heartbeat
     webhook: dict[str, Any] = {"url": heartbeat.url, "send_resolved": False}
     if heartbeat.authorization:
-        webhook["http_config"] = {
-            "authorization": {"type": heartbeat.authorization, "credentials_file": f"{SECRETS_DIR}/{HEARTBEAT_KEY}"}
-        }
+        webhook["http_config"] = {"authorization": {"type": heartbeat.authorization, "credentials_file": f"{SECRETS_DIR}/{HEARTBEAT_KEY}"}}
     return {"name": HEARTBEAT_RECEIVER, "webhook_configs": [webhook]}
 
 

@@ -56,7 +56,9 @@ class AmpConfig(Model):
     @classmethod
     def _arn(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not _AMP_WORKSPACE_ARN_RE.match(value):
-            raise ValueError("must be an AMP workspace ARN such as arn:aws:aps:eu-west-1:111122223333:workspace/ws-0123abcd-4567-89ef-0123-456789abcdef")
+            raise ValueError(
+                "must be an AMP workspace ARN such as arn:aws:aps:eu-west-1:111122223333:workspace/ws-0123abcd-4567-89ef-0123-456789abcdef"
+            )
         return value
 
     def workspace_region(self) -> Optional[str]:
@@ -65,7 +67,9 @@ class AmpConfig(Model):
 
 
 class ThanosConfig(Model):
-    image: str = Field("quay.io/thanos/thanos:v0.36.1", description="Thanos image for the store gateway, compactor and querier (the sidecar too).")
+    image: str = Field(
+        "quay.io/thanos/thanos:v0.36.1", description="Thanos image for the store gateway, compactor and querier (the sidecar too)."
+    )
     bucket_name: Optional[str] = Field(None, description="Explicit bucket name; empty lets Pulumi name it.")
     retention_raw: Duration = Field("30d", description="Compactor: raw samples kept this long.")
     retention_5m: Duration = Field("90d", description="Compactor: 5-minute downsampled data kept this long.")
@@ -110,7 +114,14 @@ def grafana_datasources(mode: str, query_url: Any, region: str, local_url: str) 
     dashboards read the backend unchanged), and the cluster's Prometheus beside it."""
     if mode == "prometheus":
         return []
-    backend: dict[str, Any] = {"name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy", "url": query_url, "isDefault": True}
+    backend: dict[str, Any] = {
+        "name": "Prometheus",
+        "uid": "prometheus",
+        "type": "prometheus",
+        "access": "proxy",
+        "url": query_url,
+        "isDefault": True,
+    }
     if mode == "amp":
         backend["jsonData"] = {"httpMethod": "POST", "sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": region}
     else:
@@ -154,7 +165,10 @@ OBJSTORE_ARG = f"--objstore.config-file=/etc/thanos/{THANOS_OBJSTORE_KEY}"
 
 
 def _claim(name: str, size: str, storage_class: str) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class, "resources": {"requests": {"storage": size}}}}
+    return {
+        "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class, "resources": {"requests": {"storage": size}}},
+    }
 
 
 def _workload(kind: str, app: str, namespace: str, replicas: int, template: dict[str, Any], **spec: Any) -> dict[str, Any]:
@@ -171,7 +185,9 @@ def _stateful(app: str, namespace: str, replicas: int, container: dict[str, Any]
     with the object storage config and a data volume at /var/thanos/<component>."""
     container["volumeMounts"] = [OBJSTORE_MOUNT, {"name": "data", "mountPath": f"/var/thanos/{container['args'][0]}"}]
     template = _pod(app, app, [container], [OBJSTORE_VOLUME])
-    return _workload("StatefulSet", app, namespace, replicas, template, serviceName=app, volumeClaimTemplates=[_claim("data", size, storage_class)])
+    return _workload(
+        "StatefulSet", app, namespace, replicas, template, serviceName=app, volumeClaimTemplates=[_claim("data", size, storage_class)]
+    )
 
 
 def thanos_workloads(cfg: ThanosConfig, namespace: str, prod: bool, storage_class: str) -> dict[str, dict[str, Any]]:
@@ -188,7 +204,13 @@ def thanos_workloads(cfg: ThanosConfig, namespace: str, prod: bool, storage_clas
         f"--query.replica-label={THANOS_REPLICA_LABEL}",
     ]
     query = _container("thanos-query", cfg.image, query_args, {"http": THANOS_QUERY_PORT, "grpc": THANOS_GRPC_PORT}, "1Gi")
-    store_args = ["store", f"--http-address=0.0.0.0:{THANOS_HTTP_PORT}", f"--grpc-address=0.0.0.0:{THANOS_GRPC_PORT}", "--data-dir=/var/thanos/store", OBJSTORE_ARG]
+    store_args = [
+        "store",
+        f"--http-address=0.0.0.0:{THANOS_HTTP_PORT}",
+        f"--grpc-address=0.0.0.0:{THANOS_GRPC_PORT}",
+        "--data-dir=/var/thanos/store",
+        OBJSTORE_ARG,
+    ]
     store = _container(THANOS_STORE, cfg.image, store_args, {"http": THANOS_HTTP_PORT, "grpc": THANOS_GRPC_PORT}, "2Gi")
     compact_args = [
         "compact",
@@ -205,7 +227,9 @@ def thanos_workloads(cfg: ThanosConfig, namespace: str, prod: bool, storage_clas
     compact = _container(THANOS_COMPACT, cfg.image, compact_args, {"http": THANOS_HTTP_PORT}, "2Gi")
     minimum = 2 if prod else 1
     return {
-        "thanos-query": _workload("Deployment", "thanos-query", namespace, max(cfg.query_replicas, minimum), _pod("thanos-query", "default", [query], [])),
+        "thanos-query": _workload(
+            "Deployment", "thanos-query", namespace, max(cfg.query_replicas, minimum), _pod("thanos-query", "default", [query], [])
+        ),
         THANOS_STORE: _stateful(THANOS_STORE, namespace, max(cfg.store_replicas, minimum), store, cfg.store_storage_size, storage_class),
         # Exactly one: two compactors on one bucket corrupt it.
         THANOS_COMPACT: _stateful(THANOS_COMPACT, namespace, 1, compact, cfg.compactor_storage_size, storage_class),

@@ -60,9 +60,7 @@ class GrafanaConfig(Model):
     @classmethod
     def _single(cls, value: int) -> int:
         if value != 1:
-            raise ValueError(
-                "must be 1: Grafana keeps its SQLite database on a ReadWriteOnce volume that replicas cannot share"
-            )
+            raise ValueError("must be 1: Grafana keeps its SQLite database on a ReadWriteOnce volume that replicas cannot share")
         return value
 
 
@@ -83,6 +81,7 @@ class PrometheusStackConfig(Model):
                 "KUBE_PROMETHEUS_STACK_OPERATOR in components/conventions.py"
             )
         return value
+
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig, description="Alertmanager settings.")
     grafana: GrafanaConfig = Field(default_factory=GrafanaConfig, description="Grafana settings.")
     backend: MetricsBackendConfig = Field(
@@ -187,5 +186,3 @@ class AlertingConfig(Model):
         if bad:
             raise ValueError(f"{bad} are not Prometheus label names")
         return value
-
-

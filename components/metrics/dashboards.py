@@ -29,9 +29,7 @@ def platform_overview(contracts: dict[str, MetricContract]) -> str:
         requests = q.selector(contract.requests_metric, matchers)
         rate.append(query(q.sum_by(q.rate(requests, "$__rate_interval"), by), "{{service}}", ref))
         errors.append(query(q.error_ratio(contract.requests_metric, "$__rate_interval", matchers, by), "{{service}}", ref))
-        p99.append(
-            query(q.histogram_quantile(0.99, contract.duration_metric, "$__rate_interval", matchers, by), "{{service}}", ref)
-        )
+        p99.append(query(q.histogram_quantile(0.99, contract.duration_metric, "$__rate_interval", matchers, by), "{{service}}", ref))
     names = sorted({c.requests_metric for c, _ in scopes})
     services_query = names[0] if len(names) == 1 else q.selector("", [q.match("__name__", "|".join(names))])
     board = (

@@ -36,7 +36,9 @@ class MetricsBackendArgs(IrsaWorkloadArgs):
     config: MetricsBackendConfig = Field(description="Validated `prometheusStack.backend` stack config.")
     cluster_name: str = Field(description="Default alias of a created AMP workspace.")
     rollouts_namespace: Optional[str] = Field(None, description="Argo Rollouts' namespace: its controller reads AMP for canary analysis.")
-    rollouts_service_account: str = Field("argo-rollouts", description="The controller's service account (the chart names it after the release).")
+    rollouts_service_account: str = Field(
+        "argo-rollouts", description="The controller's service account (the chart names it after the release)."
+    )
     storage_class: str = Field(description="StorageClass of the Thanos volumes.")
 
 
@@ -69,7 +71,11 @@ class MetricsBackend(pulumi.ComponentResource):
         role = IrsaRole(
             f"{self._name}-{suffix}",
             IrsaRoleArgs(
-                cluster=self._args.cluster, namespace=namespace, service_account=service_account, policy=policy, create_service_account=create
+                cluster=self._args.cluster,
+                namespace=namespace,
+                service_account=service_account,
+                policy=policy,
+                create_service_account=create,
             ),
             opts=child_opts(self, self._opts),
         )
@@ -92,9 +98,13 @@ class MetricsBackend(pulumi.ComponentResource):
             arn, endpoint = workspace.arn, workspace.prometheus_endpoint
         self.workspace_arn = arn
         # The chart creates Prometheus' service account; the role only needs to trust it.
-        self.prometheus_role_arn = self._role("prometheus-irsa", args.namespace, PROMETHEUS_SERVICE_ACCOUNT, arn.apply(iam.amp_remote_writer), False)
+        self.prometheus_role_arn = self._role(
+            "prometheus-irsa", args.namespace, PROMETHEUS_SERVICE_ACCOUNT, arn.apply(iam.amp_remote_writer), False
+        )
         if args.rollouts_namespace:
-            self.argo_role_arn = self._role("argo-rollouts-irsa", args.rollouts_namespace, args.rollouts_service_account, arn.apply(iam.amp_reader), False)
+            self.argo_role_arn = self._role(
+                "argo-rollouts-irsa", args.rollouts_namespace, args.rollouts_service_account, arn.apply(iam.amp_reader), False
+            )
         self.remote_write = amp_remote_write(pulumi.Output.concat(endpoint, "api/v1/remote_write"), region, amp.queue)
         self.query_url = endpoint
         self.sigv4_region = region
@@ -111,10 +121,22 @@ class MetricsBackend(pulumi.ComponentResource):
         self.bucket_name = bucket.bucket_name
         ns = args.namespace
         self.prometheus_role_arn = self._role(
-            "prometheus-irsa", ns, PROMETHEUS_SERVICE_ACCOUNT, bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=True, delete=False)), False
+            "prometheus-irsa",
+            ns,
+            PROMETHEUS_SERVICE_ACCOUNT,
+            bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=True, delete=False)),
+            False,
         )
-        self._role("thanos-store-irsa", ns, THANOS_STORE, bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=False, delete=False)), True)
-        self._role("thanos-compact-irsa", ns, THANOS_COMPACT, bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=True, delete=True)), True)
+        self._role(
+            "thanos-store-irsa", ns, THANOS_STORE, bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=False, delete=False)), True
+        )
+        self._role(
+            "thanos-compact-irsa",
+            ns,
+            THANOS_COMPACT,
+            bucket.arn.apply(lambda a: iam.thanos_bucket_access(a, write=True, delete=True)),
+            True,
+        )
         config = bucket.bucket_name.apply(lambda b: yaml.safe_dump(thanos_objstore(b, args.cluster.region), sort_keys=True))
         self.objstore = k8s.core.v1.Secret(
             f"{self._name}-objstore",

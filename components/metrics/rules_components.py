@@ -29,7 +29,7 @@ def gpu_rules(alerting: AlertingConfig) -> list[AlertRule]:
         ),
         AlertRule(
             alert="GPUMemoryAlmostFull",
-            expr="DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)" f" > {t.gpu_memory_ratio:g}",
+            expr=f"DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) > {t.gpu_memory_ratio:g}",
             for_=t.gpu_memory_for,
             severity="warning",
             summary=f"GPU {GPU_LABELS} memory is almost full",
@@ -58,8 +58,7 @@ def gpu_rules(alerting: AlertingConfig) -> list[AlertRule]:
         ),
         AlertRule(
             alert="GPUNodeWithoutExporter",
-            expr='kube_node_status_capacity{resource="nvidia_com_gpu"} > 0\n'
-            'unless on (node)\n(up{job="dcgm-exporter"} == 1)',
+            expr='kube_node_status_capacity{resource="nvidia_com_gpu"} > 0\nunless on (node)\n(up{job="dcgm-exporter"} == 1)',
             for_="15m",
             severity="warning",
             summary="GPU node {{ $labels.node }} has no running DCGM exporter",

@@ -54,8 +54,12 @@ class KubePrometheusStackArgs(BaseModel):
     gpu_rules: bool = Field(description="Include the GPU alert group (DCGM exporter deployed).")
     log_group_names: list[str] = Field(default_factory=list, description="Log groups Grafana's CloudWatch datasource may query.")
     secrets: dict[str, Any] = Field(default_factory=dict, description="Secret Outputs by stack config key.")
-    external_labels: dict[str, str] = Field(default_factory=dict, description="Labels on everything this Prometheus sends out (cluster, environment).")
-    backend: Optional[MetricsBackend] = Field(None, description="The AMP workspace or Thanos store this Prometheus feeds (prometheusStack.backend).")
+    external_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels on everything this Prometheus sends out (cluster, environment)."
+    )
+    backend: Optional[MetricsBackend] = Field(
+        None, description="The AMP workspace or Thanos store this Prometheus feeds (prometheusStack.backend)."
+    )
 
 
 class KubePrometheusStack(pulumi.ComponentResource):
@@ -143,7 +147,9 @@ class KubePrometheusStack(pulumi.ComponentResource):
             cluster = args.cluster
             statements: list[Any] = []
             if self._cloudwatch:
-                statements += iam.cloudwatch_reader(cluster.partition, cluster.region, cluster.account_id, args.log_group_names)["Statement"]
+                statements += iam.cloudwatch_reader(cluster.partition, cluster.region, cluster.account_id, args.log_group_names)[
+                    "Statement"
+                ]
             if workspace is not None:
                 statements.append(workspace.apply(iam.amp_query_statement))
             policy = pulumi.Output.all(*statements).apply(lambda s: {"Version": "2012-10-17", "Statement": s})

@@ -75,9 +75,7 @@ class AnalysisConfig(Model):
     inconclusive_limit: int = Field(
         1, ge=0, le=100, description="Idle (no traffic) measurements tolerated before the rollout pauses for a human."
     )
-    background: bool = Field(
-        False, description="Also run the analysis in the background from the first step until the rollout completes."
-    )
+    background: bool = Field(False, description="Also run the analysis in the background from the first step until the rollout completes.")
 
     @model_validator(mode="after")
     def _can_fail(self) -> AnalysisConfig:
@@ -143,10 +141,14 @@ class ServiceConfig(Model):
     namespace: DnsLabel = Field(description="Namespace the service runs in.")
     port: int = Field(ge=1, le=65535, description="Container/Service HTTP port.")
     image: Optional[str] = Field(None, description="Container image with tag or digest; omit with workloadRef.")
-    workload_ref: Optional[str] = Field(None, description="Name of an existing Deployment the Rollout takes over instead of owning a pod template.")
+    workload_ref: Optional[str] = Field(
+        None, description="Name of an existing Deployment the Rollout takes over instead of owning a pod template."
+    )
     version: str = Field(description="Version label of the stable release, e.g. `1.4.2`.")
     replicas: int = Field(2, ge=1, le=100, description="Rollout replicas.")
-    metrics_port: Optional[int] = Field(None, ge=1, le=65535, description="Port serving metrics if not the HTTP port (e.g. an adapter sidecar).")
+    metrics_port: Optional[int] = Field(
+        None, ge=1, le=65535, description="Port serving metrics if not the HTTP port (e.g. an adapter sidecar)."
+    )
     metrics_path: str = Field("/metrics", description="Metrics path.")
     metrics_adapter_image: Optional[str] = Field(
         None, description="Sidecar that exposes the metric contract for an app that cannot (legacy PHP); serves metricsPort."
@@ -161,7 +163,10 @@ class ServiceConfig(Model):
         True, description="Mount the containers' root filesystem read-only; /tmp is a writable emptyDir."
     )
     run_as_user: Optional[int] = Field(
-        None, ge=1, le=2147483647, description="UID the containers run as; empty keeps the image's own non-root USER (10000 or above avoids host UIDs)."
+        None,
+        ge=1,
+        le=2147483647,
+        description="UID the containers run as; empty keeps the image's own non-root USER (10000 or above avoids host UIDs).",
     )
     network_policy: bool = Field(
         True,
@@ -174,7 +179,8 @@ class ServiceConfig(Model):
     slo: SloConfig = Field(default_factory=SloConfig, description="Service level objectives for alerts.")
     metrics: MetricContract = Field(default_factory=MetricContract, description="Metric contract overrides.")
     alerts: list[CustomAlert] = Field(
-        default_factory=list, description="The team's own alerts (queue backlog, credits exhausted, pool saturation), in its PrometheusRule."
+        default_factory=list,
+        description="The team's own alerts (queue backlog, credits exhausted, pool saturation), in its PrometheusRule.",
     )
     resources: Resources = Field(
         default_factory=lambda: resources("100m", "128Mi", "512Mi"),
@@ -197,7 +203,9 @@ class ServiceConfig(Model):
     @classmethod
     def _namespace(cls, value: str) -> str:
         if value in RESERVED_NAMESPACES:
-            raise ValueError(f"is reserved for the cluster or the platform ({', '.join(RESERVED_NAMESPACES)}); use the team's own namespace")
+            raise ValueError(
+                f"is reserved for the cluster or the platform ({', '.join(RESERVED_NAMESPACES)}); use the team's own namespace"
+            )
         return value
 
     @field_validator("metrics_path", "health_path")
@@ -227,5 +235,3 @@ class ServiceConfig(Model):
         if self.metrics_port == self.port:
             raise ValueError("metricsPort must differ from port; omit it when metrics are served on the service port")
         return self
-
-

@@ -128,4 +128,3 @@ class ServiceMonitoring(pulumi.ComponentResource):
         self.register_outputs(
             {"dashboard_url": self.dashboard_url, "service": svc.name, "canary_shares": {str(w): s for w, s in self.canary_shares.items()}}
         )
-

@@ -20,13 +20,15 @@ from ..conventions import (
     RECORD_REQUEST_RATE,
     RECORD_SLO_REQUESTS,
     SERVICE_RULE_GROUP_PREFIX,
+    SLO_LABEL,
+    SLO_PART_LABEL,
     SLO_RULE_INTERVAL,
     SLO_TILES,
     SLO_WINDOWS,
     SloPart,
     record_latency,
     record_slo_errors,
-    record_slo_increase,
+    record_slo_events,
 )
 from ..lib import promql as q
 from ..lib.alerts import AlertRule
@@ -37,6 +39,7 @@ BY_VERSION = ["namespace", "service", "version"]
 BY_SERVICE = ["namespace", "service"]
 SLOS = ("availability", "latency")
 PARTS: tuple[SloPart, SloPart] = ("bad", "total")
+RECORDED_WINDOWS = (SLO_TILES[0][0], *(window for _, window in SLO_TILES))
 
 
 def scope(service: ServiceConfig) -> list[str]:
@@ -52,13 +55,12 @@ def recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     c, matchers = service.metrics, scope(service)
     requests = q.selector(c.requests_metric, matchers)
     errors = q.selector(c.requests_metric, [*matchers, q.match("status", "5..")])
+    request_rate = q.selector(RECORD_REQUEST_RATE, matchers)
     rules = [
         {"record": RECORD_REQUEST_RATE, "expr": q.sum_by(q.rate(requests, ANALYSIS_WINDOW), BY_VERSION)},
-        {"record": RECORD_ERROR_RATE, "expr": q.rate_or_zero(errors, requests, ANALYSIS_WINDOW, BY_VERSION)},
-        {
-            "record": RECORD_ERROR_RATIO,
-            "expr": f"{q.selector(RECORD_ERROR_RATE, matchers)}\n/\n{q.selector(RECORD_REQUEST_RATE, matchers)}",
-        },
+        # The zero for versions without a 5xx series reads the rate just recorded, not the raw series again.
+        {"record": RECORD_ERROR_RATE, "expr": f"({q.sum_by(q.rate(errors, ANALYSIS_WINDOW), BY_VERSION)} or {request_rate} * 0)"},
+        {"record": RECORD_ERROR_RATIO, "expr": f"{q.selector(RECORD_ERROR_RATE, matchers)}\n/\n{request_rate}"},
     ]
     buckets = q.selector(f"{c.duration_metric}_bucket", matchers)
     rules.append({"record": RECORD_BUCKET_RATE, "expr": q.sum_by(q.rate(buckets, ANALYSIS_WINDOW), [*BY_VERSION, "le"])})
@@ -89,7 +91,7 @@ def _latency_good(service: ServiceConfig, window: str) -> tuple[str, str]:
 
 
 def raw_slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
-    """One SLO's error ratio over `window` from raw series alone: what the long windows must equal.
+    """One SLO's error ratio over `window` from raw series alone: what every built window must equal.
     Latency is 1 - good/total, which reads the count series once, not twice."""
     if slo == "latency":
         good, total = _latency_good(service, window)
@@ -97,16 +99,61 @@ def raw_slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
     return q.ratio(*_slo_rates(service, slo, window))
 
 
-def _raw_increase(service: ServiceConfig, slo: str, part: SloPart, window_s: int) -> str:
-    """Events between the first and last samples of a raw window: rate() is their slope, and a
-    window of W seconds holds W minus one scrape interval of samples."""
+def _slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
+    """The error ratio over a window: 2m from the per-version rates of the same group, the windows of
+    SLO_TILES from their recorded events, the others raw. Each sums what raw rate() sums."""
+    matchers = scope(service)
+    if window != ANALYSIS_WINDOW and window not in RECORDED_WINDOWS:
+        return raw_slo_ratio(service, slo, window)
+    if window == ANALYSIS_WINDOW and slo == "availability":
+        bad, total = (q.sum_by(q.selector(name, matchers), BY_SERVICE) for name in (RECORD_ERROR_RATE, RECORD_REQUEST_RATE))
+        return q.ratio(bad, total)
+    if window == ANALYSIS_WINDOW:
+        # The +Inf bucket counts every request, as _count does.
+        good, total = (
+            q.sum_by(q.selector(RECORD_BUCKET_RATE, [*matchers, q.eq("le", le)]), BY_SERVICE)
+            for le in (q.le(service.slo.latency_seconds), "+Inf")
+        )
+        return f"1 - (\n{good}\n/\n{total}\n)"
+    bad, total = (
+        q.sum_by(q.selector(record_slo_events(window), [*matchers, q.eq(SLO_LABEL, slo), q.eq(SLO_PART_LABEL, part)]), BY_SERVICE)
+        for part in PARTS
+    )
+    return q.ratio(bad, total)
+
+
+def _raw_events(service: ServiceConfig, record: str, window_s: int) -> list[dict[str, Any]]:
+    """Two rules recording every SLO's total, then bad, events between the first and last samples of a
+    raw window, one series each: rate() is their slope, and a window of W seconds holds W minus one
+    scrape interval of samples. The bad events read the totals just recorded (for availability's
+    zero without a 5xx series; latency's bad is the total less the good), so each raw series set is
+    decoded once."""
+    c, matchers = service.metrics, scope(service)
     scrape_s = int(duration_seconds(service.scrape_interval))
-    bad, total = _slo_rates(service, slo, q.duration(window_s))
-    return f"(\n{bad if part == 'bad' else total}\n) * {window_s - scrape_s}"
+    window, span = q.duration(window_s), window_s - scrape_s
+
+    def labelled(expr: str, slo: str, part: SloPart) -> str:
+        return q.with_labels(f"(\n{expr}\n)", {SLO_LABEL: slo, SLO_PART_LABEL: part})
+
+    def total(slo: str) -> str:
+        return q.selector(record, [*matchers, q.eq(SLO_LABEL, slo), q.eq(SLO_PART_LABEL, "total")])
+
+    requests = q.selector(c.requests_metric, matchers)
+    errors = q.selector(c.requests_metric, [*matchers, q.match("status", "5..")])
+    good, timed = _latency_good(service, window)
+    totals = [
+        labelled(f"{q.sum_by(q.rate(requests, window), BY_SERVICE)} * {span}", "availability", "total"),
+        labelled(f"{timed} * {span}", "latency", "total"),
+    ]
+    bad = [
+        labelled(f"{q.sum_by(q.rate(errors, window), BY_SERVICE)} * {span}\nor on ({', '.join(BY_SERVICE)})\n{total('availability')} * 0", "availability", "bad"),
+        labelled(f"{total('latency')}\n- ignoring ({SLO_LABEL}, {SLO_PART_LABEL})\n{good} * {span}", "latency", "bad"),
+    ]
+    return [{"record": record, "expr": "\nor\n".join(totals)}, {"record": record, "expr": "\nor\n".join(bad)}]
 
 
-def _tiled(service: ServiceConfig, slo: str, part: SloPart, tile: str, window: str, extended: bool) -> str:
-    """Events in `window` as the sum of recorded `tile` increases, one tile apart back from now; the
+def _tiled(service: ServiceConfig, tile: str, window: str, extended: bool) -> str:
+    """Events in `window` as the sum of recorded `tile` events, one tile apart back from now; the
     oldest is the exact tile unless this sum is itself a tile (which starts a sample earlier). A tile
     from before the series existed (or Prometheus ran) counts as no events, in both parts of the
     ratio alike, so the ratio is that of the history there is, as rate() gives it."""
@@ -115,53 +162,30 @@ def _tiled(service: ServiceConfig, slo: str, part: SloPart, tile: str, window: s
     matchers = scope(service)
 
     def at(k: int) -> str:
-        recorded = q.selector(record_slo_increase(slo, part, tile, tile=extended or k < tiles - 1), matchers)
+        recorded = q.selector(record_slo_events(tile, tile=extended or k < tiles - 1), matchers)
         if k == 0:
             return recorded
         # Absent before there was history: 0, with the labels of a tile that exists now.
-        return (
-            f"({recorded} offset {q.duration(k * tile_s)} or {q.selector(record_slo_increase(slo, part, tile, tile=True), matchers)} * 0)"
-        )
+        return f"({recorded} offset {q.duration(k * tile_s)} or {q.selector(record_slo_events(tile, tile=True), matchers)} * 0)"
 
     return "\n+ ".join(at(k) for k in range(tiles))
 
 
 def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
-    """SLI error ratios per window, 5xx share (availability) and share slower than the objective
-    (latency), plus the request rate that gates the page. Windows under 2h read raw series; 2h and
-    longer are ratios of recorded increases, the longer ones tiled (SLO_TILES)."""
+    """SLO events per window (the first of SLO_TILES raw, longer ones tiled from it), the error ratio
+    of each SLI per window (availability: 5xx share; latency: share slower than the objective), and
+    the request rate that gates the page."""
     c, matchers = service.metrics, scope(service)
-    first_s, scrape_s = int(duration_seconds(SLO_TILES[0][0])), int(duration_seconds(service.scrape_interval))
-    rules: list[dict[str, Any]] = []
-    for slo in SLOS:
-        for part in PARTS:
-            rules.append({"record": record_slo_increase(slo, part, SLO_TILES[0][0]), "expr": _raw_increase(service, slo, part, first_s)})
-            rules.append(
-                {
-                    "record": record_slo_increase(slo, part, SLO_TILES[0][0], tile=True),
-                    "expr": _raw_increase(service, slo, part, first_s + scrape_s),
-                }
-            )
-        for index, (tile, window) in enumerate(SLO_TILES):
-            for part in PARTS:
-                rules.append(
-                    {"record": record_slo_increase(slo, part, window), "expr": _tiled(service, slo, part, tile, window, extended=False)}
-                )
-                if index + 1 < len(SLO_TILES):  # a tile of the next window
-                    rules.append(
-                        {
-                            "record": record_slo_increase(slo, part, window, tile=True),
-                            "expr": _tiled(service, slo, part, tile, window, extended=True),
-                        }
-                    )
-    recorded = {SLO_TILES[0][0], *(window for _, window in SLO_TILES)}
+    base, scrape_s = int(duration_seconds(SLO_TILES[0][0])), int(duration_seconds(service.scrape_interval))
+    rules = _raw_events(service, record_slo_events(SLO_TILES[0][0]), base)
+    rules += _raw_events(service, record_slo_events(SLO_TILES[0][0], tile=True), base + scrape_s)
+    for index, (tile, window) in enumerate(SLO_TILES):
+        rules.append({"record": record_slo_events(window), "expr": _tiled(service, tile, window, extended=False)})
+        if index + 1 < len(SLO_TILES):  # a tile of the next window
+            rules.append({"record": record_slo_events(window, tile=True), "expr": _tiled(service, tile, window, extended=True)})
     for window in SLO_WINDOWS:
         for slo in SLOS:
-            if window in recorded:
-                expr = q.ratio(*(q.selector(record_slo_increase(slo, part, window), matchers) for part in PARTS))
-            else:
-                expr = raw_slo_ratio(service, slo, window)
-            rules.append({"record": record_slo_errors(slo, window), "expr": expr})
+            rules.append({"record": record_slo_errors(slo, window), "expr": _slo_ratio(service, slo, window)})
     requests = q.selector(c.requests_metric, matchers)
     rules.append({"record": RECORD_SLO_REQUESTS, "expr": q.sum_by(q.rate(requests, PAGE_TRAFFIC_WINDOW), BY_SERVICE)})
     return rules
@@ -273,15 +297,15 @@ def service_rule_groups(service: ServiceConfig, runbook_base_url: str) -> list[d
     alerts = slo_alerts(service) + health_alerts(service) + budget_alerts(service)
     custom = [{"name": f"{prefix}.custom", "rules": custom_alert_rules(service)}] if service.alerts else []
     return [
-        {"name": f"{prefix}.recording", "rules": recording_rules(service)},
-        # One group: rules of a group run in order, so each alert reads the SLI recorded in the
-        # same evaluation instead of racing another group (which would delay it by an interval).
-        # Pinned: the detection times in docs/alerting.md hold at this interval, whichever ruler
-        # evaluates the group (AMP's defaults to 1m).
+        # One group: rules of a group run in order, so every window reads the events and rates
+        # recorded before it in the same evaluation, and each alert the SLI of that evaluation,
+        # instead of racing another group (which would delay it by an interval). Pinned: tiles are
+        # a whole number of evaluations apart, and the detection times in docs/alerting.md hold at
+        # this interval, whichever ruler evaluates the group (AMP's defaults to 1m).
         {
-            "name": f"{prefix}.slo",
+            "name": f"{prefix}.rules",
             "interval": SLO_RULE_INTERVAL,
-            "rules": slo_recording_rules(service) + [a.to_rule(runbook_base_url) for a in alerts],
+            "rules": recording_rules(service) + slo_recording_rules(service) + [a.to_rule(runbook_base_url) for a in alerts],
         },
         *custom,
     ]

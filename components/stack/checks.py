@@ -64,7 +64,9 @@ def cross_checks(config: StackConfig) -> list[str]:
             "cluster's region. Use a workspace in that region, or leave workspaceArn empty to create one."
         )
     if config.kubecost.enabled and not config.prometheus_stack.enabled:
-        issues.append(f"{PROJECT}:kubecost.enabled: got true; Kubecost reads the platform Prometheus, so prometheusStack.enabled must be true.")
+        issues.append(
+            f"{PROJECT}:kubecost.enabled: got true; Kubecost reads the platform Prometheus, so prometheusStack.enabled must be true."
+        )
     if config.fluent_bit.send_to_loki and config.fluent_bit.enabled and not config.loki.enabled:
         issues.append(f"{PROJECT}:fluentBit.sendToLoki: got true, but loki.enabled is false; disable one or enable Loki.")
     return issues

@@ -88,7 +88,6 @@ class ClusterConfig(Model):
             return None
         return ClusterIdentity(oidc_provider_arn=self.oidc_provider_arn, oidc_issuer=match.group(2), region=self.region)
 
-
     def require_identity(self) -> ClusterIdentity:
         """The identity, for components that need AWS access; config validation has made sure it exists."""
         if self.identity is None:

@@ -95,7 +95,7 @@ def _yaml_hint(err: Any) -> str:
     if err["type"] not in _YAML_TYPED or isinstance(value, str) or value is None:
         return ""
     kind = "true/false" if isinstance(value, bool) else type(value).__name__
-    return f" YAML read this value as {kind} ({value!r}): quote it in the stack file, e.g. \"1.10\" instead of 1.10."
+    return f' YAML read this value as {kind} ({value!r}): quote it in the stack file, e.g. "1.10" instead of 1.10.'
 
 
 def format_error(root: type[BaseModel], err: Any) -> str:

@@ -132,9 +132,7 @@ def _apply_deprecations(structured: dict[str, Any], warn: Callable[[str], None])
     return issues
 
 
-def load_stack_config(
-    raw: dict[str, Any], secret_keys: set[str], warn: Optional[Callable[[str], None]] = None
-) -> StackConfig:
+def load_stack_config(raw: dict[str, Any], secret_keys: set[str], warn: Optional[Callable[[str], None]] = None) -> StackConfig:
     """Validate the project's config keys.
 
     `raw` maps full config keys (`eks-observability:cluster`) to what Pulumi passes the program;
@@ -142,7 +140,7 @@ def load_stack_config(
     are ignored. Raises ConfigError listing every problem found.
     """
     prefix = f"{PROJECT}:"
-    ours = {k[len(prefix):]: _decode(v) for k, v in raw.items() if k.startswith(prefix)}
+    ours = {k[len(prefix) :]: _decode(v) for k, v in raw.items() if k.startswith(prefix)}
     issues: list[str] = _foreign_keys(raw)
 
     for key in sorted(set(ours) & set(SECRET_CONFIG_KEYS)):

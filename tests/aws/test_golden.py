@@ -21,7 +21,9 @@ def test_iam_documents():
         "loki-bucket-access.kms": iam.loki_bucket_access(BUCKET, RULER_BUCKET, kms),
         "tls-only-bucket": iam.tls_only_bucket_policy(BUCKET),
         "log-group-writer": iam.log_group_writer(LOG_GROUP),
-        "cloudwatch-reader": iam.cloudwatch_reader(identity.partition, identity.region, identity.account_id, ["/aws/eks/fixture/containers"]),
+        "cloudwatch-reader": iam.cloudwatch_reader(
+            identity.partition, identity.region, identity.account_id, ["/aws/eks/fixture/containers"]
+        ),
         "container-insights-agent": iam.container_insights_agent(LOG_GROUP),
     }
     for name, document in documents.items():

@@ -138,9 +138,7 @@ def test_service_account_carries_the_role_it_is_trusted_by(prod, sa, role):
     trust = json.loads(prod.named(role).inputs["assumeRolePolicy"])
     sub = next(v for k, v in trust["Statement"][0]["Condition"]["StringEquals"].items() if k.endswith(":sub"))
     assert sub == f"system:serviceaccount:{account['metadata']['namespace']}:{account['metadata']['name']}"
-    assert account["metadata"]["annotations"] == {
-        "eks.amazonaws.com/role-arn": f"arn:aws:iam::111122223333:role/{role}-mock0001"
-    }
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": f"arn:aws:iam::111122223333:role/{role}-mock0001"}
 
 
 def test_optional_components_policies_are_clean(run, make_config):

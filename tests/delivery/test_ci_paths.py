@@ -96,7 +96,11 @@ def test_fetch_schemas_covers_what_the_tests_read():
 
 def test_make_diff_against_a_bad_ref_exits_2():
     proc = subprocess.run(
-        [sys.executable, "-m", "tools.diff", "--stack", "dev", "--base", "no-such-ref"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tools.diff", "--stack", "dev", "--base", "no-such-ref"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2 and "cannot check out no-such-ref" in proc.stderr
 
@@ -121,5 +125,3 @@ def test_make_diff_shows_a_change(tmp_path):
     changed = [line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("diff ")]
     assert changed == ["head/aws/cloudwatch.LogGroup/fluent-bit-log-group.json"]
     assert '-  "retentionInDays": 7,' in proc.stdout and '+  "retentionInDays": 14,' in proc.stdout
-
-

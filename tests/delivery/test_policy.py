@@ -161,16 +161,41 @@ VIOLATIONS = [
     ("no-plaintext-secrets", "kube-prometheus-stack-release", _set_helm_value, "values grafana.adminPassword holds a literal credential"),
     ("no-plaintext-secrets", "loki-grafana-datasource", _slack_in_configmap, "manifest data.note.txt contains a credential"),
     ("s3-encrypted-and-private", "loki-bucket-public-access", _public, "bucket loki-bucket does not block all public access."),
-    ("iam-no-wildcard-data-actions", "loki-irsa-policy", _star_resource, "statement LokiObjects grants ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'] on every resource"),
+    (
+        "iam-no-wildcard-data-actions",
+        "loki-irsa-policy",
+        _star_resource,
+        "statement LokiObjects grants ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'] on every resource",
+    ),
     ("iam-no-wildcard-data-actions", "loki-irsa-policy", _service_wildcard, "statement LokiObjects grants whole services ['s3:*']"),
     ("irsa-trust-pinned", "loki-irsa-role", _trust_like, "IRSA trust must pin `:sub` with StringEquals"),
     ("irsa-trust-pinned", "fluent-bit-irsa-role", _trust_no_aud, "IRSA trust must pin `:aud` to sts.amazonaws.com."),
-    ("servicemonitor-drops-forbidden-labels", "svc-orders-api-servicemonitor", _keep_user_id, "endpoints[0] keeps high-cardinality labels ['user_id']."),
+    (
+        "servicemonitor-drops-forbidden-labels",
+        "svc-orders-api-servicemonitor",
+        _keep_user_id,
+        "endpoints[0] keeps high-cardinality labels ['user_id'].",
+    ),
     ("servicemonitor-drops-forbidden-labels", "svc-orders-api-servicemonitor", _no_labelkeep, "endpoints[0] keeps every label"),
-    ("alerts-have-severity-and-runbook", "kube-prometheus-stack-platform-rules", _no_runbook, "alert PlatformHighErrorRate in platform.http has no runbook_url annotation."),
+    (
+        "alerts-have-severity-and-runbook",
+        "kube-prometheus-stack-platform-rules",
+        _no_runbook,
+        "alert PlatformHighErrorRate in platform.http has no runbook_url annotation.",
+    ),
     ("alerts-have-severity-and-runbook", "svc-orders-api-rules", _no_severity, "has no severity label"),
-    ("prod-stateful-resources-protected", "loki-bucket", _unprotect, "aws:s3/bucket:Bucket loki-bucket holds data and must be protected in this stack."),
-    ("prod-stateful-resources-protected", "fluent-bit-log-group", _unprotect, "aws:cloudwatch/logGroup:LogGroup fluent-bit-log-group holds data"),
+    (
+        "prod-stateful-resources-protected",
+        "loki-bucket",
+        _unprotect,
+        "aws:s3/bucket:Bucket loki-bucket holds data and must be protected in this stack.",
+    ),
+    (
+        "prod-stateful-resources-protected",
+        "fluent-bit-log-group",
+        _unprotect,
+        "aws:cloudwatch/logGroup:LogGroup fluent-bit-log-group holds data",
+    ),
 ]
 
 
@@ -181,12 +206,16 @@ def test_policy_catches_violation(prod, policy, resource, change, message):
 
 
 def test_missing_encryption_is_caught(prod):
-    assert violations("s3-encrypted-and-private", _no_encryption(prod)) == ["bucket loki-bucket has no server-side encryption configuration."]
+    assert violations("s3-encrypted-and-private", _no_encryption(prod)) == [
+        "bucket loki-bucket has no server-side encryption configuration."
+    ]
 
 
 def test_dev_data_need_not_be_protected_unless_configured(dev):
     assert violations("prod-stateful-resources-protected", dev.registrations) == []
-    assert len(violations("prod-stateful-resources-protected", dev.registrations, {"stacks": ["dev"]})) == 3  # the log group and both Loki buckets
+    assert (
+        len(violations("prod-stateful-resources-protected", dev.registrations, {"stacks": ["dev"]})) == 3
+    )  # the log group and both Loki buckets
 
 
 def test_every_policy_is_mandatory_and_described():
@@ -198,7 +227,7 @@ def test_every_policy_is_mandatory_and_described():
 
 def test_policy_pack_entry_point_lists_the_guardrails():
     text = (ROOT / "policy" / "__main__.py").read_text()
-    assert "PolicyPack(name=\"eks-observability-guardrails\", policies=POLICIES)" in text
+    assert 'PolicyPack(name="eks-observability-guardrails", policies=POLICIES)' in text
 
 
 def test_policy_pack_agrees_with_the_program_conventions():

@@ -99,7 +99,14 @@ def _render(sink: WebhookSink) -> RunResult:
         },
     )
     values["services"].append(
-        {"name": golden.SERVICE, "namespace": "shop", "port": 8000, "version": "1.0.0", "image": "registry.example.com/shop-api:1.0.0", "healthPath": "/healthz"}
+        {
+            "name": golden.SERVICE,
+            "namespace": "shop",
+            "port": 8000,
+            "version": "1.0.0",
+            "image": "registry.example.com/shop-api:1.0.0",
+            "healthPath": "/healthz",
+        }
     )
     config, secret_keys = to_pulumi_config(values, {k: REDACTED for k in SECRET_CONFIG_KEYS})
     return run_program(config, secret_keys, stack="prod")
@@ -129,7 +136,9 @@ def _prometheus_files(result: RunResult, root: Path, alertmanager_port: int) -> 
         if reg.custom and reg.inputs.get("kind") == "PrometheusRule":
             meta = reg.inputs["metadata"]  # one file per object, as prometheus-operator loads them
             (rules / f"{meta['namespace']}-{meta['name']}.yaml").write_text(yaml.safe_dump({"groups": reg.inputs["spec"]["groups"]}))
-    monitors = {r.inputs["metadata"]["name"]: r.inputs for r in result.registrations if r.custom and r.inputs.get("kind") == "ServiceMonitor"}
+    monitors = {
+        r.inputs["metadata"]["name"]: r.inputs for r in result.registrations if r.custom and r.inputs.get("kind") == "ServiceMonitor"
+    }
     config = {
         "global": {"scrape_interval": INTERVAL, "evaluation_interval": INTERVAL, "scrape_timeout": INTERVAL},
         "rule_files": [str(rules / "*.yaml")],

@@ -21,6 +21,7 @@ class Target(Protocol):
     @property
     def version(self) -> str: ...
 
+
 _KEYS = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
 
 

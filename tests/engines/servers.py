@@ -73,6 +73,7 @@ def process(args: list[str], cwd: Path, ready_url: str) -> Iterator[subprocess.P
     log = (cwd / "server.log").open("wb")
     proc = subprocess.Popen(args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     try:
+
         def ready() -> bool:
             if proc.poll() is not None:
                 raise AssertionError(f"{args[0]} exited: {(cwd / 'server.log').read_text()[-2000:]}")

@@ -75,7 +75,11 @@ def test_resolved_notifications_arrive(stack: Stack):
     _send(stack, _alert(name, "critical", "Checkout is down", ends_in=-0.5))
     resolved = wait_for(lambda: [r for r in _pages(stack, name) if r.body["event_action"] == "resolve"], 20, "the resolve event")
     assert resolved[0].body["payload"]["summary"].startswith(f"[RESOLVED] {name}")
-    wait_for(lambda: [r for r in _slack(stack, "critical", name) if r.body["attachments"][0]["title"].startswith("[RESOLVED]")], 20, "Slack resolved")
+    wait_for(
+        lambda: [r for r in _slack(stack, "critical", name) if r.body["attachments"][0]["title"].startswith("[RESOLVED]")],
+        20,
+        "Slack resolved",
+    )
 
 
 def test_a_two_alert_group_renders_a_non_empty_pagerduty_summary(stack: Stack):

@@ -34,9 +34,7 @@ def test_forbidden_labels_and_non_contract_metrics_never_reach_the_tsdb(stack: S
 
 
 def test_a_contract_violation_is_visible_not_silently_undercounted(stack: Stack):
-    violation = wait_for(
-        lambda: stack.query('metric_contract_violation{service="legacy-api"}'), 20, "the violation series"
-    )
+    violation = wait_for(lambda: stack.query('metric_contract_violation{service="legacy-api"}'), 20, "the violation series")
     # One of the labels the app added is named (the last one checked); fixing it reveals the next.
     assert {v["metric"]["forbidden_label"] for v in violation} in ({"user_id"}, {"trace_id"})
     assert all("user_id" not in v["metric"] and "trace_id" not in v["metric"] for v in violation)
@@ -57,7 +55,8 @@ def test_canary_verdicts_on_the_real_server(stack: Stack, version: str):
 def test_a_failing_service_pages_pagerduty_and_the_critical_channel(stack: Stack):
     def paged() -> list:
         return [
-            r for r in stack.sink.at("/pagerduty")
+            r
+            for r in stack.sink.at("/pagerduty")
             if r.body["payload"]["custom_details"]["firing"].count("ServiceAvailabilityBudgetBurnFast")
             and "billing-api" in r.body["payload"]["summary"]
         ]

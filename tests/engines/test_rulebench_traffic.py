@@ -48,6 +48,9 @@ def test_counters_never_go_down_across_slices_and_buckets_are_cumulative():
     labels = 'method="GET",path="/api/v1/resource-0",status="200",version="1.4.2"'
     prefix = f'http_request_duration_seconds_bucket{{namespace="bench",service="svc-0000",{labels},le='
     buckets = [last[f'{prefix}"{le}"}}'] for le in traffic.LE_LABELS]
-    assert buckets == sorted(buckets) and buckets[-1] == last[f'http_request_duration_seconds_count{{namespace="bench",service="svc-0000",{labels}}}']
+    assert (
+        buckets == sorted(buckets)
+        and buckets[-1] == last[f'http_request_duration_seconds_count{{namespace="bench",service="svc-0000",{labels}}}']
+    )
     errors = [v for _, v in sorted(joined[f'http_requests_total{{namespace="bench",service="svc-0000",{labels.replace("200", "500")}}}'])]
     assert errors[-1] > errors[0]  # incidents happened

@@ -25,8 +25,13 @@ def test_distributed_runs_every_microservice_and_nothing_else():
     values = _values(deployment_mode="Distributed", replicas=3)
     assert values["deploymentMode"] == "Distributed"
     assert {key: values[key]["replicas"] for key in DISTRIBUTED} == {
-        "ingester": 3, "distributor": 3, "querier": 3,
-        "queryFrontend": 2, "queryScheduler": 2, "indexGateway": 2, "ruler": 2,
+        "ingester": 3,
+        "distributor": 3,
+        "querier": 3,
+        "queryFrontend": 2,
+        "queryScheduler": 2,
+        "indexGateway": 2,
+        "ruler": 2,
         "compactor": 1,  # retention and deletes run in one place
     }
     assert {key: values[key] for key in LEGACY} == {key: {"replicas": 0} for key in LEGACY}
@@ -42,7 +47,9 @@ def test_distributed_spreads_across_zones_and_drains_one_at_a_time():
             assert "topologySpreadConstraints" not in spec
             continue
         assert spec["maxUnavailable"] == 1, key
-        assert [c["topologyKey"] for c in spec["topologySpreadConstraints"]] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"], key
+        assert [c["topologyKey"] for c in spec["topologySpreadConstraints"]] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"], (
+            key
+        )
     assert values["ingester"]["topologySpreadConstraints"][0]["labelSelector"] == {
         "matchLabels": {"app.kubernetes.io/component": "ingester", "app.kubernetes.io/instance": "loki"}
     }
@@ -95,13 +102,18 @@ def test_ruler_bucket_is_hardened_protected_and_never_expires(prod):
 def test_the_program_wires_the_ruler_to_this_alertmanager(prod):
     values = next(r.inputs["values"] for r in prod.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "loki")
     assert values["loki"]["storage"]["bucketNames"] == {"chunks": "loki-bucket-mock0001", "ruler": "loki-ruler-bucket-mock0001"}
-    assert values["loki"]["rulerConfig"]["alertmanager_url"] == "http://kube-prometheus-stack-alertmanager.monitoring.svc.cluster.local:9093"
+    assert (
+        values["loki"]["rulerConfig"]["alertmanager_url"] == "http://kube-prometheus-stack-alertmanager.monitoring.svc.cluster.local:9093"
+    )
 
 
 @pytest.mark.parametrize(
     ("loki", "message"),
     [
-        ({"deploymentMode": "Monolithic", "replicas": 3}, "Monolithic mode with more than one replica needs a shared ring; use deploymentMode Distributed"),
+        (
+            {"deploymentMode": "Monolithic", "replicas": 3},
+            "Monolithic mode with more than one replica needs a shared ring; use deploymentMode Distributed",
+        ),
         ({"bucketName": "acme-logs", "rulerBucketName": "acme-logs"}, "rulerBucketName 'acme-logs' must differ from bucketName"),
         ({"deploymentMode": "Microservices"}, "Microservices"),
     ],

@@ -53,8 +53,7 @@ CASES: dict[str, Case] = {
             for le in ("0.5", "1", "5", "10", "+Inf")
         ],
         idle=[
-            (f'http_request_duration_seconds_bucket{{{HTTP}, status="200", le="{le}"}}', "0x30")
-            for le in ("0.5", "1", "5", "10", "+Inf")
+            (f'http_request_duration_seconds_bucket{{{HTTP}, status="200", le="{le}"}}', "0x30") for le in ("0.5", "1", "5", "10", "+Inf")
         ],
     ),
     "NodeDown": Case(
@@ -140,8 +139,7 @@ CASES: dict[str, Case] = {
         fires_at="1h",
         labels={"namespace": "shop", "name": "api", "severity": "warning"},
         summary="Rollout shop/api has been paused for 1h",
-        description="Rollout shop/api has waited for a human for 1h (inconclusive analysis or a manual pause step): "
-        "promote or abort it.",
+        description="Rollout shop/api has waited for a human for 1h (inconclusive analysis or a manual pause step): promote or abort it.",
         healthy=[('rollout_info{namespace="shop", name="api", phase="Progressing", strategy="canary"}', "1x70")],
     ),
     "AnalysisRunErrored": Case(
@@ -173,7 +171,9 @@ CASES: dict[str, Case] = {
         healthy=[('fluentbit_output_retries_failed_total{namespace="logging", pod="fluent-bit-x", name="cloudwatch_logs.0"}', "0x20")],
     ),
     "LokiDiscardingSamples": Case(
-        firing=[('loki_discarded_samples_total{namespace="logging", pod="loki-write-0", reason="rate_limited", tenant="fake"}', "0+600x20")],
+        firing=[
+            ('loki_discarded_samples_total{namespace="logging", pod="loki-write-0", reason="rate_limited", tenant="fake"}', "0+600x20")
+        ],
         pending_at="5m",
         fires_at="6m",
         labels={"namespace": "logging", "reason": "rate_limited", "severity": "warning"},
@@ -197,17 +197,30 @@ CASES: dict[str, Case] = {
     "GPUXidErrorFatal": Case(
         firing=[(f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="79"}}', "1x5")],
         fires_at="0m",
-        labels={"gpu": "0", "Hostname": "gpu-node-1", "UUID": "GPU-5f1e2d3c", "modelName": "NVIDIA A10G", "xid": "79", "severity": "critical"},
+        labels={
+            "gpu": "0",
+            "Hostname": "gpu-node-1",
+            "UUID": "GPU-5f1e2d3c",
+            "modelName": "NVIDIA A10G",
+            "xid": "79",
+            "severity": "critical",
+        },
         summary="GPU 0 on gpu-node-1 reported fatal XID 79",
-        description="GPU 0 on gpu-node-1 reported XID 79 1 times in the exporter's window: drain the node and have the "
-        "instance replaced.",
+        description="GPU 0 on gpu-node-1 reported XID 79 1 times in the exporter's window: drain the node and have the instance replaced.",
         # An application-caused XID (13) is not fatal; after the window the count is back to 0.
         healthy=[(f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="13"}}', "1x5"), (f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="79"}}', "0x5")],
     ),
     "GPUXidError": Case(
         firing=[(f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="13"}}', "2x5")],
         fires_at="0m",
-        labels={"gpu": "0", "Hostname": "gpu-node-1", "UUID": "GPU-5f1e2d3c", "modelName": "NVIDIA A10G", "xid": "13", "severity": "warning"},
+        labels={
+            "gpu": "0",
+            "Hostname": "gpu-node-1",
+            "UUID": "GPU-5f1e2d3c",
+            "modelName": "NVIDIA A10G",
+            "xid": "13",
+            "severity": "warning",
+        },
         summary="GPU 0 on gpu-node-1 reported XID 13",
         description="GPU 0 on gpu-node-1 reported XID 13 2 times in the exporter's window; usually an application fault "
         "(bad kernel, out-of-memory): check the pod on that GPU.",

@@ -47,11 +47,18 @@ def test_amp_workspace_is_protected_and_prometheus_may_only_write_to_it(modes):
     workspace = amp.named("metrics-backend-workspace")
     assert workspace.typ == "aws:amp/workspace:Workspace"
     assert workspace.inputs["alias"] == "fixture-metrics" and workspace.protect and workspace.retain_on_delete
-    assert _trust_subject(amp, "metrics-backend-prometheus-irsa-role") == "system:serviceaccount:monitoring:kube-prometheus-stack-prometheus"
+    assert (
+        _trust_subject(amp, "metrics-backend-prometheus-irsa-role") == "system:serviceaccount:monitoring:kube-prometheus-stack-prometheus"
+    )
     assert _policy(amp, "metrics-backend-prometheus-irsa-policy") == [
         {"Sid": "RemoteWrite", "Effect": "Allow", "Action": "aps:RemoteWrite", "Resource": WORKSPACE}
     ]
-    query = {"Sid": "QueryWorkspace", "Effect": "Allow", "Action": ["aps:GetLabels", "aps:GetMetricMetadata", "aps:GetSeries", "aps:QueryMetrics"], "Resource": WORKSPACE}
+    query = {
+        "Sid": "QueryWorkspace",
+        "Effect": "Allow",
+        "Action": ["aps:GetLabels", "aps:GetMetricMetadata", "aps:GetSeries", "aps:QueryMetrics"],
+        "Resource": WORKSPACE,
+    }
     assert _trust_subject(amp, "metrics-backend-argo-rollouts-irsa-role") == "system:serviceaccount:argo-rollouts:argo-rollouts"
     assert _policy(amp, "metrics-backend-argo-rollouts-irsa-policy") == [query]
     assert query in _policy(amp, "kube-prometheus-stack-grafana-irsa-policy")
@@ -60,7 +67,10 @@ def test_amp_workspace_is_protected_and_prometheus_may_only_write_to_it(modes):
 def test_amp_remote_write_is_signed_sized_and_deduplicates_replicas(modes):
     values = modes["amp"].release("kube-prometheus-stack")["values"]
     prometheus = values["prometheus"]
-    assert prometheus["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"] == "arn:aws:iam::111122223333:role/metrics-backend-prometheus-irsa-role-mock0001"
+    assert (
+        prometheus["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+        == "arn:aws:iam::111122223333:role/metrics-backend-prometheus-irsa-role-mock0001"
+    )
     spec = prometheus["prometheusSpec"]
     assert spec["remoteWrite"] == [
         {
@@ -78,14 +88,21 @@ def test_amp_remote_write_is_signed_sized_and_deduplicates_replicas(modes):
     }  # fmt: skip
     assert values["grafana"]["sidecar"]["datasources"]["defaultDatasourceEnabled"] is False
     argo = modes["amp"].release("argo-rollouts")["values"]
-    assert argo["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"] == "arn:aws:iam::111122223333:role/metrics-backend-argo-rollouts-irsa-role-mock0001"
+    assert (
+        argo["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+        == "arn:aws:iam::111122223333:role/metrics-backend-argo-rollouts-irsa-role-mock0001"
+    )
 
 
 def test_thanos_bucket_roles_and_sidecar(modes):
     thanos = modes["thanos"]
     bucket = thanos.named("metrics-backend-bucket")
     assert bucket.protect and bucket.retain_on_delete and bucket.inputs["forceDestroy"] is False
-    (lifecycle,) = [r for r in thanos.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration") if r.name.startswith("metrics-backend")]
+    (lifecycle,) = [
+        r
+        for r in thanos.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        if r.name.startswith("metrics-backend")
+    ]
     assert [rule["id"] for rule in lifecycle.inputs["rules"]] == ["abort-incomplete-uploads"]  # retention is the compactor's
     expected = {
         "metrics-backend-prometheus-irsa": ("monitoring:kube-prometheus-stack-prometheus", ["s3:GetObject", "s3:PutObject"]),
@@ -100,10 +117,15 @@ def test_thanos_bucket_roles_and_sidecar(modes):
         ]
     # The provider keeps a Secret's data secret in state, even this one that holds no credentials.
     objstore = yaml.safe_load(thanos.named("metrics-backend-objstore").inputs["stringData"]["value"]["objstore.yml"])
-    assert objstore == {"type": "S3", "config": {"bucket": "metrics-backend-bucket-mock0001", "endpoint": "s3.eu-west-1.amazonaws.com", "region": "eu-west-1"}}
+    assert objstore == {
+        "type": "S3",
+        "config": {"bucket": "metrics-backend-bucket-mock0001", "endpoint": "s3.eu-west-1.amazonaws.com", "region": "eu-west-1"},
+    }
     values = thanos.release("kube-prometheus-stack")["values"]["prometheus"]
     assert values["thanosService"] == {"enabled": True}
-    assert values["prometheusSpec"]["thanos"]["objectStorageConfig"] == {"existingSecret": {"name": "thanos-objstore", "key": "objstore.yml"}}
+    assert values["prometheusSpec"]["thanos"]["objectStorageConfig"] == {
+        "existingSecret": {"name": "thanos-objstore", "key": "objstore.yml"}
+    }
     compact = thanos.named("metrics-backend-thanos-compact").inputs["spec"]
     assert compact["replicas"] == 1
     args = compact["template"]["spec"]["containers"][0]["args"]
@@ -130,7 +152,7 @@ def test_every_backend_policy_is_parliament_clean_and_scoped(modes, mode):
 
 
 def _custom(result: RunResult, kind: str) -> dict[str, dict]:
-    return {r.name: r.inputs for r in result.of_type(f"kubernetes:{kind}") }
+    return {r.name: r.inputs for r in result.of_type(f"kubernetes:{kind}")}
 
 
 def test_rules_and_queries_are_the_same_text_whichever_backend_reads_them(modes):
@@ -174,12 +196,21 @@ def test_thanos_flows_are_exactly_the_ones_it_needs(modes):
 def test_thanos_workloads_are_valid_kubernetes_objects(modes):
     from tests.manifests import validate
 
-    kinds = {"kubernetes:apps/v1:Deployment": "Deployment", "kubernetes:apps/v1:StatefulSet": "StatefulSet", "kubernetes:core/v1:Service": "Service"}
+    kinds = {
+        "kubernetes:apps/v1:Deployment": "Deployment",
+        "kubernetes:apps/v1:StatefulSet": "StatefulSet",
+        "kubernetes:core/v1:Service": "Service",
+    }
     found = 0
     for registration in modes["thanos"].registrations:
         if registration.typ in kinds and registration.name.startswith("metrics-backend-thanos"):
             api = "v1" if kinds[registration.typ] == "Service" else "apps/v1"
-            doc = {"apiVersion": api, "kind": kinds[registration.typ], "metadata": registration.inputs["metadata"], "spec": registration.inputs["spec"]}
+            doc = {
+                "apiVersion": api,
+                "kind": kinds[registration.typ],
+                "metadata": registration.inputs["metadata"],
+                "spec": registration.inputs["spec"],
+            }
             assert validate(doc) == [], registration.name
             found += 1
     assert found == 5

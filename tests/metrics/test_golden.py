@@ -21,7 +21,12 @@ CUSTOM = MetricContract(requests_metric="legacy_requests_total", duration_metric
 def test_kube_prometheus_stack_values(stack):
     config = fixture_config(*STACKS[stack])
     values = kube_prometheus_stack_values(
-        config.prometheus_stack, config.alerting, config.cluster.region, config.prod, True, config.protect_data,
+        config.prometheus_stack,
+        config.alerting,
+        config.cluster.region,
+        config.prod,
+        True,
+        config.protect_data,
         {"cluster": config.cluster.name, "environment": config.environment},
     )
     assert_golden(f"metrics/kube-prometheus-stack.{stack}.yaml", values)

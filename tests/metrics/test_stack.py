@@ -59,7 +59,9 @@ def test_crds_are_managed_beside_the_release(prod):
     crd_urns = {f.urn for f in files}
     rules = prod.named("kube-prometheus-stack-platform-rules")
     assert crd_urns <= set(rules.depends_on)
-    assert crd_urns <= set(next(r for r in prod.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "kube-prometheus-stack").depends_on)
+    assert crd_urns <= set(
+        next(r for r in prod.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "kube-prometheus-stack").depends_on
+    )
 
 
 def test_crd_version_follows_the_chart(shared_schemas):
@@ -69,7 +71,7 @@ def test_crd_version_follows_the_chart(shared_schemas):
 
 def test_unknown_chart_version_is_a_config_error(run, make_config):
     result = run(make_config("dev", prometheusStack={"chartVersion": "90.0.0"}), check=False)
-    assert "prometheusStack.chartVersion: got \"90.0.0\"; has no known prometheus-operator version" in str(result.error)
+    assert 'prometheusStack.chartVersion: got "90.0.0"; has no known prometheus-operator version' in str(result.error)
     assert result.registrations == []
 
 

@@ -10,11 +10,7 @@ PROMETHEUS = "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.loc
 
 def service_stack(result: RunResult, service: str) -> dict[str, dict]:
     prefix = f"svc-{service}-"
-    return {
-        r.name.removeprefix(prefix): r.inputs
-        for r in result.registrations
-        if r.name.startswith(prefix) and r.custom
-    }
+    return {r.name.removeprefix(prefix): r.inputs for r in result.registrations if r.name.startswith(prefix) and r.custom}
 
 
 def rule_groups(result: RunResult, service: str) -> list[dict]:

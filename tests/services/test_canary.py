@@ -98,8 +98,6 @@ def test_canary_not_yet_scraped_is_inconclusive(prod):
     assert phase(spec["successCondition"], spec["failureCondition"], []) == "Inconclusive"
 
 
-
-
 @pytest.mark.parametrize(
     ("replicas", "weight", "share"),
     [(1, 10, 0.5), (3, 10, 0.25), (10, 10, 0.1), (2, 50, 0.5), (4, 20, 0.2), (1, 100, 1.0)],

@@ -82,7 +82,9 @@ def service_workloads(rendered_prod: dict[str, str], prod: Any) -> dict[str, dic
 
 def test_only_intentional_checks_fail(service_workloads, tmp_path):
     failed = scan(service_workloads, tmp_path / "scan")
-    deployments = {f"Deployment.{m['metadata']['namespace']}.{m['metadata']['name']}" for m in service_workloads.values() if m["kind"] == "Deployment"}
+    deployments = {
+        f"Deployment.{m['metadata']['namespace']}.{m['metadata']['name']}" for m in service_workloads.values() if m["kind"] == "Deployment"
+    }
     assert set(failed) == set(INTENTIONAL), {k: sorted(v) for k, v in failed.items() if k not in INTENTIONAL}
     # Each intentional failure is on the workloads themselves, nothing else.
     assert all(resources <= deployments for resources in failed.values())

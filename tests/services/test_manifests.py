@@ -15,7 +15,15 @@ def test_one_complete_stack_per_service(prod, shared_schemas):
         stack = service_stack(prod, service)
         assert sorted(stack) == ["analysis", "network-policy", "pdb", "rollout", "rules", "service", "servicemonitor"], service
         kinds = sorted(doc["kind"] for doc in stack.values())
-        assert kinds == ["AnalysisTemplate", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Rollout", "Service", "ServiceMonitor"]
+        assert kinds == [
+            "AnalysisTemplate",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "PrometheusRule",
+            "Rollout",
+            "Service",
+            "ServiceMonitor",
+        ]
         for doc in stack.values():
             assert validate(doc, shared_schemas / "crds") == [], (service, doc["kind"])
 

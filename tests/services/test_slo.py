@@ -12,7 +12,7 @@ from tests import promtool
 from tests.conftest import FLEET, ROOT
 from tests.services.support import RUNBOOKS, rule_groups
 from tools.detection import HISTORY, LABELS, PAGE, TICKET, first_firing, markdown, reference_service, table
-from tools.synthetic import Phase, series
+from tools.synthetic import INPUT_INTERVAL, Phase, series
 
 START = HISTORY[0].minutes
 
@@ -40,17 +40,17 @@ CASES = {
     ),
     "ServiceAvailabilityBudgetBurnSlow": (
         [Phase(60, 600, error_ratio=0.02)],
-        15.5,
+        16,
         _alert(TICKET, "availability", "warning", "99.50%", "of requests answered without 5xx", SLOW),
     ),
     "ServiceLatencyBudgetBurnFast": (
         [*HISTORY, Phase(30, 600, slow_ratio=0.3)],
-        START + 4.5,
+        START + 5,
         _alert("ServiceLatencyBudgetBurnFast", "latency", "critical", "99.00%", "of requests faster than 0.5s", FAST, GATE),
     ),
     "ServiceLatencyBudgetBurnSlow": (
         [Phase(60, 600, slow_ratio=0.04)],
-        15.5,
+        16,
         _alert("ServiceLatencyBudgetBurnSlow", "latency", "warning", "99.00%", "of requests faster than 0.5s", SLOW),
     ),
 }
@@ -63,7 +63,7 @@ def test_slo_alert_fires_with_its_labels_and_annotations(alert):
     groups = service_rule_groups(reference_service(), RUNBOOKS)
     tests = [
         {
-            "interval": "30s",
+            "interval": INPUT_INTERVAL,
             "input_series": series(phases, LABELS),
             "alert_rule_test": [
                 {"eval_time": f"{int((fires - 0.5) * 60)}s", "alertname": alert, "exp_alerts": []},
@@ -71,7 +71,7 @@ def test_slo_alert_fires_with_its_labels_and_annotations(alert):
             ],
         },
         {
-            "interval": "30s",
+            "interval": INPUT_INTERVAL,
             "input_series": series([Phase(START + 30, 600, error_ratio=0.001, slow_ratio=0.001)], LABELS),
             "alert_rule_test": [{"eval_time": f"{int(START + 30)}m", "alertname": alert, "exp_alerts": []}],
         },
@@ -109,7 +109,9 @@ def test_whole_second_latency_objective_matches_prometheus_3_buckets():
 
 def test_each_service_records_only_its_own_series():
     """Two services' rule files loaded together: every recorded series has exactly one writer."""
-    other = ServiceConfig(name="billing-api", namespace="billing", port=8000, version="2.0.0", image="registry.example.com/billing-api:2.0.0")
+    other = ServiceConfig(
+        name="billing-api", namespace="billing", port=8000, version="2.0.0", image="registry.example.com/billing-api:2.0.0"
+    )
     groups = service_rule_groups(reference_service(), RUNBOOKS) + service_rule_groups(other, RUNBOOKS)
     other_labels = 'namespace="billing", service="billing-api", method="GET", path="/invoices", version="2.0.0"'
     phases = [Phase(10, 600, error_ratio=0.01)]
@@ -123,7 +125,9 @@ def test_each_service_records_only_its_own_series():
             ],
         }
     ]
-    tests = [{"interval": "30s", "input_series": series(phases, LABELS) + series(phases, other_labels), "promql_expr_test": checks}]
+    tests = [
+        {"interval": INPUT_INTERVAL, "input_series": series(phases, LABELS) + series(phases, other_labels), "promql_expr_test": checks}
+    ]
     proc = promtool.test_rules(groups, tests, "30s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for group in groups:
@@ -158,7 +162,9 @@ def test_service_down_and_absent():
                 {
                     "eval_time": "15m",
                     "alertname": "ServiceMetricsAbsent",
-                    "exp_alerts": [{"exp_labels": {**labels, "severity": "warning"}, "exp_annotations": _annotations("ServiceMetricsAbsent")}],
+                    "exp_alerts": [
+                        {"exp_labels": {**labels, "severity": "warning"}, "exp_annotations": _annotations("ServiceMetricsAbsent")}
+                    ],
                 },
             ],
         },
@@ -169,7 +175,10 @@ def test_service_down_and_absent():
 
 def _annotations(alert: str) -> dict:
     rule = next(r for g in service_rule_groups(reference_service(), RUNBOOKS) for r in g["rules"] if r.get("alert") == alert)
-    return {k: v.replace("{{ $labels.service }}", "orders-api").replace("{{ $labels.namespace }}", "orders") for k, v in rule["annotations"].items()}
+    return {
+        k: v.replace("{{ $labels.service }}", "orders-api").replace("{{ $labels.namespace }}", "orders")
+        for k, v in rule["annotations"].items()
+    }
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -234,7 +243,17 @@ def test_near_the_sample_limit_warns_before_scrapes_are_dropped():
                 {
                     "eval_time": "15m",
                     "alertname": "ServiceNearSampleLimit",
-                    "exp_alerts": [{"exp_labels": {"namespace": "orders", "service": "orders-api", "severity": "warning"}, "exp_annotations": _annotations("ServiceNearSampleLimit") | {"description": _annotations("ServiceNearSampleLimit")["description"].replace("{{ $value }}", str(int(0.9 * limit)))}}],
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"namespace": "orders", "service": "orders-api", "severity": "warning"},
+                            "exp_annotations": _annotations("ServiceNearSampleLimit")
+                            | {
+                                "description": _annotations("ServiceNearSampleLimit")["description"].replace(
+                                    "{{ $value }}", str(int(0.9 * limit))
+                                )
+                            },
+                        }
+                    ],
                 },
             ],
         },

@@ -60,7 +60,10 @@ def _with(**changes: object) -> dict:
 
 CASES = {
     "misspelt prefix": (
-        {**{f"{P}:{k}": v for k, v in fixture_values().items() if k != "services"}, "eks-observabilty:services": fixture_values()["services"]},
+        {
+            **{f"{P}:{k}": v for k, v in fixture_values().items() if k != "services"},
+            "eks-observabilty:services": fixture_values()["services"],
+        },
         "eks-observabilty:services: unknown config namespace 'eks-observabilty'; did you mean 'eks-observability:services'?",
     ),
     "yaml turned a version into a number": (
@@ -100,19 +103,37 @@ CASES = {
         f"{P}:services[0].image: got ",
     ),
     "team alert that is not promql": (
-        _with(services__0__alerts=[{"name": "QueueBacklog", "expr": "sum(rate(jobs[5m]) > 1", "summary": "s", "runbook": "https://r.example.com"}]),
+        _with(
+            services__0__alerts=[
+                {"name": "QueueBacklog", "expr": "sum(rate(jobs[5m]) > 1", "summary": "s", "runbook": "https://r.example.com"}
+            ]
+        ),
         f'{P}:services[0].alerts[0].expr: got "sum(rate(jobs[5m]) > 1"; is not valid PromQL',
     ),
     "team alert on a forbidden label": (
-        _with(services__0__alerts=[{"name": "UserErrors", "expr": "sum by (user_id) (rate(errors_total[5m])) > 1", "summary": "s", "runbook": "https://r.example.com"}]),
-        f'{P}:services[0].alerts[0].expr: got "sum by (user_id) (rate(errors_total[5m])) > 1"; uses the forbidden label(s) [\'user_id\']',
+        _with(
+            services__0__alerts=[
+                {
+                    "name": "UserErrors",
+                    "expr": "sum by (user_id) (rate(errors_total[5m])) > 1",
+                    "summary": "s",
+                    "runbook": "https://r.example.com",
+                }
+            ]
+        ),
+        f"{P}:services[0].alerts[0].expr: got \"sum by (user_id) (rate(errors_total[5m])) > 1\"; uses the forbidden label(s) ['user_id']",
     ),
     "internet-facing grafana without tls": (
         _with(prometheusStack={"grafana": {"ingress": {"enabled": True, "host": "grafana.example.com", "scheme": "internet-facing"}}}),
         f"{P}:prometheusStack.grafana.ingress: got ",
     ),
     "amp workspace in another region": (
-        _with(prometheusStack__backend={"mode": "amp", "amp": {"workspaceArn": "arn:aws:aps:us-east-1:111122223333:workspace/ws-0123abcd-4567"}}),
+        _with(
+            prometheusStack__backend={
+                "mode": "amp",
+                "amp": {"workspaceArn": "arn:aws:aps:us-east-1:111122223333:workspace/ws-0123abcd-4567"},
+            }
+        ),
         f'{P}:prometheusStack.backend.amp.workspaceArn: got "arn:aws:aps:us-east-1:111122223333:workspace/ws-0123abcd-4567"; '
         "the workspace is in us-east-1 but the cluster in eu-west-1",
     ),

@@ -15,8 +15,7 @@ def test_old_error_ratio_key_still_works_with_a_warning():
     config = load_stack_config(*to_pulumi_config(values), warn=warnings.append)
     assert config.alerting.thresholds.error_ratio == 0.07
     assert warnings == [
-        f"{PROJECT}:alerting.thresholds.errorRateRatio is deprecated; rename it to "
-        f"{PROJECT}:alerting.thresholds.errorRatio (same meaning)."
+        f"{PROJECT}:alerting.thresholds.errorRateRatio is deprecated; rename it to {PROJECT}:alerting.thresholds.errorRatio (same meaning)."
     ]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from components.conventions import SLO_TILES, record_slo_increase
+from components.conventions import record_slo_events
 
 from . import traffic
 from .server import prometheus
@@ -93,15 +93,25 @@ def write_history(history: History, directory: Path, workers: int = 2) -> None:
             print(f"slice {done}/{len(futures)} at {start}: {seconds:.0f}s", flush=True)
 
 
+def _runs(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The rules in order, cut wherever a rule reads a series recorded earlier in the same run:
+    promtool evaluates a run's rules over raw history only, so such a rule needs a run of its own."""
+    runs: list[list[dict[str, Any]]] = [[]]
+    for rule in rules:
+        if any(re.search(rf"\b{re.escape(r['record'])}\b", rule["expr"]) for r in runs[-1]):
+            runs.append([])
+        runs[-1].append(rule)
+    return runs
+
+
 def record_increases(group: dict[str, Any], start_s: int, end_s: int, data: Path) -> None:
-    """The SLO group's recorded increases over [start_s, end_s), as Prometheus would have recorded
+    """The SLO group's recorded events over [start_s, end_s), as Prometheus would have recorded
     them live, with `promtool tsdb create-blocks-from rules`. promtool cannot backfill a rule that
-    reads another rule of the same run, so each tile level is a run of its own, on a server
-    restarted over the blocks of the level before."""
-    levels = [SLO_TILES[0][0], *(window for _, window in SLO_TILES)]
-    for window in levels:
-        names = {record_slo_increase(slo, part, window, tile) for slo in ("availability", "latency") for part in ("bad", "total") for tile in (False, True)}
-        rules = {"groups": [{**group, "rules": [r for r in group["rules"] if r.get("record") in names]}]}
+    reads another rule of the same run, so the rules run in as many passes as that takes, each on a
+    server restarted over the blocks of the passes before."""
+    events = [r for r in group["rules"] if r.get("record", "").startswith(record_slo_events(""))]
+    for run in _runs(events):
+        rules = {"groups": [{**group, "rules": run}]}
         # One path for every level: the evaluation offset within the interval hashes the group's
         # file and name, and the tiles must land on the same instants, as in the live group.
         path = data.parent / f"{data.name}-recorded.yml"
@@ -142,7 +152,7 @@ def fleet_group() -> dict[str, Any]:
 
     service = ServiceConfig.model_validate(service_configs(1)[0])
     name = service.name
-    (group,) = [g for g in service_rule_groups(service, "https://runbooks.example.com") if g["name"].endswith(".slo")]
+    (group,) = [g for g in service_rule_groups(service, "https://runbooks.example.com") if g["name"].endswith(".rules")]
     wide = 'service=~"svc-[0-9]{4}"'
     return {**group, "rules": [{**r, "expr": re.sub(f'service="{name}"', wide, r["expr"])} for r in group["rules"]]}
 

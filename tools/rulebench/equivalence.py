@@ -1,4 +1,4 @@
-"""The long SLO windows as the rules build them, against raw rate() over the same window, on the real server.
+"""The SLO windows the rules build from recorded tiles, against raw rate() over the same window, on the real server.
 
 One service gets `days` of bursty traffic (incidents of 2 minutes to 3 hours, 1% to 100% of
 requests failing or slow, every 1 to 8 hours). The rules' base and recent rates are recorded over
@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.conventions import BURN_RATE_ALERTS, SLO_TILES, record_slo_errors, record_slo_increase
+from components.conventions import BURN_RATE_ALERTS, SLO_TILES, record_slo_errors, record_slo_events
 from components.lib import promql as q
 from components.services.config import ServiceConfig
-from components.services.rules import raw_slo_ratio, scope, service_rule_groups
+from components.services.rules import RECORDED_WINDOWS, raw_slo_ratio, scope, service_rule_groups
 
 from . import traffic
 from .backfill import openmetrics_blocks, record_increases
@@ -29,7 +29,7 @@ from .server import prometheus
 ORIGIN_S = 1_699_999_200  # fixed, 2h-aligned: the same bytes and the same report every run
 SLOS = ("availability", "latency")
 SEED = 7
-WINDOWS = (SLO_TILES[0][0], *(window for _, window in SLO_TILES))  # every ratio built from recorded increases
+WINDOWS = RECORDED_WINDOWS  # every ratio built from recorded events
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def thresholds(service: ServiceConfig, slo: str, window: str) -> tuple[float, ..
 def _slo_group(service: ServiceConfig, plant: Callable[[str], str] | None = None) -> dict:
     """The service's SLO group as rendered; `plant` rewrites every expression (to prove the
     comparison catches a wrong one)."""
-    (group,) = [g for g in service_rule_groups(service, "https://runbooks.invalid") if g["name"].endswith(".slo")]
+    (group,) = [g for g in service_rule_groups(service, "https://runbooks.invalid") if g["name"].endswith(".rules")]
     if plant is not None:
         group = {**group, "rules": [{**r, "expr": plant(r["expr"])} for r in group["rules"]]}
     return group
@@ -87,7 +87,7 @@ def compare(
         with prometheus(data) as server:
             # Compare at the instants the group evaluated (promtool keeps the group's hash offset,
             # as the live rule manager does), not a step off them.
-            probe = q.selector(record_slo_increase(SLOS[0], "bad", SLO_TILES[0][0]), scope(service))
+            probe = q.selector(record_slo_events(SLO_TILES[0][0]), [*scope(service), q.eq("slo", SLOS[0]), q.eq("part", "bad")])
             (stamp,) = server.get("/api/v1/query", query=f"timestamp({probe})", time=str(start))["result"]
             start = float(stamp["value"][1])
             end = ORIGIN_S + int(days * traffic.DAY_S) - 3600
@@ -127,5 +127,3 @@ def markdown(reports: list[WindowReport]) -> str:
             f"| {r.slo} | {r.window} | {r.points} | {limits} | {r.crossings} | {r.flips} | {r.max_relative_difference:.1e} | {r.within_1_percent:.1%} |"
         )
     return "\n".join(lines)
-
-
