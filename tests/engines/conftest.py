@@ -135,7 +135,9 @@ def _prometheus_files(result: RunResult, root: Path, alertmanager_port: int) -> 
     for reg in result.registrations:
         if reg.custom and reg.inputs.get("kind") == "PrometheusRule":
             meta = reg.inputs["metadata"]  # one file per object, as prometheus-operator loads them
-            (rules / f"{meta['namespace']}-{meta['name']}.yaml").write_text(yaml.safe_dump({"groups": reg.inputs["spec"]["groups"]}))
+            # A group's pinned interval is production's 30s, which runs at this tier's INTERVAL like every other.
+            groups = [{**g, "interval": INTERVAL} if "interval" in g else g for g in reg.inputs["spec"]["groups"]]
+            (rules / f"{meta['namespace']}-{meta['name']}.yaml").write_text(yaml.safe_dump({"groups": groups}))
     monitors = {
         r.inputs["metadata"]["name"]: r.inputs for r in result.registrations if r.custom and r.inputs.get("kind") == "ServiceMonitor"
     }
