@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..conventions import RECORD_ERROR_RATIO, record_latency
+from ..conventions import ANALYSIS_WINDOW, RECORD_ERROR_RATIO
 from ..lib import promql as q
 from .config import ServiceConfig
 
@@ -22,11 +22,7 @@ def template_name(service: ServiceConfig) -> str:
     return f"{service.name}-canary"
 
 
-def _query(record: str) -> str:
-    return q.selector(
-        record,
-        [q.eq("namespace", "{{args.namespace}}"), q.eq("service", "{{args.service}}"), q.eq("version", "{{args.canary-version}}")],
-    )
+CANARY = [q.eq("namespace", "{{args.namespace}}"), q.eq("service", "{{args.service}}"), q.eq("version", "{{args.canary-version}}")]
 
 
 def conditions(threshold: float) -> tuple[str, str]:
@@ -43,9 +39,11 @@ def analysis_template_spec(service: ServiceConfig, prometheus_url: Any, sigv4_re
     if sigv4_region:
         provider["authentication"] = {"sigv4": {"region": sigv4_region}}
     metrics = []
-    for name, record, threshold in (
-        ("p95-latency", record_latency(0.95), a.latency_p95_seconds),
-        ("error-ratio", RECORD_ERROR_RATIO, a.error_ratio),
+    # p95 from the canary's buckets, only while an analysis runs (no rule records it for every
+    # version all the time); the error ratio is the recorded one, which the dashboard shows too.
+    for name, query, threshold in (
+        ("p95-latency", q.histogram_quantile(0.95, service.metrics.duration_metric, ANALYSIS_WINDOW, CANARY, []), a.latency_p95_seconds),
+        ("error-ratio", q.selector(RECORD_ERROR_RATIO, CANARY), a.error_ratio),
     ):
         success, failure = conditions(threshold)
         metrics.append(
@@ -57,7 +55,7 @@ def analysis_template_spec(service: ServiceConfig, prometheus_url: Any, sigv4_re
                 "inconclusiveLimit": a.inconclusive_limit,
                 "successCondition": success,
                 "failureCondition": failure,
-                "provider": {"prometheus": {**provider, "query": _query(record)}},
+                "provider": {"prometheus": {**provider, "query": query}},
             }
         )
     return {"args": [{"name": arg} for arg in ARGS], "metrics": metrics}

@@ -1,7 +1,8 @@
 """One templated dashboard for every service: pick namespace, service and versions.
 
-Panels read the per-service recording rules (the same series the canary analysis judges), so
-canary and stable sit side by side as one line per version.
+Rates and error ratios read the per-service recording rules (the series the canary analysis
+judges); latency quantiles are computed from the buckets when the panel loads, as the analysis
+does. Canary and stable sit side by side as one line per version.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.dashboard import Row
 from grafana_foundation_sdk.models.dashboard import GridPos
 
-from ..conventions import LATENCY_QUANTILES, RECORD_ERROR_RATIO, RECORD_REQUEST_RATE, SERVICE_DASHBOARD_UID, record_latency
+from ..conventions import LATENCY_QUANTILES, RECORD_ERROR_RATIO, RECORD_REQUEST_RATE, SERVICE_DASHBOARD_UID
 from ..lib import promql as q
 from ..lib.contract import MetricContract
 from ..lib.dashboards import WIDTH, dashboard, encode, query, timeseries, variable
@@ -19,7 +20,11 @@ def service_detail(contract: MetricContract) -> str:
     scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service"), q.match("version", "$version")]
     raw_scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service")]
     latency = [
-        query(q.selector(record_latency(quantile), scope), f"p{round(quantile * 100)} {{{{version}}}}", ref)
+        query(
+            q.histogram_quantile(quantile, contract.duration_metric, "$__rate_interval", scope, ["version"]),
+            f"p{round(quantile * 100)} {{{{version}}}}",
+            ref,
+        )
         for quantile, ref in zip(LATENCY_QUANTILES, "ABC", strict=True)
     ]
     top_endpoints = f"topk(10, {q.histogram_quantile(0.95, contract.duration_metric, '$__rate_interval', raw_scope, ['path'])})"

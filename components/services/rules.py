@@ -12,9 +12,7 @@ from typing import Any
 from ..conventions import (
     ANALYSIS_WINDOW,
     BURN_RATE_ALERTS,
-    LATENCY_QUANTILES,
     PAGE_TRAFFIC_WINDOW,
-    RECORD_BUCKET_RATE,
     RECORD_ERROR_RATE,
     RECORD_ERROR_RATIO,
     RECORD_REQUEST_RATE,
@@ -26,7 +24,6 @@ from ..conventions import (
     SLO_TILES,
     SLO_WINDOWS,
     SloPart,
-    record_latency,
     record_slo_errors,
     record_slo_events,
 )
@@ -47,28 +44,24 @@ def scope(service: ServiceConfig) -> list[str]:
 
 
 def recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
-    """Per-version request rate, 5xx rate, error ratio and latency quantiles over the analysis window.
+    """Per-version request rate, 5xx rate and error ratio over the analysis window: the canary
+    analysis and the service dashboard read them, and the 2m SLO window sums them.
 
     Traffic and no 5xx series is a 5xx rate of 0 (a healthy canary passes); no traffic at all leaves
-    the rates empty and the ratio NaN or empty, which the analysis treats as inconclusive.
+    the rates empty and the ratio NaN or empty, which the analysis treats as inconclusive. Latency
+    quantiles are not recorded: the analysis and the dashboard compute them from the buckets when
+    they ask (LATENCY_QUANTILES).
     """
     c, matchers = service.metrics, scope(service)
     requests = q.selector(c.requests_metric, matchers)
     errors = q.selector(c.requests_metric, [*matchers, q.match("status", "5..")])
     request_rate = q.selector(RECORD_REQUEST_RATE, matchers)
-    rules = [
+    return [
         {"record": RECORD_REQUEST_RATE, "expr": q.sum_by(q.rate(requests, ANALYSIS_WINDOW), BY_VERSION)},
         # The zero for versions without a 5xx series reads the rate just recorded, not the raw series again.
         {"record": RECORD_ERROR_RATE, "expr": f"({q.sum_by(q.rate(errors, ANALYSIS_WINDOW), BY_VERSION)} or {request_rate} * 0)"},
         {"record": RECORD_ERROR_RATIO, "expr": f"{q.selector(RECORD_ERROR_RATE, matchers)}\n/\n{request_rate}"},
     ]
-    buckets = q.selector(f"{c.duration_metric}_bucket", matchers)
-    rules.append({"record": RECORD_BUCKET_RATE, "expr": q.sum_by(q.rate(buckets, ANALYSIS_WINDOW), [*BY_VERSION, "le"])})
-    rules += [
-        {"record": record_latency(quantile), "expr": f"histogram_quantile({quantile:g}, {q.selector(RECORD_BUCKET_RATE, matchers)})"}
-        for quantile in LATENCY_QUANTILES
-    ]
-    return rules
 
 
 def _slo_rates(service: ServiceConfig, slo: str, window: str) -> tuple[str, str]:
@@ -100,21 +93,14 @@ def raw_slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
 
 
 def _slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
-    """The error ratio over a window: 2m from the per-version rates of the same group, the windows of
-    SLO_TILES from their recorded events, the others raw. Each sums what raw rate() sums."""
+    """The error ratio over a window: 2m availability from the per-version rates of the same group,
+    the windows of SLO_TILES from their recorded events, the others raw. Each sums what raw rate() sums."""
     matchers = scope(service)
-    if window != ANALYSIS_WINDOW and window not in RECORDED_WINDOWS:
-        return raw_slo_ratio(service, slo, window)
     if window == ANALYSIS_WINDOW and slo == "availability":
         bad, total = (q.sum_by(q.selector(name, matchers), BY_SERVICE) for name in (RECORD_ERROR_RATE, RECORD_REQUEST_RATE))
         return q.ratio(bad, total)
-    if window == ANALYSIS_WINDOW:
-        # The +Inf bucket counts every request, as _count does.
-        good, total = (
-            q.sum_by(q.selector(RECORD_BUCKET_RATE, [*matchers, q.eq("le", le)]), BY_SERVICE)
-            for le in (q.le(service.slo.latency_seconds), "+Inf")
-        )
-        return f"1 - (\n{good}\n/\n{total}\n)"
+    if window not in RECORDED_WINDOWS:
+        return raw_slo_ratio(service, slo, window)
     bad, total = (
         q.sum_by(q.selector(record_slo_events(window), [*matchers, q.eq(SLO_LABEL, slo), q.eq(SLO_PART_LABEL, part)]), BY_SERVICE)
         for part in PARTS
@@ -146,7 +132,11 @@ def _raw_events(service: ServiceConfig, record: str, window_s: int) -> list[dict
         labelled(f"{timed} * {span}", "latency", "total"),
     ]
     bad = [
-        labelled(f"{q.sum_by(q.rate(errors, window), BY_SERVICE)} * {span}\nor on ({', '.join(BY_SERVICE)})\n{total('availability')} * 0", "availability", "bad"),
+        labelled(
+            f"{q.sum_by(q.rate(errors, window), BY_SERVICE)} * {span}\nor on ({', '.join(BY_SERVICE)})\n{total('availability')} * 0",
+            "availability",
+            "bad",
+        ),
         labelled(f"{total('latency')}\n- ignoring ({SLO_LABEL}, {SLO_PART_LABEL})\n{good} * {span}", "latency", "bad"),
     ]
     return [{"record": record, "expr": "\nor\n".join(totals)}, {"record": record, "expr": "\nor\n".join(bad)}]
