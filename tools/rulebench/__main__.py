@@ -2,7 +2,7 @@
 
     python -m tools.rulebench prepare --out DIR [--services 200] [--days 3]
         N services' traffic, backfilled with promtool (about an hour for 200 services on 2 cores),
-        a 1-day copy of it, the SLO increases recorded over both, both compacted.
+        a 1-day copy of it, the SLO events recorded over both, both compacted.
     python -m tools.rulebench measure --out DIR [--services 9,50,200] [--project CHECKOUT] [--label after]
         Each history and service count in turn: rule groups rendered by CHECKOUT (default: this one).
     python -m tools.rulebench equivalence [--days 10]
@@ -34,8 +34,8 @@ HISTORIES = {"3d": "raw", "1d": "raw-1d"}
 def _prepare_one(out: Path, name: str, end_s: int) -> str:
     data = out / name
     first = min(json.loads((b / "meta.json").read_text())["minTime"] for b in data.iterdir() if (b / "meta.json").exists())
-    backfill.record_increases(backfill.fleet_group(), first // 1000, end_s, data)
-    return f"{name}: increases recorded; {backfill.compact(data)} blocks after compaction"
+    backfill.record_events(backfill.fleet_group(), first // 1000, end_s, data)
+    return f"{name}: SLO events recorded; {backfill.compact(data)} blocks after compaction"
 
 
 def prepare(out: Path, services: int, days: float, ahead_hours: float) -> None:

@@ -104,7 +104,7 @@ def _runs(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return runs
 
 
-def record_increases(group: dict[str, Any], start_s: int, end_s: int, data: Path) -> None:
+def record_events(group: dict[str, Any], start_s: int, end_s: int, data: Path) -> None:
     """The SLO group's recorded events over [start_s, end_s), as Prometheus would have recorded
     them live, with `promtool tsdb create-blocks-from rules`. promtool cannot backfill a rule that
     reads another rule of the same run, so the rules run in as many passes as that takes, each on a

@@ -23,7 +23,7 @@ from components.services.config import ServiceConfig
 from components.services.rules import RECORDED_WINDOWS, raw_slo_ratio, scope, service_rule_groups
 
 from . import traffic
-from .backfill import openmetrics_blocks, record_increases
+from .backfill import openmetrics_blocks, record_events
 from .server import prometheus
 
 ORIGIN_S = 1_699_999_200  # fixed, 2h-aligned: the same bytes and the same report every run
@@ -83,7 +83,7 @@ def compare(
     with tempfile.TemporaryDirectory(prefix="slo-equivalence-") as tmp:
         work = Path(tmp)
         data = _backfill(service, days, work)
-        record_increases(group, ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S), data)
+        record_events(group, ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S), data)
         with prometheus(data) as server:
             # Compare at the instants the group evaluated (promtool keeps the group's hash offset,
             # as the live rule manager does), not a step off them.
