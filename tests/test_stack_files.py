@@ -13,6 +13,7 @@ from components.stack import StackConfig, load_stack_config
 from tests import promtool
 from tests.conftest import ROOT, STACK_FILES, run_stack_file
 from tests.manifests import CRD_FILES, validate
+from tests.services.support import SERVICE_KINDS
 from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets
 from tools.render import render
 
@@ -81,15 +82,7 @@ def test_every_service_gets_its_stack(stack_file):
     _, config, result = stack_file
     for service in config.services:
         kinds = sorted(r.inputs["kind"] for r in result.registrations if r.name.startswith(f"svc-{service.name}-") and r.custom)
-        assert kinds == [
-            "AnalysisTemplate",
-            "NetworkPolicy",
-            "PodDisruptionBudget",
-            "PrometheusRule",
-            "Rollout",
-            "Service",
-            "ServiceMonitor",
-        ], service.name
+        assert kinds == SERVICE_KINDS, service.name
 
 
 def _edit(text: str, stack: str) -> dict[str, str]:

@@ -6,6 +6,8 @@ from tools.mockrun import RunResult
 
 RUNBOOKS = "https://github.com/eks-observability/eks-observability/blob/main/docs/runbooks.md"
 PROMETHEUS = "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
+# The kinds of one service's stack, sorted.
+SERVICE_KINDS = ["AnalysisTemplate", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Rollout", "Service", "ServiceMonitor"]
 
 
 def service_stack(result: RunResult, service: str) -> dict[str, dict]:

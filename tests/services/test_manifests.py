@@ -7,7 +7,7 @@ import re
 from components.conventions import FORBIDDEN_LABELS
 from tests.conftest import FLEET
 from tests.manifests import validate
-from tests.services.support import PROMETHEUS, service_stack
+from tests.services.support import PROMETHEUS, SERVICE_KINDS, service_stack
 
 
 def test_one_complete_stack_per_service(prod, shared_schemas):
@@ -15,15 +15,7 @@ def test_one_complete_stack_per_service(prod, shared_schemas):
         stack = service_stack(prod, service)
         assert sorted(stack) == ["analysis", "network-policy", "pdb", "rollout", "rules", "service", "servicemonitor"], service
         kinds = sorted(doc["kind"] for doc in stack.values())
-        assert kinds == [
-            "AnalysisTemplate",
-            "NetworkPolicy",
-            "PodDisruptionBudget",
-            "PrometheusRule",
-            "Rollout",
-            "Service",
-            "ServiceMonitor",
-        ]
+        assert kinds == SERVICE_KINDS
         for doc in stack.values():
             assert validate(doc, shared_schemas / "crds") == [], (service, doc["kind"])
 
