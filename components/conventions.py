@@ -110,12 +110,13 @@ BURN_RATE_ALERTS: Final[tuple[tuple[str, Severity, str, tuple[tuple[float, str, 
 # when they share their boundary samples: every tile but the oldest is read one scrape interval
 # longer (its first sample is the last of the tile before it), the oldest over the window itself.
 # The sum of their sampled increases is then the increase raw rate() sees over the whole window,
-# at the cost of a few lookups of four recorded series. One kind of series is not exact: one born
-# inside a tile (a status="500" series at the first error) is extrapolated towards its start by
-# up to half a scrape interval, scaled by the tile's length and not the window's; under 1% of its
-# events from 30m tiles, over 3% from 10m ones. So 2m, 5m and 10m, the windows that time a page,
-# stay raw (2m reads the per-version rates the canary analysis records); tools/rulebench measures
-# both the equality and the cost on the server.
+# at the cost of a few lookups of four recorded series. Series that start or end inside a tile (a
+# new pod's, a status="500" series at its first error) are not exact: rate() extrapolates them by
+# up to half a scrape interval from the slope it sees in the tile, not in the whole window, so
+# around a pod change the ratios differ a little (docs/rule-cost.md measures it), and the shorter
+# the tile the more: with 10m tiles a page moved by one evaluation. So 2m, 5m and 10m,
+# the windows that time a page, stay raw (2m reads the per-version rates the canary analysis
+# records); tools/rulebench measures the equality and the cost on the server.
 SLO_TILES: Final = (("30m", "1h"), ("1h", "2h"), ("2h", "6h"), ("6h", "1d"), ("1d", "3d"))
 SLO_RULE_INTERVAL: Final = "30s"
 SloPart = Literal["bad", "total"]

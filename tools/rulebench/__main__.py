@@ -6,7 +6,8 @@
     python -m tools.rulebench measure --out DIR [--services 9,50,200] [--project CHECKOUT] [--label after]
         Each history and service count in turn: rule groups rendered by CHECKOUT (default: this one).
     python -m tools.rulebench equivalence [--days 10]
-        The equivalence table in docs/rule-cost.md: tiled windows against raw rate(), evaluation by evaluation.
+        The equivalence tables in docs/rule-cost.md: tiled windows against raw rate(), evaluation by
+        evaluation, with one pod and with pods replaced (series born and ending inside tiles).
 
 Results of `measure` are appended to DIR/results.jsonl; docs/rule-cost.md holds the measured table.
 """
@@ -84,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     else:
-        print(equivalence.markdown(equivalence.compare(reference_service(), days=args.days)))
+        for title, lifetime in (("One pod", None), (f"Pods replaced every {equivalence.POD_LIFETIME_S} s", equivalence.POD_LIFETIME_S)):
+            print(
+                f"{title}:\n\n{equivalence.markdown(equivalence.compare(reference_service(), days=args.days, pod_lifetime_s=lifetime))}\n"
+            )
     return 0
 
 

@@ -1,13 +1,13 @@
 """The SLO windows the rules build from recorded tiles, against raw rate() over the same window, on the real server.
 
-One service gets `days` of bursty traffic (incidents of 2 minutes to 3 hours, 1% to 100% of
-requests failing or slow, every 1 to 8 hours). The rules' base and recent rates are recorded over
-the whole history with `promtool tsdb create-blocks-from rules`, as Prometheus would have recorded
-them live, and both expressions of every window are read back with query_range over the last day.
-The report counts the evaluations where the two disagree on any threshold an alert compares that
-window with, and how far apart the two ratios are.
+One service gets `days` of bursty traffic (incidents of 2 minutes to 6 hours, 1% to 100% of
+requests failing or slow), from one pod or from pods replaced every POD_LIFETIME_S. The rules'
+events are recorded over the whole history with `promtool tsdb create-blocks-from rules`, as
+Prometheus would have recorded them live, and both expressions of every window are read back with
+query_range over all but the first three days. The report counts the evaluations where the two
+disagree on any threshold an alert compares that window with, and how far apart the two ratios are.
 
-    python -m tools.rulebench equivalence [--days 4] [--seed 7]
+    python -m tools.rulebench equivalence [--days 10]
 """
 
 from __future__ import annotations
@@ -29,6 +29,13 @@ from .server import prometheus
 ORIGIN_S = 1_699_999_200  # fixed, 2h-aligned: the same bytes and the same report every run
 SLOS = ("availability", "latency")
 SEED = 7
+# Pods replaced every 7h13m20s (a rollout or a restart), at every offset within the tiles over the run:
+# each new pod's series are born (its 503 series at its first 503) and the old pod's end, inside
+# tiles and windows alike.
+POD_LIFETIME_S = 26_000
+# Ratios under a billionth are floating-point noise around zero (no slow request in the window, say):
+# relative differences are taken against this floor, far below any threshold an alert compares with.
+NOISE = 1e-9
 WINDOWS = RECORDED_WINDOWS  # every ratio built from recorded events
 
 
@@ -42,6 +49,8 @@ class WindowReport:
     crossings: int  # times the raw ratio crosses one of the thresholds: how much the run tests
     max_relative_difference: float
     within_1_percent: float  # share of points
+    longest_flip: int  # most consecutive evaluations decided differently: 1 is a crossing one evaluation apart
+    max_threshold_share: float  # largest difference as a share of the smallest threshold: how far a decision could move
 
 
 def thresholds(service: ServiceConfig, slo: str, window: str) -> tuple[float, ...]:
@@ -60,12 +69,19 @@ def _slo_group(service: ServiceConfig, plant: Callable[[str], str] | None = None
     return group
 
 
-def _backfill(service: ServiceConfig, days: float, work: Path) -> Path:
+def _backfill(service: ServiceConfig, days: float, work: Path, pod_lifetime_s: int | None) -> Path:
     data = work / "data"
     data.mkdir()
     span = (ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S))
     # One block: a single pass over the text instead of one per 2 hours.
-    openmetrics_blocks([(service.namespace, service.name)], traffic.bursty(days, seed=SEED), ORIGIN_S, span, data, max_block="240h")
+    openmetrics_blocks(
+        [(service.namespace, service.name)],
+        traffic.bursty(days, seed=SEED, pod_lifetime_s=pod_lifetime_s),
+        ORIGIN_S,
+        span,
+        data,
+        max_block="240h",
+    )
     return data
 
 
@@ -75,6 +91,7 @@ def compare(
     step_s: int = 60,
     windows: tuple[str, ...] = WINDOWS,
     plant: Callable[[str], str] | None = None,
+    pod_lifetime_s: int | None = None,
 ) -> list[WindowReport]:
     group = _slo_group(service, plant)
     expr = {r["record"]: r["expr"] for r in group["rules"] if "record" in r}
@@ -82,7 +99,7 @@ def compare(
     reports = []
     with tempfile.TemporaryDirectory(prefix="slo-equivalence-") as tmp:
         work = Path(tmp)
-        data = _backfill(service, days, work)
+        data = _backfill(service, days, work, pod_lifetime_s)
         record_events(group, ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S), data)
         with prometheus(data) as server:
             # Compare at the instants the group evaluated (promtool keeps the group's hash offset,
@@ -104,26 +121,31 @@ def _report(service: ServiceConfig, slo: str, window: str, built: dict, raw: dic
     (rebuilt,) = built.values()
     assert [t for t, _ in series] == [t for t, _ in rebuilt], f"{slo} {window}: the two answers cover different evaluations"
     limits = thresholds(service, slo, window)
-    flips, worst, close, crossings = 0, 0.0, 0, 0
+    flips, worst, close, crossings, run, longest, gap = 0, 0.0, 0, 0, 0, 0, 0.0
     previous: float | None = None
     for (_, a), (_, b) in zip(series, rebuilt, strict=True):
-        flips += any((a > limit) != (b > limit) for limit in limits)
+        flipped = any((a > limit) != (b > limit) for limit in limits)
+        flips += flipped
+        run = run + 1 if flipped else 0
+        longest = max(longest, run)
         crossings += previous is not None and any((a > limit) != (previous > limit) for limit in limits)
         previous = a
-        difference = abs(b - a) / a if a else abs(b - a)
+        difference = abs(b - a) / max(abs(a), NOISE)
         worst = max(worst, difference)
         close += difference <= 0.01
-    return WindowReport(slo, window, len(series), limits, flips, crossings, worst, close / len(series))
+        gap = max(gap, abs(b - a) / min(limits)) if limits else gap
+    return WindowReport(slo, window, len(series), limits, flips, crossings, worst, close / len(series), longest, gap)
 
 
 def markdown(reports: list[WindowReport]) -> str:
     lines = [
-        "| SLO | window | evaluations | thresholds | raw crossings | flipped decisions | max difference | within 1% |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| SLO | window | evaluations | thresholds | raw crossings | flipped decisions (longest run) | max difference | within 1% | max difference / threshold |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in reports:
         limits = ", ".join(f"{t:g}" for t in r.thresholds) or "none"
         lines.append(
-            f"| {r.slo} | {r.window} | {r.points} | {limits} | {r.crossings} | {r.flips} | {r.max_relative_difference:.1e} | {r.within_1_percent:.1%} |"
+            f"| {r.slo} | {r.window} | {r.points} | {limits} | {r.crossings} | {r.flips} ({r.longest_flip}) | "
+            f"{r.max_relative_difference:.1e} | {r.within_1_percent:.1%} | {r.max_threshold_share:.1e} |"
         )
     return "\n".join(lines)

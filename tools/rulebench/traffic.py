@@ -50,6 +50,11 @@ class Profile:
     routes: int
     errors: tuple[Incident, ...]
     slow: tuple[Incident, ...]
+    # None: one pod for the whole history. Otherwise pods are replaced this often (a rollout or a
+    # restart): each new pod's series start from its own zero under its own `pod` label, the old
+    # pod's end, and half of its 5xx answers are a `status="503"` series that, not being
+    # pre-initialised, the client library creates at the pod's first 503.
+    pod_lifetime_s: int | None = None
 
 
 def periodic(days: float, routes: int = 10) -> Profile:
@@ -63,7 +68,7 @@ def periodic(days: float, routes: int = 10) -> Profile:
     )
 
 
-def bursty(days: float, seed: int, routes: int = 2) -> Profile:
+def bursty(days: float, seed: int, routes: int = 2, pod_lifetime_s: int | None = None) -> Profile:
     """Incidents of every size at random (2 minutes to 6 hours, 1% to 100% of requests) in calm
     and stormy days: day-long ratios drift across every threshold the alerts compare them with,
     again and again, which is what an equivalence run needs to test."""
@@ -80,7 +85,7 @@ def bursty(days: float, seed: int, routes: int = 2) -> Profile:
                 at += length + int(rng.randint(2 * 3600, 12 * 3600) / storm)
         return tuple(found)
 
-    return Profile(routes, incidents(), incidents())
+    return Profile(routes, incidents(), incidents(), pod_lifetime_s)
 
 
 def series_per_service(profile: Profile) -> int:
@@ -118,44 +123,75 @@ def _bucket(count: np.ndarray, slow: np.ndarray, bound: float, below: float) -> 
     return fast * below / LE_SHARES[BUCKETS.index(0.5)] if bound <= 0.5 else fast
 
 
+BORN_STATUS = "503"  # the share of 5xx a pod answers as 503, a series that exists from its first one
+BORN_SHARE = 0.5
+
+
+def _pods(profile: Profile, service: str, origin_s: int, t: np.ndarray) -> Iterator[tuple[str, np.ndarray, float]]:
+    """(extra labels, mask of `t` the pod serves, when it started, in seconds after the origin)."""
+    tf = t - origin_s
+    if profile.pod_lifetime_s is None:
+        yield "", np.ones(len(t), dtype=bool), 0.0
+        return
+    life = profile.pod_lifetime_s
+    for k in range(int(tf.min()) // life, int(tf.max()) // life + 1):
+        yield f',pod="{service}-{k}"', (tf >= k * life) & (tf < (k + 1) * life), float(k * life)
+
+
 def service_text(namespace: str, service: str, profile: Profile, origin_s: int, start_s: int, end_s: int) -> Iterator[str]:
     """One service's series over [start_s, end_s), counting from origin_s (its pods' start), each
     series in time order as promtool needs. Slow requests are successful ones (status 200)."""
     t = np.arange(start_s + (-start_s) % STEP_S, end_s, STEP_S, dtype=np.int64)
+    if len(t) == 0:
+        return
     # Scrape jitter of 0-19 ms, the same for a timestamp in every slice that writes it.
-    stamps = [f"{s}.{(s * 7919) % 20:03d}" for s in t.tolist()]
-    tf = (t - origin_s).astype(np.float64)
+    all_stamps = [f"{s}.{(s * 7919) % 20:03d}" for s in t.tolist()]
     base_slow = 1 - LE_SHARES[BUCKETS.index(0.5)]
-    for r in range(profile.routes):
-        path, method, peak = f"/api/v1/resource-{r}", ("GET", "POST")[r % 2], 2.0 + r
+    born = profile.pod_lifetime_s is not None
+    for pod, mask, started in _pods(profile, service, origin_s, t):
+        if not mask.any():
+            continue
+        stamps = [s for s, keep in zip(all_stamps, mask.tolist(), strict=True) if keep]
+        tf = (t[mask] - origin_s).astype(np.float64)
+        zero = np.array([started])
+        for r in range(profile.routes):
+            path, method, peak = f"/api/v1/resource-{r}", ("GET", "POST")[r % 2], 2.0 + r
 
-        def requests(x: np.ndarray, peak: float = peak) -> np.ndarray:
-            return _requests(x, peak)
+            def requests(x: np.ndarray, peak: float = peak) -> np.ndarray:
+                return _requests(x, peak)
 
-        def ok(x: np.ndarray) -> np.ndarray:
-            served = (1 - 2 * CLIENT_ERROR_SHARE) * requests(x)
-            return served - (1 - 2 * CLIENT_ERROR_SHARE) * _share_of(requests, x, BASE_ERROR_SHARE, profile.errors)
+            def ok(x: np.ndarray) -> np.ndarray:
+                served = (1 - 2 * CLIENT_ERROR_SHARE) * requests(x)
+                return served - (1 - 2 * CLIENT_ERROR_SHARE) * _share_of(requests, x, BASE_ERROR_SHARE, profile.errors)
 
-        total, answered = requests(tf), ok(tf)
-        by_status = {
-            "200": (answered, _share_of(ok, tf, base_slow, profile.slow)),
-            "400": (CLIENT_ERROR_SHARE * total, 0 * total),
-            "404": (CLIENT_ERROR_SHARE * total, 0 * total),
-            "500": ((1 - 2 * CLIENT_ERROR_SHARE) * total - answered, 0 * total),
-        }
-        for version, share in VERSIONS:
-            for status in PREINITIALISED_STATUSES:
-                events, slow = by_status[status]
-                count = np.floor(share * events).astype(np.int64)
-                labels = (
-                    f'namespace="{namespace}",service="{service}",method="{method}",path="{path}",status="{status}",version="{version}"'
-                )
-                yield _lines("http_requests_total", labels, stamps, count)
-                for bound, le, below in zip((*BUCKETS, math.inf), LE_LABELS, LE_SHARES, strict=True):
-                    bucket = np.floor(share * _bucket(events, slow, bound, below)).astype(np.int64)
-                    yield _lines("http_request_duration_seconds_bucket", f'{labels},le="{le}"', stamps, bucket)
-                yield _lines("http_request_duration_seconds_count", labels, stamps, count)
-                yield _lines("http_request_duration_seconds_sum", labels, stamps, np.round(count * 0.08, 3))
+            # Counted since the pod started: a new pod's counters start from zero.
+            total = requests(tf) - requests(zero)
+            answered = ok(tf) - ok(zero)
+            slow_ok = _share_of(ok, tf, base_slow, profile.slow) - _share_of(ok, zero, base_slow, profile.slow)
+            errors = (1 - 2 * CLIENT_ERROR_SHARE) * total - answered
+            by_status = {
+                "200": (answered, slow_ok),
+                "400": (CLIENT_ERROR_SHARE * total, 0 * total),
+                "404": (CLIENT_ERROR_SHARE * total, 0 * total),
+                "500": ((1 - BORN_SHARE) * errors if born else errors, 0 * total),
+            }
+            if born:
+                by_status[BORN_STATUS] = (BORN_SHARE * errors, 0 * total)
+            for version, share in VERSIONS:
+                for status, (events, slow) in by_status.items():
+                    count = np.floor(share * events).astype(np.int64)
+                    # A series not pre-initialised exists from its first event on.
+                    first = 0 if status in PREINITIALISED_STATUSES else int(np.searchsorted(count, 1))
+                    if first == len(count):
+                        continue
+                    at, count = stamps[first:], count[first:]
+                    labels = f'namespace="{namespace}",service="{service}",method="{method}",path="{path}",status="{status}",version="{version}"{pod}'
+                    yield _lines("http_requests_total", labels, at, count)
+                    for bound, le, below in zip((*BUCKETS, math.inf), LE_LABELS, LE_SHARES, strict=True):
+                        bucket = np.floor(share * _bucket(events, slow, bound, below)[first:]).astype(np.int64)
+                        yield _lines("http_request_duration_seconds_bucket", f'{labels},le="{le}"', at, bucket)
+                    yield _lines("http_request_duration_seconds_count", labels, at, count)
+                    yield _lines("http_request_duration_seconds_sum", labels, at, np.round(count * 0.08, 3))
 
 
 def write(out: IO[str], services: list[tuple[str, str]], profile: Profile, origin_s: int, start_s: int, end_s: int) -> None:
