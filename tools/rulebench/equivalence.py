@@ -12,6 +12,7 @@ disagree on any threshold an alert compares that window with, and how far apart 
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ POD_LIFETIME_S = 26_000
 # Ratios under a billionth are floating-point noise around zero (no slow request in the window, say):
 # relative differences are taken against this floor, far below any threshold an alert compares with.
 NOISE = 1e-9
+# The raw base is the same expression on both sides: only floating point may differ (latency's bad
+# events are a difference of two recorded totals).
+BASE_TOLERANCE = 1e-6
+ATTEMPTS = 2
 WINDOWS = RECORDED_WINDOWS  # every ratio built from recorded events
 
 
@@ -94,26 +99,40 @@ def compare(
     pod_lifetime_s: int | None = None,
 ) -> list[WindowReport]:
     group = _slo_group(service, plant)
+    for _ in range(ATTEMPTS):
+        with tempfile.TemporaryDirectory(prefix="slo-equivalence-") as tmp:
+            work = Path(tmp)
+            data = _backfill(service, days, work, pod_lifetime_s)
+            record_events(group, ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S), data)
+            reports = _read(service, group, data, days, step_s, windows)
+            if reports is not None:
+                return reports
+            print(f"equivalence: the recorded {SLO_TILES[0][0]} events differ from their raw expression; backfilling again", file=sys.stderr)
+    raise RuntimeError(f"the recorded {SLO_TILES[0][0]} events differ from their own raw expression in {ATTEMPTS} backfills")
+
+
+def _read(service: ServiceConfig, group: dict, data: Path, days: float, step_s: int, windows: tuple[str, ...]) -> list[WindowReport] | None:
+    """Both answers of every window, or None when the backfill is not what the live group would
+    have recorded: the raw base window must equal its own raw expression, whatever the traffic.
+    (About one backfill in six has shown recorded samples that do not; the cause is not known.)"""
     expr = {r["record"]: r["expr"] for r in group["rules"] if "record" in r}
     start: float = ORIGIN_S + 3 * traffic.DAY_S + 3600  # every window full from here on
-    reports = []
-    with tempfile.TemporaryDirectory(prefix="slo-equivalence-") as tmp:
-        work = Path(tmp)
-        data = _backfill(service, days, work, pod_lifetime_s)
-        record_events(group, ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S), data)
-        with prometheus(data) as server:
-            # Compare at the instants the group evaluated (promtool keeps the group's hash offset,
-            # as the live rule manager does), not a step off them.
-            probe = q.selector(record_slo_events(SLO_TILES[0][0]), [*scope(service), q.eq("slo", SLOS[0]), q.eq("part", "bad")])
-            (stamp,) = server.get("/api/v1/query", query=f"timestamp({probe})", time=str(start))["result"]
-            start = float(stamp["value"][1])
-            end = ORIGIN_S + int(days * traffic.DAY_S) - 3600
-            for window in windows:
-                for slo in SLOS:
-                    built = server.query_range(expr[record_slo_errors(slo, window)], start, end, step_s)
-                    raw = server.query_range(raw_slo_ratio(service, slo, window), start, end, step_s)
-                    reports.append(_report(service, slo, window, built, raw))
-    return reports
+    with prometheus(data) as server:
+        # Compare at the instants the group evaluated (promtool keeps the group's hash offset,
+        # as the live rule manager does), not a step off them.
+        probe = q.selector(record_slo_events(SLO_TILES[0][0]), [*scope(service), q.eq("slo", SLOS[0]), q.eq("part", "bad")])
+        (stamp,) = server.get("/api/v1/query", query=f"timestamp({probe})", time=str(start))["result"]
+        start = float(stamp["value"][1])
+        end = ORIGIN_S + int(days * traffic.DAY_S) - 3600
+
+        def report(slo: str, window: str) -> WindowReport:
+            built = server.query_range(expr[record_slo_errors(slo, window)], start, end, step_s)
+            raw = server.query_range(raw_slo_ratio(service, slo, window), start, end, step_s)
+            return _report(service, slo, window, built, raw)
+
+        if any(report(slo, SLO_TILES[0][0]).max_relative_difference > BASE_TOLERANCE for slo in SLOS):
+            return None
+        return [report(slo, window) for window in windows for slo in SLOS]
 
 
 def _report(service: ServiceConfig, slo: str, window: str, built: dict, raw: dict) -> WindowReport:
