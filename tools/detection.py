@@ -29,7 +29,7 @@ from components.metrics.config import AlertingConfig  # noqa: E402
 from components.metrics.rules import platform_rule_groups  # noqa: E402
 from components.services.config import ServiceConfig  # noqa: E402
 from components.services.rules import service_rule_groups  # noqa: E402
-from tools.synthetic import INPUT_INTERVAL, Phase, minutes, series  # noqa: E402
+from tools.synthetic import INPUT_INTERVAL, STEP_S, Phase, minutes, series  # noqa: E402
 
 HISTORY = [Phase(180, 600)]
 SCENARIOS: dict[str, list[Phase]] = {
@@ -40,7 +40,7 @@ SCENARIOS: dict[str, list[Phase]] = {
 }
 PAGE, TICKET = "ServiceAvailabilityBudgetBurnFast", "ServiceAvailabilityBudgetBurnSlow"
 CATCH_ALL = "PlatformHighErrorRate"
-STEP = 30
+STEP = STEP_S  # evaluations every scrape interval, as in production
 LABELS = 'namespace="orders", service="orders-api", method="GET", path="/orders/{id}", version="1.4.2"'
 _FAILED = re.compile(r"alertname: (\w+), time: ([0-9hms]+),")
 

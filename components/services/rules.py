@@ -43,6 +43,13 @@ def scope(service: ServiceConfig) -> list[str]:
     return [q.eq("namespace", service.namespace), q.eq("service", service.name)]
 
 
+def _requests(service: ServiceConfig) -> tuple[str, str]:
+    """(every request, 5xx answers) of the service's request counter."""
+    matchers = scope(service)
+    metric = service.metrics.requests_metric
+    return q.selector(metric, matchers), q.selector(metric, [*matchers, q.match("status", "5..")])
+
+
 def recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     """Per-version request rate, 5xx rate and error ratio over the analysis window: the canary
     analysis and the service dashboard read them, and the 2m SLO window sums them.
@@ -52,9 +59,8 @@ def recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     quantiles are not recorded: the analysis and the dashboard compute them from the buckets when
     they ask (LATENCY_QUANTILES).
     """
-    c, matchers = service.metrics, scope(service)
-    requests = q.selector(c.requests_metric, matchers)
-    errors = q.selector(c.requests_metric, [*matchers, q.match("status", "5..")])
+    matchers = scope(service)
+    requests, errors = _requests(service)
     request_rate = q.selector(RECORD_REQUEST_RATE, matchers)
     return [
         {"record": RECORD_REQUEST_RATE, "expr": q.sum_by(q.rate(requests, ANALYSIS_WINDOW), BY_VERSION)},
@@ -67,10 +73,8 @@ def recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
 def _slo_rates(service: ServiceConfig, slo: str, window: str) -> tuple[str, str]:
     """Raw (bad, total) per-second rates of one SLO over one window; for latency, bad is the total
     less the requests within the objective (the `good` of `_latency_good`)."""
-    c, matchers = service.metrics, scope(service)
     if slo == "availability":
-        requests = q.selector(c.requests_metric, matchers)
-        errors = q.selector(c.requests_metric, [*matchers, q.match("status", "5..")])
+        requests, errors = _requests(service)
         return q.rate_or_zero(errors, requests, window, BY_SERVICE), q.sum_by(q.rate(requests, window), BY_SERVICE)
     good, total = _latency_good(service, window)
     return f"{total}\n-\n{good}", total
@@ -108,14 +112,16 @@ def _slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
     return q.ratio(bad, total)
 
 
-def _raw_events(service: ServiceConfig, record: str, window_s: int) -> list[dict[str, Any]]:
-    """Two rules recording every SLO's total, then bad, events between the first and last samples of a
-    raw window, one series each: rate() is their slope, and a window of W seconds holds W minus one
-    scrape interval of samples. The bad events read the totals just recorded (for availability's
-    zero without a 5xx series; latency's bad is the total less the good), so each raw series set is
-    decoded once."""
-    c, matchers = service.metrics, scope(service)
+def _raw_events(service: ServiceConfig, extended: bool) -> list[dict[str, Any]]:
+    """Two rules recording every SLO's total, then bad, events between the first and last samples of
+    the base window (SLO_TILES' first; one scrape interval longer when `extended`, as a tile), one
+    series each: rate() is their slope, and a window of W seconds holds W minus one scrape interval
+    of samples. The bad events read the totals just recorded (for availability's zero without a 5xx
+    series; latency's bad is the total less the good), so each raw series set is decoded once."""
+    matchers = scope(service)
     scrape_s = int(duration_seconds(service.scrape_interval))
+    record = record_slo_events(SLO_TILES[0][0], tile=extended)
+    window_s = int(duration_seconds(SLO_TILES[0][0])) + (scrape_s if extended else 0)
     window, span = q.duration(window_s), window_s - scrape_s
 
     def labelled(expr: str, slo: str, part: SloPart) -> str:
@@ -124,8 +130,7 @@ def _raw_events(service: ServiceConfig, record: str, window_s: int) -> list[dict
     def total(slo: str) -> str:
         return q.selector(record, [*matchers, q.eq(SLO_LABEL, slo), q.eq(SLO_PART_LABEL, "total")])
 
-    requests = q.selector(c.requests_metric, matchers)
-    errors = q.selector(c.requests_metric, [*matchers, q.match("status", "5..")])
+    requests, errors = _requests(service)
     good, timed = _latency_good(service, window)
     totals = [
         labelled(f"{q.sum_by(q.rate(requests, window), BY_SERVICE)} * {span}", "availability", "total"),
@@ -165,10 +170,7 @@ def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     """SLO events per window (the first of SLO_TILES raw, longer ones tiled from it), the error ratio
     of each SLI per window (availability: 5xx share; latency: share slower than the objective), and
     the request rate that gates the page."""
-    c, matchers = service.metrics, scope(service)
-    base, scrape_s = int(duration_seconds(SLO_TILES[0][0])), int(duration_seconds(service.scrape_interval))
-    rules = _raw_events(service, record_slo_events(SLO_TILES[0][0]), base)
-    rules += _raw_events(service, record_slo_events(SLO_TILES[0][0], tile=True), base + scrape_s)
+    rules = _raw_events(service, extended=False) + _raw_events(service, extended=True)
     for index, (tile, window) in enumerate(SLO_TILES):
         rules.append({"record": record_slo_events(window), "expr": _tiled(service, tile, window, extended=False)})
         if index + 1 < len(SLO_TILES):  # a tile of the next window
@@ -176,7 +178,7 @@ def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     for window in SLO_WINDOWS:
         for slo in SLOS:
             rules.append({"record": record_slo_errors(slo, window), "expr": _slo_ratio(service, slo, window)})
-    requests = q.selector(c.requests_metric, matchers)
+    requests, _ = _requests(service)
     rules.append({"record": RECORD_SLO_REQUESTS, "expr": q.sum_by(q.rate(requests, PAGE_TRAFFIC_WINDOW), BY_SERVICE)})
     return rules
 

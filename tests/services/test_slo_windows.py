@@ -24,7 +24,7 @@ from tools.synthetic import minutes
 
 SLO_ALERTS = tuple(f"Service{slo}BudgetBurn{speed}" for slo in ("Availability", "Latency") for speed in ("Fast", "Slow"))
 RAW = "Raw"
-INCIDENTS = {**{name: phases for name, phases in SCENARIOS.items()}, **{f"case {alert}": phases for alert, (phases, _, _) in CASES.items()}}
+INCIDENTS = {**SCENARIOS, **{f"case {alert}": phases for alert, (phases, _, _) in CASES.items()}}
 
 
 def _with_raw_twins(plant: Callable[[str], str] = lambda expr: expr) -> list[dict]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.conventions import BURN_RATE_ALERTS, SLO_TILES, record_slo_errors, record_slo_events
+from components.conventions import BURN_RATE_ALERTS, SLO_LABEL, SLO_PART_LABEL, SLO_TILES, record_slo_errors, record_slo_events
 from components.lib import promql as q
 from components.services.config import ServiceConfig
 from components.services.rules import RECORDED_WINDOWS, raw_slo_ratio, scope, service_rule_groups
@@ -107,7 +107,9 @@ def compare(
             reports = _read(service, group, data, days, step_s, windows)
             if reports is not None:
                 return reports
-            print(f"equivalence: the recorded {SLO_TILES[0][0]} events differ from their raw expression; backfilling again", file=sys.stderr)
+            print(
+                f"equivalence: the recorded {SLO_TILES[0][0]} events differ from their raw expression; backfilling again", file=sys.stderr
+            )
     raise RuntimeError(f"the recorded {SLO_TILES[0][0]} events differ from their own raw expression in {ATTEMPTS} backfills")
 
 
@@ -120,7 +122,7 @@ def _read(service: ServiceConfig, group: dict, data: Path, days: float, step_s: 
     with prometheus(data) as server:
         # Compare at the instants the group evaluated (promtool keeps the group's hash offset,
         # as the live rule manager does), not a step off them.
-        probe = q.selector(record_slo_events(SLO_TILES[0][0]), [*scope(service), q.eq("slo", SLOS[0]), q.eq("part", "bad")])
+        probe = q.selector(record_slo_events(SLO_TILES[0][0]), [*scope(service), q.eq(SLO_LABEL, SLOS[0]), q.eq(SLO_PART_LABEL, "bad")])
         (stamp,) = server.get("/api/v1/query", query=f"timestamp({probe})", time=str(start))["result"]
         start = float(stamp["value"][1])
         end = ORIGIN_S + int(days * traffic.DAY_S) - 3600
