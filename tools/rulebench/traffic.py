@@ -138,6 +138,51 @@ def _pods(profile: Profile, service: str, origin_s: int, t: np.ndarray) -> Itera
         yield f',pod="{service}-{k}"', (tf >= k * life) & (tf < (k + 1) * life), float(k * life)
 
 
+def _by_status(profile: Profile, route: int, tf: np.ndarray, started: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """status -> (requests, slow requests) of one route at `tf`, counted since the pod started at
+    `started`: a new pod's counters start from zero."""
+    peak, zero = 2.0 + route, np.array([started])
+    base_slow = 1 - LE_SHARES[BUCKETS.index(0.5)]
+
+    def requests(x: np.ndarray) -> np.ndarray:
+        return _requests(x, peak)
+
+    def ok(x: np.ndarray) -> np.ndarray:
+        served = (1 - 2 * CLIENT_ERROR_SHARE) * requests(x)
+        return served - (1 - 2 * CLIENT_ERROR_SHARE) * _share_of(requests, x, BASE_ERROR_SHARE, profile.errors)
+
+    total = requests(tf) - requests(zero)
+    answered = ok(tf) - ok(zero)
+    slow_ok = _share_of(ok, tf, base_slow, profile.slow) - _share_of(ok, zero, base_slow, profile.slow)
+    errors = (1 - 2 * CLIENT_ERROR_SHARE) * total - answered
+    born = profile.pod_lifetime_s is not None
+    by_status = {
+        "200": (answered, slow_ok),
+        "400": (CLIENT_ERROR_SHARE * total, 0 * total),
+        "404": (CLIENT_ERROR_SHARE * total, 0 * total),
+        "500": ((1 - BORN_SHARE) * errors if born else errors, 0 * total),
+    }
+    if born:
+        by_status[BORN_STATUS] = (BORN_SHARE * errors, 0 * total)
+    return by_status
+
+
+def _label_set(labels: str, stamps: list[str], events: np.ndarray, slow: np.ndarray, share: float, status: str) -> Iterator[str]:
+    """The counter and the histogram of one label set, `share` of a route's `events`; one not
+    pre-initialised exists from its first event on."""
+    count = np.floor(share * events).astype(np.int64)
+    first = 0 if status in PREINITIALISED_STATUSES else int(np.searchsorted(count, 1))
+    at, count = stamps[first:], count[first:]
+    if not at:
+        return
+    yield _lines("http_requests_total", labels, at, count)
+    for bound, le, below in zip((*BUCKETS, math.inf), LE_LABELS, LE_SHARES, strict=True):
+        bucket = np.floor(share * _bucket(events, slow, bound, below)[first:]).astype(np.int64)
+        yield _lines("http_request_duration_seconds_bucket", f'{labels},le="{le}"', at, bucket)
+    yield _lines("http_request_duration_seconds_count", labels, at, count)
+    yield _lines("http_request_duration_seconds_sum", labels, at, np.round(count * 0.08, 3))
+
+
 def service_text(namespace: str, service: str, profile: Profile, origin_s: int, start_s: int, end_s: int) -> Iterator[str]:
     """One service's series over [start_s, end_s), counting from origin_s (its pods' start), each
     series in time order as promtool needs. Slow requests are successful ones (status 200)."""
@@ -146,52 +191,18 @@ def service_text(namespace: str, service: str, profile: Profile, origin_s: int, 
         return
     # Scrape jitter of 0-19 ms, the same for a timestamp in every slice that writes it.
     all_stamps = [f"{s}.{(s * 7919) % 20:03d}" for s in t.tolist()]
-    base_slow = 1 - LE_SHARES[BUCKETS.index(0.5)]
-    born = profile.pod_lifetime_s is not None
     for pod, mask, started in _pods(profile, service, origin_s, t):
-        if not mask.any():
-            continue
         stamps = [s for s, keep in zip(all_stamps, mask.tolist(), strict=True) if keep]
+        if not stamps:
+            continue
         tf = (t[mask] - origin_s).astype(np.float64)
-        zero = np.array([started])
-        for r in range(profile.routes):
-            path, method, peak = f"/api/v1/resource-{r}", ("GET", "POST")[r % 2], 2.0 + r
-
-            def requests(x: np.ndarray, peak: float = peak) -> np.ndarray:
-                return _requests(x, peak)
-
-            def ok(x: np.ndarray) -> np.ndarray:
-                served = (1 - 2 * CLIENT_ERROR_SHARE) * requests(x)
-                return served - (1 - 2 * CLIENT_ERROR_SHARE) * _share_of(requests, x, BASE_ERROR_SHARE, profile.errors)
-
-            # Counted since the pod started: a new pod's counters start from zero.
-            total = requests(tf) - requests(zero)
-            answered = ok(tf) - ok(zero)
-            slow_ok = _share_of(ok, tf, base_slow, profile.slow) - _share_of(ok, zero, base_slow, profile.slow)
-            errors = (1 - 2 * CLIENT_ERROR_SHARE) * total - answered
-            by_status = {
-                "200": (answered, slow_ok),
-                "400": (CLIENT_ERROR_SHARE * total, 0 * total),
-                "404": (CLIENT_ERROR_SHARE * total, 0 * total),
-                "500": ((1 - BORN_SHARE) * errors if born else errors, 0 * total),
-            }
-            if born:
-                by_status[BORN_STATUS] = (BORN_SHARE * errors, 0 * total)
+        for route in range(profile.routes):
+            path, method = f"/api/v1/resource-{route}", ("GET", "POST")[route % 2]
+            by_status = _by_status(profile, route, tf, started)
             for version, share in VERSIONS:
                 for status, (events, slow) in by_status.items():
-                    count = np.floor(share * events).astype(np.int64)
-                    # A series not pre-initialised exists from its first event on.
-                    first = 0 if status in PREINITIALISED_STATUSES else int(np.searchsorted(count, 1))
-                    if first == len(count):
-                        continue
-                    at, count = stamps[first:], count[first:]
                     labels = f'namespace="{namespace}",service="{service}",method="{method}",path="{path}",status="{status}",version="{version}"{pod}'
-                    yield _lines("http_requests_total", labels, at, count)
-                    for bound, le, below in zip((*BUCKETS, math.inf), LE_LABELS, LE_SHARES, strict=True):
-                        bucket = np.floor(share * _bucket(events, slow, bound, below)[first:]).astype(np.int64)
-                        yield _lines("http_request_duration_seconds_bucket", f'{labels},le="{le}"', at, bucket)
-                    yield _lines("http_request_duration_seconds_count", labels, at, count)
-                    yield _lines("http_request_duration_seconds_sum", labels, at, np.round(count * 0.08, 3))
+                    yield from _label_set(labels, stamps, events, slow, share, status)
 
 
 def write(out: IO[str], services: list[tuple[str, str]], profile: Profile, origin_s: int, start_s: int, end_s: int) -> None:
