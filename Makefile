@@ -26,14 +26,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 render: $(VENV)/.runtime
 	$(BIN)/python -m tools.render --stack $(STACK) --out rendered/$(STACK)
 
-## promtool and amtool from Debian (prometheus, prometheus-alertmanager) where missing
-tools:
-	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  echo "==> installing Debian's prometheus and prometheus-alertmanager (promtool, amtool, the servers)"; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
-	fi
+## tools: the engines the cluster runs, into .engines/bin (Prometheus 3.5 + promtool, Alertmanager 0.33 + amtool, Helm v4, kubectl)
+tools: $(VENV)/.runtime
+	$(BIN)/python -m tools.engines install
 
 ## lint: ruff and mypy (pydantic plugin), configured in pyproject.toml
 lint: $(VENV)/.dev

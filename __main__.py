@@ -28,17 +28,19 @@ stack = config.prometheus_stack
 tags = {"eks-observability:stack": pulumi.get_stack(), "eks-observability:cluster": cluster.name, **cluster.tags}
 
 aws_provider = aws.Provider("aws", region=cluster.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
-k8s_provider = k8s.Provider(
-    "k8s", context=cluster.kubeconfig_context, upsert_existing_objects=cluster.adopt_existing_objects or None
-)
+k8s_provider = k8s.Provider("k8s", context=cluster.kubeconfig_context, upsert_existing_objects=cluster.adopt_existing_objects or None)
 
-namespace_names = [name for name, on in (
-    (ns.monitoring, stack.enabled or config.dcgm_exporter.enabled),
-    (ns.logging, config.loki.enabled or config.fluent_bit.enabled),
-    (ns.rollouts, config.argo_rollouts.enabled),
-    ("datadog", config.datadog.enabled),
-    ("kubecost", config.kubecost.enabled),
-) if on] + [service.namespace for service in config.services]
+namespace_names = [
+    name
+    for name, on in (
+        (ns.monitoring, stack.enabled or config.dcgm_exporter.enabled),
+        (ns.logging, config.loki.enabled or config.fluent_bit.enabled),
+        (ns.rollouts, config.argo_rollouts.enabled),
+        ("datadog", config.datadog.enabled),
+        ("kubecost", config.kubecost.enabled),
+    )
+    if on
+] + [service.namespace for service in config.services]
 # A team's namespace holds its workloads, secrets and volumes: never deleted by this program. The
 # platform's own are kept too when the stack protects its data (their volumes live there).
 service_namespaces = [service.namespace for service in config.services]
@@ -46,6 +48,7 @@ retained = service_namespaces + (namespace_names if config.protect_data else [])
 privileged = {
     ns.monitoring: "node-exporter reads the host (hostNetwork, hostPID, /proc and /sys) and the DCGM exporter the GPUs",
     ns.logging: "Fluent Bit reads container logs from the node (hostPath /var/log) and buffers on it",
+    "datadog": "the Datadog node agent reads the host (hostPID, /proc, cgroups, the container runtime socket)",
 }
 namespaces = PlatformNamespaces(
     "namespaces",
@@ -62,12 +65,11 @@ ClusterPrerequisites(
     opts=pulumi.ResourceOptions(providers=[k8s_provider]),
 )
 
+
 def deploy_opts(*namespace_names: str, after: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
     """Providers, plus the namespaces (only these: depending on a component means on all its
     children) and whatever else must exist first."""
-    return pulumi.ResourceOptions(
-        providers=providers, depends_on=[namespaces.namespaces[n] for n in namespace_names] + list(after or [])
-    )
+    return pulumi.ResourceOptions(providers=providers, depends_on=[namespaces.namespaces[n] for n in namespace_names] + list(after or []))
 
 
 crds: list[pulumi.Resource] = []
@@ -195,9 +197,7 @@ if config.datadog.enabled:
 if config.kubecost.enabled:
     Kubecost(
         "kubecost",
-        KubecostArgs(
-            config=config.kubecost, namespace="kubecost", cluster_name=cluster.name, prometheus_url=metrics.prometheus_url
-        ),
+        KubecostArgs(config=config.kubecost, namespace="kubecost", cluster_name=cluster.name, prometheus_url=metrics.prometheus_url),
         opts=deploy_opts("kubecost"),
     )
 

@@ -6,7 +6,9 @@ key) lives here so that a mismatch cannot be written by editing only one side.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, Literal
 
 PROJECT: Final = "eks-observability"
 
@@ -152,3 +154,13 @@ SERVICE_DASHBOARD_UID: Final = "service-detail"
 OVERVIEW_DASHBOARD_UID: Final = "platform-overview"
 GPU_DASHBOARD_UID: Final = "platform-gpu"
 ROLLOUTS_DASHBOARD_UID: Final = "platform-argo-rollouts"
+
+# A container securityContext the Pod Security `restricted` level admits (with a non-root pod).
+RESTRICTED_CONTAINER: Mapping[str, Any] = MappingProxyType(
+    {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -11,12 +10,15 @@ from typing import Any
 import pytest
 import yaml
 
+from tools import engines
+
 
 def require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} not found: `make test` installs Debian's prometheus and prometheus-alertmanager")
-    return path
+    """The engine the cluster runs (Prometheus 3, Alertmanager 0.28+); `make tools` installs it."""
+    try:
+        return engines.binary(tool)
+    except engines.EngineError as err:
+        pytest.fail(str(err))
 
 
 def check_rules(groups: list[dict[str, Any]]) -> subprocess.CompletedProcess:

@@ -12,7 +12,6 @@ minutes; a 2-minute blip and a trickle of errors on a low-traffic service never 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from components.metrics.config import AlertingConfig  # noqa: E402
 from components.metrics.rules import platform_rule_groups  # noqa: E402
 from components.services.config import ServiceConfig  # noqa: E402
 from components.services.rules import service_rule_groups  # noqa: E402
+from tools import engines  # noqa: E402
 from tools.synthetic import INPUT_INTERVAL, STEP_S, Phase, minutes, series  # noqa: E402
 
 HISTORY = [Phase(180, 600)]
@@ -68,9 +68,7 @@ def first_firing(
         "evaluation_interval": f"{STEP}s",
         "tests": [{"interval": INPUT_INTERVAL, "input_series": input_series or series(phases, LABELS), "alert_rule_test": checks}],
     }
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        raise RuntimeError("promtool not found: install Debian's prometheus package (make tools)")
+    promtool = engines.binary("promtool")
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
         (Path(tmp) / "test.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..conventions import IRSA_ROLE_ANNOTATION, PROJECT, SELECTOR_LABELS
+from ..conventions import IRSA_ROLE_ANNOTATION, PROJECT, RESTRICTED_CONTAINER, SELECTOR_LABELS
 from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import dashboard_config_map
@@ -47,7 +47,9 @@ def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool, role_arn: Any = No
             },
             "pdb": {"enabled": True, "minAvailable": 1} if prod and cfg.replicas > 1 else {"enabled": False},
         },
-        "dashboard": {"enabled": cfg.dashboard, "readonly": True},
+        # The chart gives the dashboard an empty container securityContext, which the `restricted`
+        # namespace refuses (the controller's default already complies): the restricted profile, stated.
+        "dashboard": {"enabled": cfg.dashboard, "readonly": True, "containerSecurityContext": dict(RESTRICTED_CONTAINER)},
     }
     if role_arn is not None:
         values["serviceAccount"] = {"annotations": {IRSA_ROLE_ANNOTATION: role_arn}}

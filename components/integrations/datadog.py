@@ -35,6 +35,9 @@ def datadog_values(cfg: DatadogConfig, cluster_name: str) -> dict[str, Any]:
             "appKeyExistingSecret": KEYS_SECRET,
             # Fluent Bit is the platform's one log agent.
             "logs": {"enabled": False},
+            # On (the chart default), the cluster agent lists every Secret in the cluster, values included,
+            # to count them: kube-state-metrics in the monitoring namespace already reports Secrets' metadata.
+            "kubeStateMetricsCore": {"collectSecretMetrics": False},
         },
     }
 

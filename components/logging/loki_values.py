@@ -196,6 +196,9 @@ def loki_values(
         "chunksCache": {"enabled": caches, "allocatedMemory": cfg.chunks_cache_memory_mb} if caches else {"enabled": False},
         "resultsCache": {"enabled": caches, "allocatedMemory": cfg.results_cache_memory_mb} if caches else {"enabled": False},
         "lokiCanary": {"enabled": False},
+        # Rule groups live in the ruler bucket (its API), not in labelled objects: without this sidecar
+        # the chart's ClusterRole grants nothing (on, it reads every ConfigMap and Secret in the cluster).
+        "sidecar": {"rules": {"enabled": False}},
         "test": {"enabled": False},
         "gateway": {"enabled": True, "replicas": 2 if prod else 1},
         # The chart's own alerts (request errors, panics, latency) and dashboards, picked up by this

@@ -32,7 +32,7 @@ from .backend import grafana_datasources, prometheus_backend_values
 from .config import AlertingConfig, PrometheusStackConfig
 from .remote import MetricsBackend
 from .rules import platform_rule_groups
-from .values import GRAFANA_ADMIN_SECRET, GRAFANA_SERVICE_ACCOUNT, crd_url, kube_prometheus_stack_values
+from .values import GRAFANA_ADMIN_SECRET, GRAFANA_SERVICE_ACCOUNT, GRAFANA_SIDECAR_CLUSTER_ROLE, crd_url, kube_prometheus_stack_values
 
 CHART = Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", PROMETHEUS_RELEASE)
 # Key in the Grafana admin Secret -> the stack config secret that fills it.
@@ -140,8 +140,14 @@ class KubePrometheusStack(pulumi.ComponentResource):
         if not args.config.grafana.enabled:
             return []
         data = {"admin-user": "admin", **{key: args.secrets[c] for key, c in GRAFANA_ADMIN_SECRETS.items()}}
-        created: list[pulumi.Resource] = [self._secret("grafana-admin", GRAFANA_ADMIN_SECRET, data)]
         child = child_opts(self, self._opts)
+        sidecar_role = k8s.rbac.v1.ClusterRole(
+            f"{self._name}-grafana-sidecar-role",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_SIDECAR_CLUSTER_ROLE, labels=dict(MANAGED_BY_LABELS)),
+            rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["configmaps"], verbs=["get", "list", "watch"])],
+            opts=child,
+        )
+        created: list[pulumi.Resource] = [self._secret("grafana-admin", GRAFANA_ADMIN_SECRET, data), sidecar_role]
         workspace = args.backend.workspace_arn if args.backend else None
         if (self._cloudwatch or workspace is not None) and args.cluster is not None:
             cluster = args.cluster

@@ -10,6 +10,9 @@ from .config import AlertingConfig, PrometheusStackConfig
 
 GRAFANA_SERVICE_ACCOUNT = "grafana"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+# The ClusterRole Grafana's sidecars run with: ConfigMaps only. The chart's own grants `secrets` too as
+# soon as any sidecar is on, with no value to narrow it, so Grafana would read every Secret in the cluster.
+GRAFANA_SIDECAR_CLUSTER_ROLE = "grafana-sidecar-configmaps"
 # Control-plane components EKS runs for us: nothing in the cluster can scrape them, so their
 # scrapes and alerts would be down forever. kube-proxy binds its metrics to 127.0.0.1 on EKS.
 EKS_UNSCRAPEABLE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
@@ -180,9 +183,10 @@ def grafana_values(cfg: PrometheusStackConfig, region: str, cloudwatch: bool, re
         "deploymentStrategy": {"type": "Recreate"},
         "persistence": {"enabled": True, "type": "pvc", "size": grafana.storage_size, "storageClassName": cfg.prometheus.storage_class},
         "serviceAccount": {"create": False, "name": GRAFANA_SERVICE_ACCOUNT},
+        "rbac": {"useExistingClusterRole": GRAFANA_SIDECAR_CLUSTER_ROLE},
         "sidecar": {
-            "dashboards": {**_sidecar_label(GRAFANA_DASHBOARD_LABEL), "enabled": True, "searchNamespace": "ALL"},
-            "datasources": {**_sidecar_label(GRAFANA_DATASOURCE_LABEL), "enabled": True},
+            "dashboards": {**_sidecar_label(GRAFANA_DASHBOARD_LABEL), "enabled": True, "searchNamespace": "ALL", "resource": "configmap"},
+            "datasources": {**_sidecar_label(GRAFANA_DATASOURCE_LABEL), "enabled": True, "resource": "configmap"},
         },
         "additionalDataSources": [],
     }

@@ -154,7 +154,7 @@ def _prometheus_files(result: RunResult, root: Path, alertmanager_port: int) -> 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    prometheus_bin, alertmanager_bin = require("prometheus"), require("prometheus-alertmanager")
+    prometheus_bin, alertmanager_bin = require("prometheus"), require("alertmanager")
     with tempfile.TemporaryDirectory() as tmp, webhook_sink() as sink:
         root = Path(tmp)
         result = _render(sink)

@@ -1,4 +1,4 @@
-"""Debian's real Prometheus and Alertmanager servers and a webhook sink, on 127.0.0.1 only.
+"""The real Prometheus and Alertmanager servers and a webhook sink, on 127.0.0.1 only.
 
 Each server runs in its own temporary directory, on a free port, is stopped by the fixture that
 started it (terminate, then kill after a bounded wait), and every wait here is bounded in time.
@@ -7,7 +7,6 @@ started it (terminate, then kill after a bounded wait), and every wait here is b
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import threading
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tools import engines
 from tools.rulebench.server import stop
 
 HOST = "127.0.0.1"
@@ -36,10 +36,11 @@ def free_port() -> int:
 
 
 def require(binary: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        pytest.fail(f"{binary} not found: `make test` installs Debian's prometheus and prometheus-alertmanager")
-    return path
+    """The server the cluster runs (Prometheus 3, Alertmanager 0.28+); `make tools` installs it."""
+    try:
+        return engines.binary(binary)
+    except engines.EngineError as err:
+        pytest.fail(str(err))
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:

@@ -20,6 +20,7 @@ import yaml
 
 from components.conventions import record_slo_events
 
+from .. import engines
 from . import traffic
 from .server import prometheus
 
@@ -66,7 +67,15 @@ def openmetrics_blocks(
         with text.open("w") as out:
             traffic.write(out, services, profile, origin_s, *span)
         subprocess.run(
-            ["promtool", "tsdb", "create-blocks-from", "openmetrics", f"--max-block-duration={max_block}", str(text), str(blocks)],
+            [
+                engines.binary("promtool"),
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                f"--max-block-duration={max_block}",
+                str(text),
+                str(blocks),
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             timeout=3600,
@@ -123,7 +132,7 @@ def record_events(group: dict[str, Any], start_s: int, end_s: int, data: Path) -
         with prometheus(data) as server:
             subprocess.run(
                 [
-                    "promtool", "tsdb", "create-blocks-from", "rules", "--quiet",
+                    engines.binary("promtool"), "tsdb", "create-blocks-from", "rules", "--quiet",
                     f"--url={server.url}", f"--start={start_s}", f"--end={end_s}", f"--output-dir={staging}", str(path),
                 ],
                 check=True,

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from .. import engines
+
 HOST = "127.0.0.1"
 
 
@@ -69,7 +71,7 @@ def prometheus(data: Path, rule_files: Sequence[Path] = (), evaluation_interval:
     log = (data.parent / f"{data.name}-prometheus.log").open("wb")
     proc = subprocess.Popen(
         [
-            "prometheus",
+            engines.binary("prometheus"),
             f"--config.file={config}",
             f"--storage.tsdb.path={data}",
             "--storage.tsdb.retention.time=30d",
