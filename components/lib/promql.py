@@ -36,6 +36,25 @@ def increase(series: str, window: str) -> str:
     return f"increase({series}[{window}])"
 
 
+def tile_events(series: str, window_s: int, scrape_s: int) -> str:
+    """A tile's events per series, as the whole window's `rate()` counts them.
+
+    A series with a sample in the tile's first scrape interval spans the tile: its events are those
+    between its first and last samples, `rate() * (window - scrape)` (rate extrapolates such a series
+    to both edges). Summed over tiles that share their boundary sample, these add up to the samples'
+    difference over the whole window, which is what a long `rate()` reads between the ends.
+
+    A series born inside the tile (a `status="503"` series at the first 503, a new pod's) has no such
+    sample: a long `rate()` extrapolates its start (half an interval, or to the counter's zero point)
+    and so must the tile, `increase()`. Scaling it by `window - scrape` as a spanning series would
+    under-count it by one scrape interval's share (1.6% of a 30m30s tile), enough to move an alert by
+    an evaluation. Ranges are left-open (Prometheus 3), so the first interval is `(t-W, t-W+scrape]`.
+    """
+    span = window_s - scrape_s
+    spans = f"present_over_time({series}[{duration(scrape_s)}] offset {duration(span)})"
+    return f"(\n  {rate(series, duration(window_s))} * {span} and {spans}\n  or {increase(series, duration(window_s))}\n)"
+
+
 def duration(seconds: int) -> str:
     """Whole seconds as a Prometheus duration, largest units first (`7230` -> `2h30s`, `86400` -> `1d`)."""
     parts = []

@@ -122,7 +122,6 @@ def _raw_events(service: ServiceConfig, extended: bool) -> list[dict[str, Any]]:
     scrape_s = int(duration_seconds(service.scrape_interval))
     record = record_slo_events(SLO_TILES[0][0], tile=extended)
     window_s = int(duration_seconds(SLO_TILES[0][0])) + (scrape_s if extended else 0)
-    window, span = q.duration(window_s), window_s - scrape_s
 
     def labelled(expr: str, slo: str, part: SloPart) -> str:
         return q.with_labels(f"(\n{expr}\n)", {SLO_LABEL: slo, SLO_PART_LABEL: part})
@@ -131,18 +130,19 @@ def _raw_events(service: ServiceConfig, extended: bool) -> list[dict[str, Any]]:
         return q.selector(record, [*matchers, q.eq(SLO_LABEL, slo), q.eq(SLO_PART_LABEL, "total")])
 
     requests, errors = _requests(service)
-    good, timed = _latency_good(service, window)
+    c = service.metrics
+
+    def events(series: str) -> str:
+        return q.sum_by(q.tile_events(series, window_s, scrape_s), BY_SERVICE)
+
+    good = events(q.selector(f"{c.duration_metric}_bucket", [*matchers, q.eq("le", q.le(service.slo.latency_seconds))]))
     totals = [
-        labelled(f"{q.sum_by(q.rate(requests, window), BY_SERVICE)} * {span}", "availability", "total"),
-        labelled(f"{timed} * {span}", "latency", "total"),
+        labelled(events(requests), "availability", "total"),
+        labelled(events(q.selector(f"{c.duration_metric}_count", matchers)), "latency", "total"),
     ]
     bad = [
-        labelled(
-            f"{q.sum_by(q.rate(errors, window), BY_SERVICE)} * {span}\nor on ({', '.join(BY_SERVICE)})\n{total('availability')} * 0",
-            "availability",
-            "bad",
-        ),
-        labelled(f"{total('latency')}\n- ignoring ({SLO_LABEL}, {SLO_PART_LABEL})\n{good} * {span}", "latency", "bad"),
+        labelled(f"{events(errors)}\nor on ({', '.join(BY_SERVICE)})\n{total('availability')} * 0", "availability", "bad"),
+        labelled(f"{total('latency')}\n- ignoring ({SLO_LABEL}, {SLO_PART_LABEL})\n{good}", "latency", "bad"),
     ]
     return [{"record": record, "expr": "\nor\n".join(totals)}, {"record": record, "expr": "\nor\n".join(bad)}]
 

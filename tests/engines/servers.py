@@ -111,6 +111,17 @@ class WebhookSink:
             return [r for r in self.received if r.path == path]
 
 
+def reply_of(path: str) -> tuple[int, str, bytes]:
+    """What the real service answers a good POST with. Alertmanager 0.26+ reads the answer: a Slack
+    webhook that does not answer a plain `ok` counts as failed, the firing message is not logged as sent,
+    and its resolved message is then never sent (nothing was known to be firing)."""
+    if path.startswith("/slack"):
+        return 200, "text/html", b"ok"
+    if path.startswith("/pagerduty"):
+        return 202, "application/json", b'{"status":"success","message":"Event processed","dedup_key":"sink"}'
+    return 200, "text/plain; charset=utf-8", b"OK"
+
+
 @contextmanager
 def webhook_sink() -> Iterator[WebhookSink]:
     sink = WebhookSink(free_port())
@@ -125,10 +136,12 @@ def webhook_sink() -> Iterator[WebhookSink]:
                 body = raw.decode(errors="replace")
             with sink.lock:
                 sink.received.append(Request(urllib.parse.urlparse(self.path).path, dict(self.headers), body))
-            self.send_response(202 if "pagerduty" in self.path else 200)
-            self.send_header("Content-Type", "application/json")
+            status, content_type, answer = reply_of(self.path)
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(b'{"status": "success"}')
+            self.wfile.write(answer)
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -35,7 +35,10 @@ CASES = {
     # alert: (traffic, first evaluation that fires in minutes, expected alert); measured with tools/detection.py
     "ServiceAvailabilityBudgetBurnFast": (
         [*HISTORY, Phase(30, 600, error_ratio=0.1)],
-        START + 7,
+        # 10% failing: the 10m ratio passes 14.4 x 0.5% = 7.2% once 7.2 of its 10 minutes fail, so the first
+        # 30s evaluation after is +7.5. (Prometheus 2.42 fired at +7.0: its rate() extrapolated the 5xx series,
+        # born at the first error, a whole interval back to its zero point, before the incident began.)
+        START + 7.5,
         _alert(PAGE, "availability", "critical", "99.50%", "of requests answered without 5xx", FAST, GATE),
     ),
     "ServiceAvailabilityBudgetBurnSlow": (
