@@ -62,6 +62,8 @@ SECRET_CONFIG_KEYS: Final[dict[str, str]] = {
     "slackWebhookUrlWarning": "Slack incoming-webhook URL for the warning channel; required when alerting.slack.enabled.",
     "pagerdutyRoutingKey": "PagerDuty Events v2 routing key; required when alerting.pagerduty.enabled.",
     "heartbeatCredentials": "Credentials for the heartbeat URL; required when alerting.heartbeat.authorization is set.",
+    "heartbeatUrl": "The whole heartbeat ping URL (its path or query may be the token); required when alerting.heartbeat is "
+    "enabled without alerting.heartbeat.url.",
     "datadogApiKey": "Datadog API key; required when datadog.enabled.",
     "datadogAppKey": "Datadog application key; required when datadog.enabled.",
 }

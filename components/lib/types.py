@@ -183,3 +183,25 @@ class Toleration(Model):
         if self.operator == "Exists" and self.value is not None:
             raise ValueError("a toleration with operator Exists must not set value; use operator Equal")
         return self
+
+
+# A path segment that is a credential: a UUID (healthchecks.io, Opsgenie heartbeats by id), a long hex
+# string, or a long run mixing letters and digits (API tokens).
+_TOKEN_SEGMENT = re.compile(
+    r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,}"
+    r"|(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,})$"
+)
+
+
+def url_credential(url: str) -> Optional[str]:
+    """Why `url` carries a credential (userinfo, a query, a token-like path segment), or None."""
+    rest = url.split("://", 1)[-1]
+    host, _, path = rest.partition("/")
+    if "@" in host:
+        return "user information before the host"
+    if "?" in path or "#" in path:
+        return "a query string"
+    for segment in path.split("/"):
+        if _TOKEN_SEGMENT.match(segment):
+            return f"a token-like path segment ({segment[:4]}…)"
+    return None

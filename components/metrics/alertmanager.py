@@ -2,7 +2,7 @@
 
 Credentials never appear here. The webhook URLs, the routing key and the heartbeat credentials live
 in a Kubernetes Secret mounted into Alertmanager, and the configuration points at the mounted files
-(`api_url_file`, `routing_key_file`, `credentials_file`), so the configuration (and the Helm values
+(`api_url_file`, `routing_key_file`, `credentials_file`, and the heartbeat's `url_file`, Alertmanager 0.27+), so the configuration (and the Helm values
 that carry it) holds no secret.
 
 Every notification template renders non-empty for any group: PagerDuty Events v2 rejects an empty
@@ -22,6 +22,7 @@ SLACK_CRITICAL_KEY = "slack-critical-url"
 SLACK_WARNING_KEY = "slack-warning-url"
 PAGERDUTY_KEY = "pagerduty-routing-key"
 HEARTBEAT_KEY = "heartbeat-credentials"
+HEARTBEAT_URL_KEY = "heartbeat-url"
 NULL_RECEIVER = "null"
 HEARTBEAT_RECEIVER = "heartbeat"
 PAGERDUTY_RECEIVER = "pagerduty-critical"
@@ -53,6 +54,8 @@ def receiver_secret_keys(alerting: AlertingConfig) -> dict[str, str]:
         keys[PAGERDUTY_KEY] = "pagerdutyRoutingKey"
     if alerting.heartbeat.enabled and alerting.heartbeat.authorization:
         keys[HEARTBEAT_KEY] = "heartbeatCredentials"
+    if alerting.heartbeat.url_from_secret:
+        keys[HEARTBEAT_URL_KEY] = "heartbeatUrl"
     return keys
 
 
@@ -88,7 +91,8 @@ def _pagerduty(alerting: AlertingConfig) -> dict[str, Any]:
 
 def _heartbeat(alerting: AlertingConfig) -> dict[str, Any]:
     heartbeat = alerting.heartbeat
-    webhook: dict[str, Any] = {"url": heartbeat.url, "send_resolved": False}
+    target = {"url_file": f"{SECRETS_DIR}/{HEARTBEAT_URL_KEY}"} if heartbeat.url_from_secret else {"url": heartbeat.url}
+    webhook: dict[str, Any] = {**target, "send_resolved": False}
     if heartbeat.authorization:
         webhook["http_config"] = {"authorization": {"type": heartbeat.authorization, "credentials_file": f"{SECRETS_DIR}/{HEARTBEAT_KEY}"}}
     return {"name": HEARTBEAT_RECEIVER, "webhook_configs": [webhook]}

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from ..conventions import KUBE_PROMETHEUS_STACK_OPERATOR
-from ..lib.types import LABEL_NAME_RE, ByteSize, ChartVersion, Duration, Model, Quantity, Resources, resources
+from ..lib.types import LABEL_NAME_RE, ByteSize, ChartVersion, Duration, Model, Quantity, Resources, resources, url_credential
 from .backend import MetricsBackendConfig
 
 
@@ -127,7 +127,12 @@ class HeartbeatConfig(Model):
         description="Send the always-firing Watchdog alert to a dead man's switch (Opsgenie heartbeat, healthchecks-style "
         "webhook): if alerting dies, the heartbeat stops and that service pages.",
     )
-    url: Optional[str] = Field(None, description="Heartbeat ping URL; required when enabled. Put no token in it: use authorization.")
+    url: Optional[str] = Field(
+        None,
+        description="Heartbeat ping URL when it carries no credential (the credential then goes in `authorization`). Unset, "
+        "Alertmanager reads the whole URL from the `heartbeatUrl` secret (`url_file`): the way for URLs whose path is the "
+        "token, such as healthchecks.io's. A URL with a query, user information or a token-like path segment is refused.",
+    )
     authorization: Optional[Literal["Bearer", "Basic", "GenieKey"]] = Field(
         None, description="HTTP authorization scheme; its credentials come from the `heartbeatCredentials` secret."
     )
@@ -136,13 +141,21 @@ class HeartbeatConfig(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, value: Optional[str]) -> Optional[str]:
-        return _check_url(value) if value is not None else None
+        if value is None:
+            return None
+        credential = url_credential(value)
+        if credential:
+            # The value lands in the Helm values, the rendered config and the PR's diff comment.
+            raise ValueError(
+                f"the URL carries a credential ({credential}), which would be stored in plain text; leave `url` unset and "
+                "set the whole URL as a secret: `pulumi config set --secret heartbeatUrl <url>` (Alertmanager reads it with url_file)"
+            )
+        return _check_url(value)
 
-    @model_validator(mode="after")
-    def _url_required(self) -> HeartbeatConfig:
-        if self.enabled and not self.url:
-            raise ValueError("url is required when the heartbeat is enabled")
-        return self
+    @property
+    def url_from_secret(self) -> bool:
+        """The ping URL is the `heartbeatUrl` secret, mounted and read with `url_file` (Alertmanager 0.27+)."""
+        return self.enabled and self.url is None
 
 
 class AlertThresholds(Model):

@@ -12,6 +12,7 @@ import pulumi
 from pydantic import BaseModel
 
 from ..conventions import PROJECT, SECRET_CONFIG_KEYS
+from ..lib.types import url_credential
 
 SECRET_LOOKING = re.compile(r"(password|secret|token|api_?key|app_?key|routing_?key|webhook)", re.IGNORECASE)
 SECRET_VALUE = re.compile(r"https://hooks\.slack\.com/|^xox[abp]-|^[0-9a-f]{32}$")
@@ -67,7 +68,7 @@ def allowed_keys(model: type[BaseModel]) -> list[str]:
 
 
 def describe(value: Any, key: str) -> str:
-    if SECRET_LOOKING.search(key) or (isinstance(value, str) and SECRET_VALUE.search(value)):
+    if SECRET_LOOKING.search(key) or (isinstance(value, str) and (SECRET_VALUE.search(value) or url_credential(value))):
         return "<value hidden>"
     text = json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= 80 else text[:77] + "..."

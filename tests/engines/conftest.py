@@ -30,6 +30,8 @@ from tools.mockrun import RunResult, run_program
 
 INTERVAL = "1s"
 HEARTBEAT_TOKEN = "heartbeat-test-token"
+# A healthchecks-style ping URL: its path is the credential, so it only ever exists as the `heartbeatUrl` secret.
+HEARTBEAT_PATH = "/heartbeat/eb095278-f28d-448d-87fb-7b75c171a6aa"
 CANARIES = {
     # version: (pod, p95 verdict, error-ratio verdict)
     "2.0.0": (Pod("orders-api", "2.0.0"), "Successful", "Successful"),
@@ -95,7 +97,7 @@ def _render(sink: WebhookSink) -> RunResult:
             "groupInterval": "1s",
             "repeatInterval": "1m",
             "pagerduty": {"enabled": True, "url": sink.url("/pagerduty")},
-            "heartbeat": {"enabled": True, "url": sink.url("/heartbeat"), "authorization": "Bearer", "repeatInterval": "2s"},
+            "heartbeat": {"enabled": True, "url": None, "authorization": "Bearer", "repeatInterval": "2s"},
         },
     )
     values["services"].append(
@@ -120,6 +122,7 @@ def _alertmanager_files(result: RunResult, root: Path, sink: WebhookSink) -> Pat
         "slack-warning-url": sink.url("/slack/warning"),
         "pagerduty-routing-key": "0123456789abcdef0123456789abcdef",
         "heartbeat-credentials": HEARTBEAT_TOKEN,
+        "heartbeat-url": sink.url(HEARTBEAT_PATH),
     }
     for name, content in files.items():
         (secrets / name).write_text(content)

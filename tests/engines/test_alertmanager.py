@@ -10,7 +10,7 @@ import datetime
 import itertools
 from typing import Any
 
-from tests.engines.conftest import HEARTBEAT_TOKEN, Stack
+from tests.engines.conftest import HEARTBEAT_PATH, HEARTBEAT_TOKEN, Stack
 from tests.engines.servers import Request, post_json, wait_for
 
 _ids = itertools.count()
@@ -96,8 +96,9 @@ def test_a_two_alert_group_renders_a_non_empty_pagerduty_summary(stack: Stack):
 
 
 def test_the_watchdog_keeps_pinging_the_heartbeat(stack: Stack):
+    """The ping URL is read from the mounted secret (`url_file`) and the credentials from theirs."""
     _send(stack, {**_alert("Watchdog", "none", "Alerting pipeline is alive"), "labels": {"alertname": "Watchdog", "severity": "none"}})
-    pings = wait_for(lambda: len(stack.sink.at("/heartbeat")) >= 2 and stack.sink.at("/heartbeat"), 30, "two heartbeat pings")
+    pings = wait_for(lambda: len(stack.sink.at(HEARTBEAT_PATH)) >= 2 and stack.sink.at(HEARTBEAT_PATH), 30, "two heartbeat pings")
     assert pings[0].headers["Authorization"] == f"Bearer {HEARTBEAT_TOKEN}"
     assert pings[0].body["alerts"][0]["labels"]["alertname"] == "Watchdog"
     assert _slack(stack, "warning", "Watchdog") == [] and _pages(stack, "Watchdog") == []

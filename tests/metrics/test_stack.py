@@ -218,3 +218,53 @@ def test_prod_volumes_are_retained(prod, dev):
     dev_values = _values(dev, "kube-prometheus-stack")
     assert "persistentVolumeClaimRetentionPolicy" not in dev_values["prometheus"]["prometheusSpec"]
     assert "annotations" not in dev_values["grafana"]["persistence"]
+
+
+HEALTHCHECKS_URL = "https://hc-ping.com/eb095278-f28d-448d-87fb-7b75c171a6aa"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (HEALTHCHECKS_URL, "a token-like path segment (eb09…)"),
+        ("https://heartbeat.example.com/ping?token=abc", "a query string"),
+        ("https://user:pass@heartbeat.example.com/ping", "user information before the host"),
+        ("https://heartbeat.example.com/ping/0123456789abcdef0123", "a token-like path segment (0123…)"),
+    ],
+)
+def test_a_heartbeat_url_carrying_a_credential_is_refused_without_echoing_it(make_config, run, url, reason):
+    from components.stack import ConfigError
+
+    values = make_config(alerting={"heartbeat": {"enabled": True, "url": url}})
+    result = run(values, check=False)
+    assert isinstance(result.error, ConfigError)
+    (line,) = [issue for issue in result.error.issues if "heartbeat" in issue]
+    assert line.startswith("eks-observability:alerting.heartbeat.url: got <value hidden>; ")
+    assert f"the URL carries a credential ({reason})" in line and "pulumi config set --secret heartbeatUrl" in line
+    for secret in ("eb095278-f28d-448d-87fb-7b75c171a6aa", "token=abc", "user:pass", "0123456789abcdef0123"):
+        assert secret not in line
+    assert result.registrations == [] or all(r.typ.startswith("pulumi:providers") for r in result.registrations)
+
+
+def test_a_heartbeat_url_from_the_secret_is_read_with_url_file(make_config, run):
+    result = run(make_config(alerting={"heartbeat": {"enabled": True}}))
+    config = result.release("kube-prometheus-stack")["values"]["alertmanager"]["config"]
+    (heartbeat,) = [r for r in config["receivers"] if r["name"] == "heartbeat"]
+    assert heartbeat["webhook_configs"] == [
+        {"url_file": "/etc/alertmanager/secrets/alertmanager-receivers/heartbeat-url", "send_resolved": False}
+    ]
+    check = promtool.check_alertmanager(config)
+    assert check.returncode == 0, check.stdout + check.stderr
+    from pulumi.runtime import rpc
+
+    secret = result.named("kube-prometheus-stack-alertmanager-receivers").inputs["stringData"]
+    assert rpc.is_rpc_secret(secret) and "heartbeat-url" in rpc.unwrap_rpc_secret(secret)
+
+
+def test_a_heartbeat_url_needs_its_secret(make_config, run):
+    from components.stack import ConfigError
+
+    values = make_config(alerting={"heartbeat": {"enabled": True}})
+    result = run(values, secrets={"grafanaAdminPassword": "x"}, check=False)
+    assert isinstance(result.error, ConfigError)
+    assert any(line.startswith("eks-observability:heartbeatUrl: required secret is not set") for line in result.error.issues)
