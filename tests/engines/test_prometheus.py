@@ -1,9 +1,8 @@
-"""The rendered rules, ServiceMonitors and canary analysis on Debian's real Prometheus server."""
+"""The rendered rules, ServiceMonitors and canary analysis on the real Prometheus server the chart deploys (3.x)."""
 
 from __future__ import annotations
 
 import json
-
 import math
 
 import pytest
