@@ -48,6 +48,8 @@ class Registration:
     protect: bool = False
     retain_on_delete: bool = False
     aliases: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+    replace_on_changes: list[str] = field(default_factory=list)
     provider: str = ""
     depends_on: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
@@ -116,6 +118,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
                     aliases=[_alias(a) for a in request.aliases],
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    replace_on_changes=sorted(request.replaceOnChanges),
                     provider=request.provider,
                     depends_on=list(request.dependencies),
                     property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},

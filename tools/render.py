@@ -8,8 +8,9 @@ Layout (a contract reviewers and other tools rely on):
     helm/<release>.yaml                  chart, repository, version, namespace, values
     aws/<module>.<Type>/<name>.json      AWS resources; IAM policy documents as JSON, not strings
     outputs.json                         stack outputs (secret ones redacted)
-    options.json                         every resource's parent, protect, retainOnDelete, dependsOn
-                                         and aliases, keyed by `<type>::<name>`, for review
+    options.json                         every resource's parent, protect, retainOnDelete, dependsOn,
+                                         aliases, deleteBeforeReplace and replaceOnChanges, keyed by
+                                         `<type>::<name>`, for review
     summary.json                         resource counts by type
 
 Same config, same bytes. Secrets are written as the redaction marker. Bad config writes nothing
@@ -147,6 +148,10 @@ def options(result: RunResult) -> dict[str, dict[str, Any]]:
             entry["dependsOn"] = sorted(_urn_key(urn) for urn in reg.depends_on)
         if reg.aliases:
             entry["aliases"] = sorted(reg.aliases)
+        if reg.delete_before_replace:
+            entry["deleteBeforeReplace"] = True
+        if reg.replace_on_changes:
+            entry["replaceOnChanges"] = reg.replace_on_changes
         out[_urn_key(reg.urn)] = entry
     return dict(sorted(out.items()))
 

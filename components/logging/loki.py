@@ -24,6 +24,7 @@ from .loki_values import (
     lifecycle_rules,
     loki_values,
     ruler_lifecycle_rules,
+    volume_claim_paths,
 )
 
 # The OSS chart moved to grafana-community; the chart in grafana/loki is the enterprise one.
@@ -85,7 +86,18 @@ class Loki(pulumi.ComponentResource):
         )
         # Loki writes only once the buckets are encrypted, private and have their lifecycle.
         after = [self.irsa, self.bucket, self.ruler_bucket]
-        self.release = helm_release(self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=after, timeout=900)
+        self.release = helm_release(
+            self,
+            name,
+            CHART,
+            cfg.chart_version,
+            args.namespace,
+            values,
+            opts,
+            depends_on=after,
+            timeout=900,
+            replace_on_changes=volume_claim_paths(cfg, args.prod),
+        )
         if args.grafana_namespace:
             self.datasource = datasource_config_map(
                 f"{name}-grafana-datasource",

@@ -124,6 +124,18 @@ def _legacy_targets(cfg: LokiConfig, prod: bool) -> dict[str, Any]:
     return {"read": target(None), "write": target({"volumeClaimsEnabled": True}), "backend": target({"enabled": True})}
 
 
+def volume_claim_paths(cfg: LokiConfig, prod: bool) -> list[str]:
+    """The values that become StatefulSet volume claim templates, which Kubernetes never updates: a
+    change there makes Helm's upgrade fail and the atomic release roll back on every later `up`, so the
+    release is replaced instead (`replace_on_changes`)."""
+    paths = []
+    for target, spec in sorted(_targets(cfg, prod).items()):
+        persistence = spec.get("persistence") if isinstance(spec, dict) else None
+        if isinstance(persistence, dict):
+            paths += [f"{target}.persistence.{key}" for key in ("claims", "size", "storageClass") if key in persistence]
+    return paths
+
+
 def _targets(cfg: LokiConfig, prod: bool) -> dict[str, Any]:
     """Every target of the chosen mode; the other modes' targets are zeroed, as the chart requires.
     The migration mode runs SimpleScalable's targets while the microservices join the ring."""

@@ -133,6 +133,10 @@ def _raw_events(service: ServiceConfig, extended: bool) -> list[dict[str, Any]]:
     c = service.metrics
 
     def events(series: str) -> str:
+        # The 30m window itself is rate() over 30m, every series scaled alike; a tile of a longer window
+        # counts a series born inside it as that window's rate() does (q.tile_events).
+        if not extended:
+            return f"{q.sum_by(q.rate(series, q.duration(window_s)), BY_SERVICE)} * {window_s - scrape_s}"
         return q.sum_by(q.tile_events(series, window_s, scrape_s), BY_SERVICE)
 
     good = events(q.selector(f"{c.duration_metric}_bucket", [*matchers, q.eq("le", q.le(service.slo.latency_seconds))]))
