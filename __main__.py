@@ -28,7 +28,14 @@ stack = config.prometheus_stack
 tags = {"eks-observability:stack": pulumi.get_stack(), "eks-observability:cluster": cluster.name, **cluster.tags}
 
 aws_provider = aws.Provider("aws", region=cluster.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
-k8s_provider = k8s.Provider("k8s", context=cluster.kubeconfig_context, upsert_existing_objects=cluster.adopt_existing_objects or None)
+# Server-side apply pinned on, not left to PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY: the operator's CRDs (the
+# `prometheuses` one is 833 KB) exceed the annotation client-side apply keeps. Adopting, the provider
+# takes over existing objects (upsert) and their fields (patch force): it forces during preview only,
+# so without this a field another manager owns fails just the real `up`.
+adopt = cluster.adopt_existing_objects or None
+k8s_provider = k8s.Provider(
+    "k8s", context=cluster.kubeconfig_context, enable_server_side_apply=True, upsert_existing_objects=adopt, enable_patch_force=adopt
+)
 
 namespace_names = [
     name

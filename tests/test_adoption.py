@@ -22,7 +22,9 @@ def test_service_namespaces_are_never_deleted(dev, prod):
 
 def test_objects_are_not_upserted_unless_asked(dev):
     (provider,) = dev.of_type("pulumi:providers:kubernetes")
-    assert "upsertExistingObjects" not in provider.inputs
+    assert "upsertExistingObjects" not in provider.inputs and "enablePatchForce" not in provider.inputs
+    # Pinned, whatever PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY says where `pulumi up` runs.
+    assert provider.inputs["enableServerSideApply"] == "true"
     service = dev.named("svc-orders-api-service")
     assert service.retain_on_delete is False
 
@@ -33,6 +35,10 @@ def test_adopting_an_existing_cluster(run, make_config):
     result = run(values)
     (provider,) = result.of_type("pulumi:providers:kubernetes")
     assert provider.inputs["upsertExistingObjects"] == "true"
+    # The provider forces field conflicts in preview only: without this, a field another manager
+    # owns fails just the real `up`.
+    assert provider.inputs["enablePatchForce"] == "true"
+    assert provider.inputs["enableServerSideApply"] == "true"
     for service in ("orders-api", "legacy-api", "billing-api"):
         # A team's Service or Rollout the platform took over stays when the entry is removed.
         assert result.named(f"svc-{service}-service").retain_on_delete is True
