@@ -143,6 +143,7 @@ if config.loki.enabled:
             protect=config.protect_data,
             grafana_namespace=ns.monitoring if grafana else None,
             alertmanager_url=metrics.alertmanager_url if stack.enabled else None,
+            prometheus_operator=stack.enabled,
         ),
         opts=deploy_opts(ns.logging, *([ns.monitoring] if grafana else []), after=crds),
     )
@@ -162,6 +163,7 @@ if config.fluent_bit.enabled:
             loki=(loki.gateway_host, loki.gateway_port) if loki and config.fluent_bit.send_to_loki else None,
             prod=config.prod,
             protect=config.protect_data,
+            prometheus_operator=stack.enabled,
         ),
         opts=deploy_opts(ns.logging, after=crds),
     )
@@ -171,7 +173,7 @@ if config.fluent_bit.enabled:
 if config.dcgm_exporter.enabled:
     DcgmExporter(
         "dcgm-exporter",
-        DcgmExporterArgs(config=config.dcgm_exporter, namespace=ns.monitoring),
+        DcgmExporterArgs(config=config.dcgm_exporter, namespace=ns.monitoring, prometheus_operator=stack.enabled),
         opts=deploy_opts(ns.monitoring, after=crds),
     )
 
@@ -185,6 +187,7 @@ if config.argo_rollouts.enabled:
             dashboard_namespace=ns.monitoring if grafana else None,
             prod=config.prod,
             role_arn=backend.argo_role_arn if backend else None,
+            prometheus_operator=stack.enabled,
         ),
         opts=deploy_opts(ns.rollouts, *([ns.monitoring] if grafana else []), after=crds),
     )

@@ -24,7 +24,7 @@ class ArgoRolloutsConfig(Model):
     dashboard: bool = Field(True, description="Deploy the Rollouts dashboard.")
 
 
-def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool, role_arn: Any = None) -> dict[str, Any]:
+def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool, role_arn: Any = None, prometheus_operator: bool = True) -> dict[str, Any]:
     """`role_arn`: the IRSA role the controller signs AMP queries with (prometheusStack.backend.mode amp)."""
     values: dict[str, Any] = {
         # The chart ships its CRDs as templates, so Helm upgrades them with the chart version.
@@ -35,7 +35,7 @@ def argo_rollouts_values(cfg: ArgoRolloutsConfig, prod: bool, role_arn: Any = No
             "metrics": {
                 "enabled": True,
                 "serviceMonitor": {
-                    "enabled": True,
+                    "enabled": prometheus_operator,
                     "additionalLabels": dict(SELECTOR_LABELS),
                     # A rollout's own `namespace` label would become `exported_namespace` beside the
                     # controller's: restore it, so rules and dashboards select by the rollout's namespace.
@@ -64,6 +64,10 @@ class ArgoRolloutsArgs(BaseModel):
     dashboard_namespace: Optional[str] = Field(None, description="Grafana's namespace for the Rollouts dashboard; None for none.")
     prod: bool = Field(description="Disruption budget when replicated.")
     role_arn: Any = Field(None, description="IRSA role for the controller's service account (AMP queries); None for none.")
+    prometheus_operator: bool = Field(
+        True,
+        description="The prometheus-operator CRDs are installed (prometheusStack.enabled): the chart's ServiceMonitor and rules are rendered.",
+    )
 
 
 class ArgoRollouts(pulumi.ComponentResource):
@@ -72,7 +76,7 @@ class ArgoRollouts(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArgoRolloutsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PROJECT}:delivery:ArgoRollouts", name, None, opts)
-        values = argo_rollouts_values(args.config, args.prod, args.role_arn)
+        values = argo_rollouts_values(args.config, args.prod, args.role_arn, args.prometheus_operator)
         self.release = helm_release(self, name, CHART, args.config.chart_version, args.namespace, values, opts)
         if args.dashboard_namespace:
             self.dashboard = dashboard_config_map(

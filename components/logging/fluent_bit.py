@@ -25,6 +25,10 @@ class FluentBitArgs(IrsaWorkloadArgs):
     loki: Optional[tuple[str, int]] = Field(
         None, description="Loki gateway (host, port), read from the Loki component; None disables the Loki output."
     )
+    prometheus_operator: bool = Field(
+        True,
+        description="The prometheus-operator CRDs are installed (prometheusStack.enabled): the chart's ServiceMonitor and rules are rendered.",
+    )
 
 
 class FluentBit(pulumi.ComponentResource):
@@ -50,7 +54,7 @@ class FluentBit(pulumi.ComponentResource):
         policy = self.log_group.arn.apply(iam.log_group_writer)
         self.irsa = IrsaRole(f"{name}-irsa", args.role(SERVICE_ACCOUNT, policy), opts=child_opts(self, opts))
         sections = pipeline(cfg, args.cluster.region, args.log_group_name, args.loki, args.namespace)
-        values = fluent_bit_values(cfg, sections)
+        values = fluent_bit_values(cfg, sections, args.prometheus_operator)
         # Writing starts only once the group exists, so nothing is ever auto-created without retention.
         after = [self.log_group, self.irsa]
         self.release = helm_release(self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=after)

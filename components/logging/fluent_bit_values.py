@@ -190,7 +190,7 @@ def parse_sections(text: str) -> list[Section]:
     return sections
 
 
-def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section]) -> dict[str, Any]:
+def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section], prometheus_operator: bool = True) -> dict[str, Any]:
     by_kind = {kind: [s for s in sections if s[0] == kind] for kind in ("SERVICE", "INPUT", "FILTER", "OUTPUT")}
     values: dict[str, Any] = {
         "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
@@ -206,7 +206,7 @@ def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section]) -> dict[str
         "resources": cfg.resources.as_k8s(),
         # A log agent must run on every node, GPU and otherwise-tainted ones included.
         "tolerations": [{"operator": "Exists"}],
-        "serviceMonitor": {"enabled": True, "selector": dict(SELECTOR_LABELS)},
+        "serviceMonitor": {"enabled": prometheus_operator, "selector": dict(SELECTOR_LABELS)},
         "priorityClassName": "system-node-critical",
         # Root (uid 0) only to open the node's root-owned 0640 log files as their owner; with every
         # capability dropped it cannot override file permissions, escalate, or write its own image.

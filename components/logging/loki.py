@@ -35,6 +35,10 @@ class LokiArgs(IrsaWorkloadArgs):
     config: LokiConfig = Field(description="Validated `loki` stack config.")
     grafana_namespace: Optional[str] = Field(None, description="Namespace of Grafana, which gets the Loki datasource; None for no Grafana.")
     alertmanager_url: Optional[str] = Field(None, description="Alertmanager the Loki ruler sends alerts to; None for none.")
+    prometheus_operator: bool = Field(
+        True,
+        description="The prometheus-operator CRDs are installed (prometheusStack.enabled): the chart's ServiceMonitor and rules are rendered.",
+    )
 
 
 class Loki(pulumi.ComponentResource):
@@ -82,7 +86,9 @@ class Loki(pulumi.ComponentResource):
         )
         self.irsa = IrsaRole(f"{name}-irsa", args.role(SERVICE_ACCOUNT, policy), opts=child)
         values = pulumi.Output.all(self.bucket.bucket_name, self.ruler_bucket.bucket_name).apply(
-            lambda names: loki_values(cfg, names[0], names[1], args.cluster.region, args.prod, args.alertmanager_url)
+            lambda names: loki_values(
+                cfg, names[0], names[1], args.cluster.region, args.prod, args.alertmanager_url, args.prometheus_operator
+            )
         )
         # Loki writes only once the buckets are encrypted, private and have their lifecycle.
         after = [self.irsa, self.bucket, self.ruler_bucket]

@@ -147,7 +147,13 @@ def _targets(cfg: LokiConfig, prod: bool) -> dict[str, Any]:
 
 
 def loki_values(
-    cfg: LokiConfig, bucket: str, ruler_bucket: str, region: str, prod: bool, alertmanager_url: Optional[str] = None
+    cfg: LokiConfig,
+    bucket: str,
+    ruler_bucket: str,
+    region: str,
+    prod: bool,
+    alertmanager_url: Optional[str] = None,
+    prometheus_operator: bool = True,
 ) -> dict[str, Any]:
     """Helm values for the grafana-community `loki` chart; `prod` replicates, adds disruption budgets,
     spreads replicas across zones and keeps the volumes when the StatefulSets are deleted or scaled down."""
@@ -216,8 +222,8 @@ def loki_values(
         # The chart's own alerts (request errors, panics, latency) and dashboards, picked up by this
         # platform's Prometheus and Grafana sidecar.
         "monitoring": {
-            "serviceMonitor": {"enabled": True, "labels": dict(SELECTOR_LABELS)},
-            "rules": {"enabled": True, "labels": dict(SELECTOR_LABELS)},
+            "serviceMonitor": {"enabled": prometheus_operator, "labels": dict(SELECTOR_LABELS)},
+            "rules": {"enabled": prometheus_operator, "labels": dict(SELECTOR_LABELS)},
             "dashboards": {"enabled": True, "labels": dict(GRAFANA_DASHBOARD_LABEL)},
         },
     }

@@ -40,6 +40,10 @@ class DcgmExporterArgs(BaseModel):
 
     config: DcgmExporterConfig = Field(description="Validated `dcgmExporter` stack config.")
     namespace: str = Field(description="Namespace for the exporter and its dashboard.")
+    prometheus_operator: bool = Field(
+        True,
+        description="The prometheus-operator CRDs are installed (prometheusStack.enabled): the chart's ServiceMonitor and rules are rendered.",
+    )
 
 
 class DcgmExporter(pulumi.ComponentResource):
@@ -49,7 +53,7 @@ class DcgmExporter(pulumi.ComponentResource):
     def __init__(self, name: str, args: DcgmExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PROJECT}:metrics:DcgmExporter", name, None, opts)
         cfg = args.config
-        self.release = helm_release(self, name, CHART, cfg.chart_version, args.namespace, dcgm_values(cfg), opts)
+        self.release = helm_release(self, name, CHART, cfg.chart_version, args.namespace, dcgm_values(cfg, args.prometheus_operator), opts)
         self.dashboard = dashboard_config_map(
             f"{name}-dashboard", GPU_DASHBOARD_UID, args.namespace, dashboards.gpu(), child_opts(self, opts)
         )

@@ -78,7 +78,7 @@ def counters_csv(profiling: bool) -> str:
     return "".join(f"{field}, {kind}, {help_text}\n" for field, kind, help_text in rows)
 
 
-def dcgm_values(cfg: DcgmExporterConfig) -> dict[str, Any]:
+def dcgm_values(cfg: DcgmExporterConfig, prometheus_operator: bool = True) -> dict[str, Any]:
     """Helm values: GPU nodes only, no host namespaces, CAP_SYS_ADMIN only for profiling metrics."""
     values: dict[str, Any] = {
         "nodeSelector": dict(cfg.node_selector),
@@ -96,8 +96,9 @@ def dcgm_values(cfg: DcgmExporterConfig) -> dict[str, Any]:
         },
         "customMetrics": counters_csv(cfg.profiling_metrics),
         "service": {"enable": True, "port": METRICS_PORT},
+        # Without the operator's CRDs (prometheusStack off) a ServiceMonitor cannot be installed.
         "serviceMonitor": {
-            "enabled": True,
+            "enabled": prometheus_operator,
             "interval": "15s",
             "honorLabels": False,
             "additionalLabels": dict(SELECTOR_LABELS),

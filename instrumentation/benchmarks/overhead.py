@@ -44,8 +44,19 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _call(app: Any, path: str) -> None:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"", "headers": [], "server": (HOST, 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "server": (HOST, 80),
+    }
 
     async def receive() -> dict:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -112,8 +123,21 @@ def over_http(concurrencies: tuple[int, ...] = (1, 8, 32), seconds: float = 5.0)
             port = _free_port()
             env = {**os.environ, "PYTHONPATH": f"{HERE}:{HERE.parent / 'src'}"}
             proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", f"apps:{name}", "--host", HOST, "--port", str(port), "--log-level", "error", "--no-access-log"],
-                cwd=HERE, env=env,
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    f"apps:{name}",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "error",
+                    "--no-access-log",
+                ],
+                cwd=HERE,
+                env=env,
             )
             servers[name] = (proc, port)
         deadline = time.monotonic() + 20
@@ -129,13 +153,15 @@ def over_http(concurrencies: tuple[int, ...] = (1, 8, 32), seconds: float = 5.0)
             _load(servers["instrumented"][1], concurrency, 1.0)
             bare, bare_n = _load(servers["bare"][1], concurrency, seconds)
             inst, inst_n = _load(servers["instrumented"][1], concurrency, seconds)
-            rows.append((
-                concurrency,
-                (statistics.median(inst) - statistics.median(bare)) * 1e6,
-                (_pct(inst, 0.99) - _pct(bare, 0.99)) * 1e6,
-                bare_n / seconds,
-                inst_n / seconds,
-            ))
+            rows.append(
+                (
+                    concurrency,
+                    (statistics.median(inst) - statistics.median(bare)) * 1e6,
+                    (_pct(inst, 0.99) - _pct(bare, 0.99)) * 1e6,
+                    bare_n / seconds,
+                    inst_n / seconds,
+                )
+            )
     finally:
         for proc, _ in servers.values():
             proc.terminate()

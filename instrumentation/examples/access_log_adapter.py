@@ -54,7 +54,9 @@ class Templater:
 
 
 class Adapter:
-    def __init__(self, service: str, version: str, templater: Templater, registry: CollectorRegistry = REGISTRY, microseconds: bool = False):
+    def __init__(
+        self, service: str, version: str, templater: Templater, registry: CollectorRegistry = REGISTRY, microseconds: bool = False
+    ):
         self.metrics = ContractMetrics(service, version, registry)
         self.templater, self.microseconds = templater, microseconds
         self.metrics.preinitialise([("GET", t) for t in templater.templates])

@@ -60,11 +60,7 @@ def samples(registry: CollectorRegistry, name: str) -> dict[tuple, float]:
 
 
 def requests_by(registry: CollectorRegistry) -> dict[tuple[str, str, str], float]:
-    return {
-        (dict(k)["method"], dict(k)["path"], dict(k)["status"]): v
-        for k, v in samples(registry, "http_requests_total").items()
-        if v
-    }
+    return {(dict(k)["method"], dict(k)["path"], dict(k)["status"]): v for k, v in samples(registry, "http_requests_total").items() if v}
 
 
 @pytest.fixture

@@ -93,7 +93,17 @@ def require_charts() -> None:
 def rendered(stack: str) -> Rendered:
     """`stack` run, rendered and templated once per test session."""
     require_charts()
-    files = render(run_stack(stack))
+    return _template(stack, render(run_stack(stack)))
+
+
+def rendered_values(name: str, **overrides: Any) -> Rendered:
+    """The dev fixture with `overrides` deep-merged, run, rendered and templated."""
+    require_charts()
+    values = fixture_values(**overrides)
+    return _template(name, render(run_program(*to_pulumi_config(values, {key: REDACTED for key in SECRET_CONFIG_KEYS}), stack="dev")))
+
+
+def _template(stack: str, files: dict[str, str]) -> Rendered:
     found = charts.releases(files)
     releases = charts.render_all(files, skip=UNAVAILABLE)
     missing = {r.release: charts.missing_subcharts(charts.chart_dir(r)) for r in found if r.release in releases}

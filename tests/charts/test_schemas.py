@@ -73,3 +73,22 @@ def test_a_planted_unknown_field_fails():
     deployment = next(o for r, o in rendered("dev").chart_objects() if o["kind"] == "Deployment")
     planted = {**deployment, "spec": {**deployment["spec"], "replica": 2}}
     assert errors(planted, validators) != []
+
+
+MONITORING_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "Probe"}
+
+
+def test_without_the_operator_nothing_needs_its_crds():
+    """prometheusStack off: nothing installs the operator's CRDs, so no release may render a ServiceMonitor or
+    PrometheusRule (Helm would fail on the unknown kind). Loki, Fluent Bit, DCGM and Argo Rollouts stay on."""
+    from tests.charts.helm import rendered_values
+
+    out = rendered_values(
+        "no-operator", prometheusStack={"enabled": False}, services=[], dcgmExporter={"enabled": True}, argoRollouts={"enabled": True}
+    )
+    assert {r for r, _ in out.chart_objects()} >= {"loki", "fluent-bit", "dcgm-exporter", "argo-rollouts"}
+    found = [f"{r}: {o['kind']}/{o['metadata']['name']}" for r, o in out.all_objects() if o["kind"] in MONITORING_KINDS]
+    assert found == []
+    # The same stack with the operator renders them: the check sees what it checks.
+    on = rendered_values("with-operator", services=[], dcgmExporter={"enabled": True}, argoRollouts={"enabled": True})
+    assert {r for r, o in on.chart_objects() if o["kind"] == "ServiceMonitor"} >= {"loki", "fluent-bit", "dcgm-exporter", "argo-rollouts"}
