@@ -157,6 +157,12 @@ OVERVIEW_DASHBOARD_UID: Final = "platform-overview"
 GPU_DASHBOARD_UID: Final = "platform-gpu"
 ROLLOUTS_DASHBOARD_UID: Final = "platform-argo-rollouts"
 
+# DaemonSets roll 10% of the nodes at a time, so a rollout takes about ten pod start-ups whatever the
+# cluster's size, and their releases wait long enough for that on a slow node pool (a healthy rollout
+# over 200 nodes must not be rolled back by an atomic release's timeout).
+DAEMONSET_MAX_UNAVAILABLE: Final = "10%"
+DAEMONSET_RELEASE_TIMEOUT_S: Final = 1800
+
 # A container securityContext the Pod Security `restricted` level admits (with a non-root pod).
 RESTRICTED_CONTAINER: Mapping[str, Any] = MappingProxyType(
     {

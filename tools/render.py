@@ -108,6 +108,7 @@ def _files_for(reg: Registration) -> dict[str, str]:
             "repository": (inputs.get("repositoryOpts") or {}).get("repo"),
             "version": inputs.get("version"),
             "namespace": inputs.get("namespace"),
+            "timeout": inputs.get("timeout"),
             "values": inputs.get("values") or {},
         }
         return {f"helm/{_safe(release)}.yaml": dump_yaml(doc)}

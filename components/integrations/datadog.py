@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..conventions import MANAGED_BY_LABELS, PROJECT
+from ..conventions import DAEMONSET_RELEASE_TIMEOUT_S, MANAGED_BY_LABELS, PROJECT
 from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.types import ChartVersion, Model
@@ -64,5 +64,15 @@ class Datadog(pulumi.ComponentResource):
             opts=child_opts(self, opts),
         )
         values = datadog_values(args.config, args.cluster_name)
-        self.release = helm_release(self, name, CHART, args.config.chart_version, args.namespace, values, opts, depends_on=[keys])
+        self.release = helm_release(
+            self,
+            name,
+            CHART,
+            args.config.chart_version,
+            args.namespace,
+            values,
+            opts,
+            depends_on=[keys],
+            timeout=DAEMONSET_RELEASE_TIMEOUT_S,
+        )
         self.register_outputs({"release": self.release.name})

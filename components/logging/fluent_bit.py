@@ -9,7 +9,7 @@ import pulumi_aws as aws
 from pydantic import Field
 
 from ..aws.irsa import IrsaRole, IrsaWorkloadArgs
-from ..conventions import PROJECT
+from ..conventions import DAEMONSET_RELEASE_TIMEOUT_S, PROJECT
 from ..lib import iam
 from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
@@ -57,7 +57,9 @@ class FluentBit(pulumi.ComponentResource):
         values = fluent_bit_values(cfg, sections, args.prometheus_operator)
         # Writing starts only once the group exists, so nothing is ever auto-created without retention.
         after = [self.log_group, self.irsa]
-        self.release = helm_release(self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=after)
+        self.release = helm_release(
+            self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=after, timeout=DAEMONSET_RELEASE_TIMEOUT_S
+        )
         self.log_group_name = self.log_group.name
         self.log_group_arn = self.log_group.arn
         self.role_arn = self.irsa.role_arn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from ..conventions import RESTRICTED_CONTAINER, SELECTOR_LABELS
+from ..conventions import DAEMONSET_MAX_UNAVAILABLE, RESTRICTED_CONTAINER, SELECTOR_LABELS
 from .config import FluentBitConfig
 
 SERVICE_ACCOUNT = "fluent-bit"
@@ -211,6 +211,7 @@ def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section], prometheus_
         # Root (uid 0) only to open the node's root-owned 0640 log files as their owner; with every
         # capability dropped it cannot override file permissions, escalate, or write its own image.
         "securityContext": dict(RESTRICTED_CONTAINER),
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": DAEMONSET_MAX_UNAVAILABLE}},
     }
     # No PodDisruptionBudget: node drains do not evict DaemonSet pods, so one would protect nothing.
     return values

@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..conventions import GPU_DASHBOARD_UID, PROJECT
+from ..conventions import DAEMONSET_RELEASE_TIMEOUT_S, GPU_DASHBOARD_UID, PROJECT
 from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import dashboard_config_map
@@ -53,7 +53,16 @@ class DcgmExporter(pulumi.ComponentResource):
     def __init__(self, name: str, args: DcgmExporterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PROJECT}:metrics:DcgmExporter", name, None, opts)
         cfg = args.config
-        self.release = helm_release(self, name, CHART, cfg.chart_version, args.namespace, dcgm_values(cfg, args.prometheus_operator), opts)
+        self.release = helm_release(
+            self,
+            name,
+            CHART,
+            cfg.chart_version,
+            args.namespace,
+            dcgm_values(cfg, args.prometheus_operator),
+            opts,
+            timeout=DAEMONSET_RELEASE_TIMEOUT_S,
+        )
         self.dashboard = dashboard_config_map(
             f"{name}-dashboard", GPU_DASHBOARD_UID, args.namespace, dashboards.gpu(), child_opts(self, opts)
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..conventions import SELECTOR_LABELS
+from ..conventions import DAEMONSET_MAX_UNAVAILABLE, SELECTOR_LABELS
 
 if TYPE_CHECKING:
     from .dcgm import DcgmExporterConfig
@@ -95,6 +95,7 @@ def dcgm_values(cfg: DcgmExporterConfig, prometheus_operator: bool = True) -> di
             "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"] if cfg.profiling_metrics else []},
         },
         "customMetrics": counters_csv(cfg.profiling_metrics),
+        "rollingUpdate": {"maxUnavailable": DAEMONSET_MAX_UNAVAILABLE, "maxSurge": 0},
         "service": {"enable": True, "port": METRICS_PORT},
         # Without the operator's CRDs (prometheusStack off) a ServiceMonitor cannot be installed.
         "serviceMonitor": {

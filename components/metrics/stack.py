@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
 from ..conventions import (
+    DAEMONSET_RELEASE_TIMEOUT_S,
     KUBE_PROMETHEUS_STACK_OPERATOR,
     MANAGED_BY_LABELS,
     OVERVIEW_DASHBOARD_UID,
@@ -101,7 +102,16 @@ class KubePrometheusStack(pulumi.ComponentResource):
             datasources=grafana_datasources(cfg.backend.mode, backend.query_url, region, self.prometheus_url) if backend else None,
         )
         self.release = helm_release(
-            self, name, CHART, cfg.chart_version, args.namespace, values, opts, depends_on=depends, timeout=900, skip_crds=True
+            self,
+            name,
+            CHART,
+            cfg.chart_version,
+            args.namespace,
+            values,
+            opts,
+            depends_on=depends,
+            timeout=DAEMONSET_RELEASE_TIMEOUT_S,
+            skip_crds=True,
         )
         self._rules_and_dashboards()
         self.register_outputs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..conventions import GRAFANA_DASHBOARD_LABEL, GRAFANA_DATASOURCE_LABEL, SELECTOR_LABELS
+from ..conventions import DAEMONSET_MAX_UNAVAILABLE, GRAFANA_DASHBOARD_LABEL, GRAFANA_DATASOURCE_LABEL, SELECTOR_LABELS
 from .alertmanager import RECEIVERS_SECRET, alertmanager_config, receiver_secret_keys
 from .config import AlertingConfig, PrometheusStackConfig
 
@@ -135,6 +135,9 @@ def kube_prometheus_stack_values(
         "defaultRules": {"create": True, "rules": {name: False for name in EKS_UNSCRAPEABLE_RULES}},
         **{component: {"enabled": False} for component in EKS_UNSCRAPEABLE},
         "nodeExporter": {"enabled": True},
+        "prometheus-node-exporter": {
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": DAEMONSET_MAX_UNAVAILABLE}}
+        },
         "kubeStateMetrics": {"enabled": True},
         "prometheus": {"prometheusSpec": spec},
         "alertmanager": {
