@@ -50,6 +50,7 @@ class Registration:
     aliases: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
     replace_on_changes: list[str] = field(default_factory=list)
+    transforms: int = 0
     provider: str = ""
     depends_on: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
@@ -120,6 +121,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     aliases=[_alias(a) for a in request.aliases],
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     replace_on_changes=sorted(request.replaceOnChanges),
+                    transforms=len(request.transforms),
                     provider=request.provider,
                     depends_on=list(request.dependencies),
                     property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},

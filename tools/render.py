@@ -20,6 +20,7 @@ and exits 2 with one line per problem.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -113,8 +114,11 @@ def _files_for(reg: Registration) -> dict[str, str]:
         }
         return {f"helm/{_safe(release)}.yaml": dump_yaml(doc)}
     if reg.typ == CONFIG_FILE:
-        # Manifests the provider fetches at deploy time (the CRDs): the pinned source is what to review.
-        return {f"k8s/_cluster/ConfigFile/{_safe(reg.name)}.yaml": dump_yaml(inputs)}
+        # Manifests the provider reads at deploy time (the CRDs, from the pinned chart): the file and
+        # its digest are what to review; a chart bump that changes a CRD changes the digest.
+        path = ROOT / inputs["file"]
+        doc = {**inputs, "sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None}
+        return {f"k8s/_cluster/ConfigFile/{_safe(reg.name)}.yaml": dump_yaml(doc)}
     if reg.typ.startswith("kubernetes:") and "apiVersion" in inputs:
         meta = inputs.get("metadata") or {}
         kind = inputs.get("kind", "Unknown")

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
 from ..conventions import (
     DAEMONSET_RELEASE_TIMEOUT_S,
-    KUBE_PROMETHEUS_STACK_OPERATOR,
     MANAGED_BY_LABELS,
     OVERVIEW_DASHBOARD_UID,
     PROJECT,
@@ -22,6 +21,7 @@ from ..conventions import (
     SERVICE_DASHBOARD_UID,
 )
 from ..lib import iam
+from ..lib.charts import chart_file
 from ..lib.contract import MetricContract
 from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
@@ -33,7 +33,13 @@ from .backend import grafana_datasources, prometheus_backend_values
 from .config import AlertingConfig, PrometheusStackConfig
 from .remote import MetricsBackend
 from .rules import platform_rule_groups
-from .values import GRAFANA_ADMIN_SECRET, GRAFANA_SERVICE_ACCOUNT, GRAFANA_SIDECAR_CLUSTER_ROLE, crd_url, kube_prometheus_stack_values
+from .values import (
+    GRAFANA_ADMIN_SECRET,
+    GRAFANA_SERVICE_ACCOUNT,
+    GRAFANA_SIDECAR_CLUSTER_ROLE,
+    kube_prometheus_stack_values,
+    operator_crd_path,
+)
 
 CHART = Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", PROMETHEUS_RELEASE)
 # Key in the Grafana admin Secret -> the stack config secret that fills it.
@@ -64,8 +70,8 @@ class KubePrometheusStackArgs(BaseModel):
 
 
 class KubePrometheusStack(pulumi.ComponentResource):
-    """Creates the prometheus-operator CRDs (from the operator release the pinned chart runs, so a
-    chart bump upgrades them), the Grafana admin Secret, the Alertmanager receivers Secret, Grafana's
+    """Creates the prometheus-operator CRDs (from the pinned chart's own files, so a chart bump
+    upgrades them; retained on delete, protected in prod), the Grafana admin Secret, the Alertmanager receivers Secret, Grafana's
     CloudWatch IRSA role, the kube-prometheus-stack release, the platform PrometheusRule and the
     platform dashboard ConfigMaps."""
 
@@ -79,12 +85,7 @@ class KubePrometheusStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubePrometheusStackArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PROJECT}:metrics:KubePrometheusStack", name, None, opts)
         self._name, self._args, self._opts = name, args, opts
-        child = child_opts(self, opts)
-        operator = KUBE_PROMETHEUS_STACK_OPERATOR[args.config.chart_version]
-        self.crds = [
-            k8s.yaml.v2.ConfigFile(f"{name}-crd-{plural}", file=crd_url(operator, plural), opts=child)
-            for plural in PROMETHEUS_OPERATOR_CRDS
-        ]
+        self.crds = self._operator_crds()
         self.grafana_role_arn = None
         self._urls()
         depends = [*self.crds, *self._receivers_secret(), *self._grafana_identity()]
@@ -122,6 +123,23 @@ class KubePrometheusStack(pulumi.ComponentResource):
                 "grafana_role_arn": self.grafana_role_arn,
             }
         )
+
+    def _operator_crds(self) -> list[pulumi.Resource]:
+        """The operator's CRDs from the pinned chart's own files (its `crds` subchart), so a chart bump
+        upgrades them. Retained on delete in every stack and protected in prod: deleting a CRD deletes
+        every object of its kind in the cluster, other teams' included. The options go on each CRD the
+        ConfigFile registers too (a transform), as the provider does not pass them to its children."""
+        version, prod = self._args.config.chart_version, self._args.prod
+
+        def keep(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult:
+            kept = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True, protect=prod or None))
+            return pulumi.ResourceTransformResult(props=args.props, opts=kept)
+
+        opts = child_opts(self, self._opts, retain_on_delete=True, protect=prod or None, transforms=[keep])
+        return [
+            k8s.yaml.v2.ConfigFile(f"{self._name}-crd-{plural}", file=chart_file(CHART, version, operator_crd_path(plural)), opts=opts)
+            for plural in PROMETHEUS_OPERATOR_CRDS
+        ]
 
     @property
     def _cloudwatch(self) -> bool:

@@ -20,11 +20,9 @@ EKS_UNSCRAPEABLE_RULES = ("etcd", "kubeControllerManager", "kubeSchedulerAlertin
 RETAIN_VOLUMES = {"whenDeleted": "Retain", "whenScaled": "Retain"}
 
 
-def crd_url(operator_version: str, plural: str) -> str:
-    return (
-        "https://raw.githubusercontent.com/prometheus-operator/prometheus-operator/"
-        f"{operator_version}/example/prometheus-operator-crd/monitoring.coreos.com_{plural}.yaml"
-    )
+def operator_crd_path(plural: str) -> str:
+    """Where kube-prometheus-stack keeps the operator's CRD of `plural` (its `crds` subchart)."""
+    return f"charts/crds/crds/crd-{plural}.yaml"
 
 
 def _selector() -> dict[str, Any]:

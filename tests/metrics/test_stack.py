@@ -54,7 +54,7 @@ def test_crds_are_managed_beside_the_release(prod):
     assert release["skipCrds"] is True
     assert release["values"]["crds"] == {"enabled": False}
     files = prod.of_type("kubernetes:yaml/v2:ConfigFile")
-    # The operator's CRDs at the tag the pinned chart runs, checked whole against tests/golden.
+    # The operator's CRDs from the pinned chart's own `crds` subchart, checked whole against tests/golden.
     assert_golden("metrics/operator-crds.yaml", sorted(f.inputs["file"] for f in files))
     crd_urns = {f.urn for f in files}
     rules = prod.named("kube-prometheus-stack-platform-rules")
@@ -62,6 +62,37 @@ def test_crds_are_managed_beside_the_release(prod):
     assert crd_urns <= set(
         next(r for r in prod.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "kube-prometheus-stack").depends_on
     )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_crds_are_retained_everywhere_and_protected_in_prod(stack, request):
+    """Deleting a CRD deletes every object of its kind in the cluster, other teams' included."""
+    result = request.getfixturevalue(stack)
+    files = result.of_type("kubernetes:yaml/v2:ConfigFile")
+    assert len(files) == 10
+    for crd in files:
+        assert crd.retain_on_delete is True, crd.name
+        assert crd.protect is (stack == "prod"), crd.name
+        # The same options reach each CRD the ConfigFile registers (the provider does not pass them on).
+        assert crd.transforms == 1, crd.name
+
+
+def test_crds_are_the_pinned_charts_files(prod):
+    """No URL fetched per file: the chart package's own CRDs, the bytes Helm would install."""
+    from tools import charts
+
+    for crd in prod.of_type("kubernetes:yaml/v2:ConfigFile"):
+        path = crd.inputs["file"]
+        assert path.startswith(".charts/kube-prometheus-stack-88.5.3/charts/crds/crds/crd-") and "://" not in path
+        mirrored = charts.CHARTS_DIR / path.removeprefix(".charts/")
+        if mirrored.is_file():
+            from tests.conftest import ROOT
+
+            assert (ROOT / path).read_bytes() == mirrored.read_bytes()
+            from tests.manifests import _Loader
+
+            doc = yaml.load(mirrored.read_text(), Loader=_Loader)
+            assert doc["metadata"]["annotations"]["operator.prometheus.io/version"] == "0.93.1"
 
 
 def test_crd_version_follows_the_chart(shared_schemas):
