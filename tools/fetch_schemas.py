@@ -6,7 +6,7 @@ The tests look for them in `../shared/schemas` beside the project (CI's layout),
 `$SHARED_SCHEMAS_DIR`, else in `.schemas/` (this command's default output, git-ignored). Layout:
 
     charts/<dir>/Chart.yaml, values.yaml[, values.schema.json]   from the chart repository's package
-    crds/<group>_<plural>.yaml                                   from the operator's release tag
+    crds/<group>_<plural>.yaml                                   the operator's from kube-prometheus-stack's package, Argo's from its tag
 
 Nothing is vendored into the repository: a chart bump fetches that chart's files.
 """
@@ -26,12 +26,11 @@ import yaml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.conventions import KUBE_PROMETHEUS_STACK_OPERATOR  # noqa: E402
 from components.delivery.argo_rollouts import ArgoRolloutsConfig  # noqa: E402
 from components.logging.config import FluentBitConfig, LokiConfig  # noqa: E402
 from components.metrics.config import PrometheusStackConfig  # noqa: E402
 from components.metrics.dcgm import DcgmExporterConfig  # noqa: E402
-from components.metrics.values import crd_url  # noqa: E402
+from components.metrics.values import operator_crd_path  # noqa: E402
 
 TIMEOUT_S = 60
 # (directory under charts/, chart name, repository, pinned version)
@@ -62,8 +61,8 @@ def _get(url: str) -> bytes:
         return bytes(response.read())
 
 
-def chart_files(repository: str, chart: str, version: str) -> dict[str, bytes]:
-    """Chart.yaml, values.yaml and values.schema.json of one chart version, from its repository's package."""
+def chart_files(repository: str, chart: str, version: str, extra: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """Chart.yaml, values.yaml and values.schema.json (and `extra` paths) of one chart version, from its repository's package."""
     index = yaml.safe_load(_get(f"{repository.rstrip('/')}/index.yaml"))
     entry = next((e for e in index["entries"].get(chart, []) if str(e["version"]) == version), None)
     if entry is None:
@@ -71,7 +70,7 @@ def chart_files(repository: str, chart: str, version: str) -> dict[str, bytes]:
     package = urllib.parse.urljoin(f"{repository.rstrip('/')}/", entry["urls"][0])
     files = {}
     with tarfile.open(fileobj=io.BytesIO(_get(package)), mode="r:gz") as archive:
-        for name in CHART_FILES:
+        for name in (*CHART_FILES, *extra):
             try:
                 member = archive.extractfile(f"{chart}/{name}")
             except KeyError:
@@ -90,13 +89,16 @@ def fetch(out: Path) -> list[Path]:
         written.append(path)
 
     app_versions = {}
+    # The operator's CRDs come from kube-prometheus-stack's own package, as the program installs them.
+    crds = {operator_crd_path(plural): plural for plural in OPERATOR_CRDS}
     for directory, chart, repository, version in CHARTS:
-        for name, content in chart_files(repository, chart, version).items():
-            write(out / "charts" / directory / name, content)
+        extra = tuple(crds) if directory == "kube-prometheus-stack" else ()
+        for name, content in chart_files(repository, chart, version, extra).items():
+            if name in crds:
+                write(out / "crds" / f"monitoring.coreos.com_{crds[name]}.yaml", content)
+            else:
+                write(out / "charts" / directory / name, content)
         app_versions[directory] = str(yaml.safe_load((out / "charts" / directory / "Chart.yaml").read_text())["appVersion"])
-    operator = KUBE_PROMETHEUS_STACK_OPERATOR[PrometheusStackConfig().chart_version]
-    for plural in OPERATOR_CRDS:
-        write(out / "crds" / f"monitoring.coreos.com_{plural}.yaml", _get(crd_url(operator, plural)))
     argo = app_versions["argo-rollouts"]
     for plural, file in ARGO_CRDS.items():
         url = f"https://raw.githubusercontent.com/argoproj/argo-rollouts/{argo}/manifests/crds/{file}-crd.yaml"
