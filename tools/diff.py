@@ -3,8 +3,12 @@
     python -m tools.diff --stack dev [--base origin/main]        (make diff STACK=dev BASE=origin/main)
 
 The base is rendered with its own code and stack file (a temporary git worktree), the working tree
-with yours: the diff is what `pulumi up` would change, resource options included (options.json).
-Exit status: 0 when nothing changed, 1 when something did, 2 when either side cannot be rendered.
+with yours. First comes what `pulumi up` does with each change (`tools/changes.py`): every resource
+and every object the releases' pinned charts render (where `../shared/charts` or `$CHARTS_DIR` has
+them) classified as updated, created, deleted, retained, replaced, or refused (a change the cluster
+will not apply, which would fail the `up`); then the diff of the rendered files, options included.
+Exit status: 0 when nothing changed, 1 when something did, 2 when either side cannot be rendered,
+3 when a change would be refused.
 """
 
 from __future__ import annotations
@@ -51,12 +55,20 @@ def main(argv: list[str] | None = None) -> int:
             if proc.returncode != 0:
                 print(f"diff: {side} does not render:\n{proc.stderr}", file=sys.stderr)
                 return 2
+        classified = subprocess.run(
+            [sys.executable, "-m", "tools.changes", str(work / "base"), str(work / "head")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        print(f"== what `pulumi up` does to stack {args.stack} ==", classified.stderr + classified.stdout, sep="\n")
         # Paths read base/<file> (at the base ref) and head/<file> (the working tree).
         diff = subprocess.run(["diff", "-ruN", "base", "head"], cwd=work, capture_output=True, text=True, timeout=120)
-        print(diff.stdout, end="")
+        print(f"== rendered files ==\n{diff.stdout}", end="")
         if diff.returncode == 0:
             print(f"No change to stack {args.stack} against {args.base}.")
-        return diff.returncode
+        return 3 if classified.returncode == 1 else diff.returncode
 
 
 if __name__ == "__main__":

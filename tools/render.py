@@ -9,8 +9,8 @@ Layout (a contract reviewers and other tools rely on):
     aws/<module>.<Type>/<name>.json      AWS resources; IAM policy documents as JSON, not strings
     outputs.json                         stack outputs (secret ones redacted)
     options.json                         every resource's parent, protect, retainOnDelete, dependsOn,
-                                         aliases, deleteBeforeReplace and replaceOnChanges, keyed by
-                                         `<type>::<name>`, for review
+                                         aliases, deleteBeforeReplace, replaceOnChanges and the file
+                                         it renders to, keyed by `<type>::<name>`, for review
     summary.json                         resource counts by type
 
 Same config, same bytes. Secrets are written as the redaction marker. Bad config writes nothing
@@ -145,6 +145,9 @@ def options(result: RunResult) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for reg in result.registrations:
         entry: dict[str, Any] = {"parent": _urn_key(reg.parent) if reg.parent else None}
+        written = sorted(_files_for(reg))
+        if written:
+            entry["file"] = written[0]
         if reg.protect:
             entry["protect"] = True
         if reg.retain_on_delete:

@@ -1,0 +1,59 @@
+"""The change lab's one helper: a fixture stack rendered before and after an everyday edit, its releases
+templated through their pinned charts, and every resource and chart object classified the way
+`make diff` classifies them (`tools/changes.py`)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from components.conventions import REDACTED, SECRET_CONFIG_KEYS
+from tests.charts.helm import require_charts
+from tests.stackfixtures import fixture_values, to_pulumi_config
+from tools import changes as classifier
+from tools.mockrun import run_program
+from tools.render import render
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    changes: list[classifier.Change]
+
+    def of(self, verdict: str) -> list[str]:
+        return [c.key for c in self.changes if c.verdict == verdict]
+
+    def verdict(self, key: str) -> classifier.Change:
+        (found,) = [c for c in self.changes if c.key == key]
+        return found
+
+    def matching(self, text: str) -> dict[str, str]:
+        return {c.key: c.verdict for c in self.changes if text in c.key}
+
+
+def _files(stack: str, values: dict[str, Any]) -> dict[str, str]:
+    config, secret_keys = to_pulumi_config(values, {key: REDACTED for key in SECRET_CONFIG_KEYS})
+    return render(run_program(config, secret_keys, stack=stack))
+
+
+@functools.cache
+def _templated(files_json: str) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    return classifier.templated(json.loads(files_json))
+
+
+def apply(stack: str, edit: Edit, charts: bool = True) -> Outcome:
+    """The `stack` fixture (dev or prod) before and after `edit` (which changes the values in place)."""
+    before_values = fixture_values(*(("prod",) if stack == "prod" else ()))
+    after_values = copy.deepcopy(before_values)
+    edit(after_values)
+    before, after = _files(stack, before_values), _files(stack, after_values)
+    objects = None
+    if charts:
+        require_charts()
+        objects = (_templated(json.dumps(before, sort_keys=True))[0], _templated(json.dumps(after, sort_keys=True))[0])
+    return Outcome(classifier.classify(before, after, objects))
