@@ -50,6 +50,11 @@ def to_pulumi_config(values: dict[str, Any], secrets: dict[str, str] | None = No
     return config, secret_keys
 
 
+def namespaces(result: Any) -> list[Any]:
+    """The namespaces a run registers: created (Namespace) or applied and retained (NamespacePatch)."""
+    return [*result.of_type("kubernetes:core/v1:Namespace"), *result.of_type("kubernetes:core/v1:NamespacePatch")]
+
+
 def fixture_config(*overlays: str, **overrides: Any) -> StackConfig:
     """The validated StackConfig of a fixture."""
     return load_stack_config(*to_pulumi_config(fixture_values(*overlays, **overrides)))

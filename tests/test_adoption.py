@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from tests.manifests import validate
+from tests.stackfixtures import namespaces
 from tools.mockrun import RunResult
 
 
 def _namespaces(result: RunResult) -> dict[str, bool]:
-    return {r.inputs["metadata"]["name"]: r.retain_on_delete for r in result.of_type("kubernetes:core/v1:Namespace")}
+    return {r.inputs["metadata"]["name"]: r.retain_on_delete for r in namespaces(result)}
 
 
 def test_service_namespaces_are_never_deleted(dev, prod):
@@ -18,6 +19,18 @@ def test_service_namespaces_are_never_deleted(dev, prod):
     # The platform's own namespaces hold its volumes: kept when the stack protects its data.
     assert _namespaces(prod)["monitoring"] is True
     assert _namespaces(dev)["monitoring"] is False
+
+
+def test_every_retained_namespace_can_come_back(dev, prod):
+    """A retained namespace is applied as a forced server-side-apply patch: re-adding it (a service
+    removed and added again, a team namespace that predates the platform) finds it and takes it over
+    instead of failing with AlreadyExists; a namespace the program may delete is a plain Namespace."""
+    for result in (dev, prod):
+        for reg in namespaces(result):
+            retained = reg.retain_on_delete
+            assert reg.typ == ("kubernetes:core/v1:NamespacePatch" if retained else "kubernetes:core/v1:Namespace"), reg.name
+            if retained:
+                assert reg.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
 
 
 def test_objects_are_not_upserted_unless_asked(dev):

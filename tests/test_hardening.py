@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from tests.manifests import validate
+from tests.stackfixtures import namespaces
 from tests.services.support import service_stack
 from tools.mockrun import RunResult
 
 
 def _namespace_labels(result: RunResult) -> dict[str, dict[str, str]]:
-    return {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"] for r in result.of_type("kubernetes:core/v1:Namespace")}
+    return {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"] for r in namespaces(result)}
 
 
 def test_pod_security_admission_on_every_namespace(prod):
@@ -23,9 +24,7 @@ def test_pod_security_admission_on_every_namespace(prod):
         "billing": "baseline",
     }
     assert all(lab["pod-security.kubernetes.io/warn"] == "restricted" == lab["pod-security.kubernetes.io/audit"] for lab in labels.values())
-    reasons = {
-        r.inputs["metadata"]["name"]: (r.inputs["metadata"].get("annotations") or {}) for r in prod.of_type("kubernetes:core/v1:Namespace")
-    }
+    reasons = {r.inputs["metadata"]["name"]: (r.inputs["metadata"].get("annotations") or {}) for r in namespaces(prod)}
     assert "hostPath" in reasons["logging"]["eks-observability/pod-security-reason"]
 
 

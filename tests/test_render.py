@@ -54,7 +54,7 @@ def test_render_layout(rendered_prod):
         "aws/cloudwatch.LogGroup/fluent-bit-log-group.json",
     } <= paths
     release = yaml.safe_load(rendered_prod["helm/loki.yaml"])
-    assert set(release) == {"release", "chart", "repository", "version", "namespace", "values"}
+    assert set(release) == {"release", "chart", "repository", "version", "namespace", "timeout", "values"}
     assert (release["chart"], release["repository"], release["version"], release["namespace"]) == (
         "loki",
         "https://grafana-community.github.io/helm-charts",
@@ -129,6 +129,9 @@ def test_options_show_what_a_reviewer_must_see(rendered_prod):
     assert bucket["protect"] is True and bucket["retainOnDelete"] is True
     assert bucket["parent"] == "eks-observability:aws:HardenedBucket::loki-bucket"
     assert any(a.startswith("parentUrn=") for a in bucket["aliases"])
-    assert options["kubernetes:core/v1:Namespace::namespaces-orders"]["retainOnDelete"] is True
+    assert options["kubernetes:core/v1:NamespacePatch::namespaces-orders"]["retainOnDelete"] is True
     release = options["kubernetes:helm.sh/v3:Release::fluent-bit-release"]
+    assert release["deleteBeforeReplace"] is True and release["file"] == "helm/fluent-bit.yaml"
+    loki = options["kubernetes:helm.sh/v3:Release::loki-release"]
+    assert "values.ingester.persistence.claims" in loki["replaceOnChanges"]
     assert "aws:cloudwatch/logGroup:LogGroup::fluent-bit-log-group" in release["dependsOn"]

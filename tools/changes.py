@@ -104,7 +104,9 @@ def immutable_changes(kind: str, before: Mapping[str, Any], after: Mapping[str, 
     """Paths of `kind`'s immutable fields that differ between the two objects."""
     paths = changed_paths(before, after)
     if kind == "StatefulSet":
-        return sorted({".".join(p.split(".")[:2]) for p in paths if p.startswith("spec.") and p.split(".")[1] not in MUTABLE_STATEFULSET_SPEC})
+        return sorted(
+            {".".join(p.split(".")[:2]) for p in paths if p.startswith("spec.") and p.split(".")[1] not in MUTABLE_STATEFULSET_SPEC}
+        )
     prefixes = IMMUTABLE.get(kind, ())
     return sorted({hit for p in paths if (hit := _under(p, prefixes))})
 

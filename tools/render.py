@@ -5,7 +5,7 @@
 Layout (a contract reviewers and other tools rely on):
     k8s/<namespace>/<Kind>/<name>.yaml   Kubernetes objects (cluster-scoped ones under _cluster/;
                                          manifests fetched at deploy time as _cluster/ConfigFile/)
-    helm/<release>.yaml                  chart, repository, version, namespace, values
+    helm/<release>.yaml                  chart, repository, version, namespace, timeout, values
     aws/<module>.<Type>/<name>.json      AWS resources; IAM policy documents as JSON, not strings
     outputs.json                         stack outputs (secret ones redacted)
     options.json                         every resource's parent, protect, retainOnDelete, dependsOn,

@@ -9,6 +9,10 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..conventions import MANAGED_BY_LABELS, PROJECT
+
+# Server-side apply takes the fields over even when another manager (the Namespace resource this one
+# replaced, kubectl, a team's tooling) owns them.
+PATCH_FORCE = "pulumi.com/patchForce"
 from ..lib.options import child_opts
 
 
@@ -44,22 +48,25 @@ def pod_security(namespace: str, args: PlatformNamespacesArgs) -> dict[str, str]
 
 class PlatformNamespaces(pulumi.ComponentResource):
     """Creates one Namespace per distinct name (platform namespaces and service namespaces); the
-    retained ones are left in the cluster when the program stops managing them."""
+    retained ones are left in the cluster when the program stops managing them.
 
-    namespaces: dict[str, k8s.core.v1.Namespace]
+    A retained namespace is a `NamespacePatch` (server-side apply, forced): applied whether or not the
+    namespace exists, never deleted. A plain Namespace would leave it behind on removal and then fail
+    with AlreadyExists when the same name comes back (a service removed and re-added, a team's namespace
+    that predates the platform), since the provider creates without upsert unless told to adopt."""
+
+    namespaces: dict[str, pulumi.Resource]
 
     def __init__(self, name: str, args: PlatformNamespacesArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PROJECT}:k8s:PlatformNamespaces", name, None, opts)
-        self.namespaces = {
-            ns: k8s.core.v1.Namespace(
-                f"{name}-{ns}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=ns,
-                    labels={**MANAGED_BY_LABELS, "kubernetes.io/metadata.name": ns, **pod_security(ns, args)},
-                    annotations={"eks-observability/pod-security-reason": args.privileged[ns]} if ns in args.privileged else None,
-                ),
-                opts=child_opts(self, opts, retain_on_delete=ns in args.retained or None),
-            )
-            for ns in sorted(set(args.names))
-        }
+        self.namespaces = {ns: self._namespace(name, ns, args, opts) for ns in sorted(set(args.names))}
         self.register_outputs({"names": sorted(self.namespaces)})
+
+    def _namespace(self, name: str, ns: str, args: PlatformNamespacesArgs, opts: Optional[pulumi.ResourceOptions]) -> pulumi.Resource:
+        annotations = {"eks-observability/pod-security-reason": args.privileged[ns]} if ns in args.privileged else {}
+        labels = {**MANAGED_BY_LABELS, "kubernetes.io/metadata.name": ns, **pod_security(ns, args)}
+        if ns not in args.retained:
+            metadata = k8s.meta.v1.ObjectMetaArgs(name=ns, labels=labels, annotations=annotations or None)
+            return k8s.core.v1.Namespace(f"{name}-{ns}", metadata=metadata, opts=child_opts(self, opts))
+        patched = k8s.meta.v1.ObjectMetaPatchArgs(name=ns, labels=labels, annotations={**annotations, PATCH_FORCE: "true"})
+        return k8s.core.v1.NamespacePatch(f"{name}-{ns}", metadata=patched, opts=child_opts(self, opts, retain_on_delete=True))

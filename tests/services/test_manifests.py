@@ -94,7 +94,7 @@ def test_adding_a_service_is_one_config_entry(run, make_config, shared_schemas):
         ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "svc-newprep-api-rules"),
         ("kubernetes:policy/v1:PodDisruptionBudget", "svc-newprep-api-pdb"),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "svc-newprep-api-network-policy"),
-        ("kubernetes:core/v1:Namespace", "namespaces-newprep"),
+        ("kubernetes:core/v1:NamespacePatch", "namespaces-newprep"),
     }
     for doc in service_stack(after, "newprep-api").values():
         assert validate(doc, shared_schemas / "crds") == []
