@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.manifests import validate
-from tests.stackfixtures import namespaces
 from tests.services.support import service_stack
+from tests.stackfixtures import namespaces
 from tools.mockrun import RunResult
 
 

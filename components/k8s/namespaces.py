@@ -9,11 +9,11 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..conventions import MANAGED_BY_LABELS, PROJECT
+from ..lib.options import child_opts
 
 # Server-side apply takes the fields over even when another manager (the Namespace resource this one
 # replaced, kubectl, a team's tooling) owns them.
 PATCH_FORCE = "pulumi.com/patchForce"
-from ..lib.options import child_opts
 
 
 class PlatformNamespacesArgs(BaseModel):
