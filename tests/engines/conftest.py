@@ -9,9 +9,10 @@ secret files written to a temporary directory, pointing at a local webhook sink.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ from tests.engines.scrape import scrape_config
 from tests.engines.servers import HOST, WebhookSink, free_port, get_json, process, require, wait_for, webhook_sink
 from tests.engines.traffic import Pod, serving
 from tests.stackfixtures import fixture_values, to_pulumi_config
+from tools import charts
 from tools.mockrun import RunResult, run_program
+from tools.render import render
 
 INTERVAL = "1s"
 HEARTBEAT_TOKEN = "heartbeat-test-token"
@@ -62,6 +65,8 @@ class Stack:
     prometheus: str
     alertmanager: str
     sink: WebhookSink
+    # The charts' own PrometheusRules (kube-prometheus-stack's default rules, Loki's), loaded beside the program's.
+    chart_rules: list[dict[str, Any]] = field(default_factory=list)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         import urllib.parse
@@ -132,15 +137,26 @@ def _alertmanager_files(result: RunResult, root: Path, sink: WebhookSink) -> Pat
     return root / "alertmanager.yml"
 
 
-def _prometheus_files(result: RunResult, root: Path, alertmanager_port: int) -> Path:
+def chart_rules(result: RunResult) -> list[dict[str, Any]]:
+    """The PrometheusRules the releases' pinned charts render; none where the charts are not available
+    (a user's clone: the chart tier says so), which CI does not allow."""
+    if not (charts.CHARTS_DIR / "README.md").is_file():
+        if os.environ.get("REQUIRE_SHARED_SCHEMAS") == "1":
+            pytest.fail(f"the pinned charts are not at {charts.CHARTS_DIR}")
+        return []
+    rendered = charts.render_all(render(result), skip=("cost-analyzer",))
+    return [obj for objects in rendered.values() for obj in objects if obj["kind"] == "PrometheusRule"]
+
+
+def _prometheus_files(result: RunResult, root: Path, alertmanager_port: int, from_charts: list[dict[str, Any]]) -> Path:
     rules = root / "rules"
     rules.mkdir()
-    for reg in result.registrations:
-        if reg.custom and reg.inputs.get("kind") == "PrometheusRule":
-            meta = reg.inputs["metadata"]  # one file per object, as prometheus-operator loads them
-            # A group's pinned interval is production's 30s, which runs at this tier's INTERVAL like every other.
-            groups = [{**g, "interval": INTERVAL} if "interval" in g else g for g in reg.inputs["spec"]["groups"]]
-            (rules / f"{meta['namespace']}-{meta['name']}.yaml").write_text(yaml.safe_dump({"groups": groups}))
+    program = [reg.inputs for reg in result.registrations if reg.custom and reg.inputs.get("kind") == "PrometheusRule"]
+    for rule in [*program, *from_charts]:
+        meta = rule["metadata"]  # one file per object, as prometheus-operator loads them
+        # A group's pinned interval is production's 30s, which runs at this tier's INTERVAL like every other.
+        groups = [{**g, "interval": INTERVAL} if "interval" in g else g for g in rule["spec"]["groups"]]
+        (rules / f"{meta['namespace']}-{meta['name']}.yaml").write_text(yaml.safe_dump({"groups": groups}))
     monitors = {
         r.inputs["metadata"]["name"]: r.inputs for r in result.registrations if r.custom and r.inputs.get("kind") == "ServiceMonitor"
     }
@@ -173,7 +189,8 @@ def stack() -> Iterator[Stack]:
             "--cluster.listen-address=",
         ]
         with process(am_args, root / "am", f"http://{HOST}:{am_port}/-/ready"):
-            prom_config = _prometheus_files(result, root / "prom", am_port)
+            from_charts = chart_rules(result)
+            prom_config = _prometheus_files(result, root / "prom", am_port, from_charts)
             prom_args = [
                 prometheus_bin,
                 f"--config.file={prom_config}",
@@ -183,7 +200,7 @@ def stack() -> Iterator[Stack]:
             all_pods = [pod for pods in PODS.values() for pod in pods]
             apps = [pod for pod, _, _ in GOLDEN.values()]
             with serving(all_pods), golden.serving(apps), process(prom_args, root / "prom", f"http://{HOST}:{prom_port}/-/ready"):
-                running = Stack(result, f"http://{HOST}:{prom_port}", f"http://{HOST}:{am_port}", sink)
+                running = Stack(result, f"http://{HOST}:{prom_port}", f"http://{HOST}:{am_port}", sink, from_charts)
                 up = f"count(up == 1) == {len(all_pods) + len(apps)}"
                 wait_for(lambda: running.query(up), 30, "every pod to be scraped")
                 yield running
