@@ -8,34 +8,25 @@ from typing import Any
 import pytest
 
 from tests.manifests import validate
+from tests.netpol import Pod, admitted
 from tools.mockrun import RunResult
 
-Pod = tuple[str, dict[str, str]]  # (namespace, labels)
+Peer = tuple[str, dict[str, str]]  # (namespace, labels)
+# Named container ports the charts give these pods (tests/charts checks them on the real chart output).
+PORTS = {"loki": {"http-metrics": 3100, "grpc": 9095, "http": 8080}}
 
 
-def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+def allowed(policies: list[dict[str, Any]], source: Peer, target: Peer, port: int, protocol: str = "TCP") -> bool:
+    def pod(peer: Peer) -> Pod:
+        namespace, labels = peer
+        return Pod(
+            f"{namespace}/{labels.get('app.kubernetes.io/name')}",
+            namespace,
+            labels,
+            PORTS.get(labels.get("app.kubernetes.io/name", ""), {}),
+        )
 
-
-def _peer_matches(peer: dict[str, Any], source: Pod) -> bool:
-    namespace, labels = source
-    ns_ok = _selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": namespace}) if "namespaceSelector" in peer else True
-    pod_ok = _selects(peer["podSelector"], labels) if "podSelector" in peer else True
-    return ns_ok and pod_ok
-
-
-def allowed(policies: list[dict[str, Any]], source: Pod, target: Pod, port: int, protocol: str = "TCP") -> bool:
-    """Kubernetes: a pod no policy selects accepts everything; a selected pod accepts what some rule allows."""
-    selecting = [p for p in policies if p["metadata"]["namespace"] == target[0] and _selects(p["spec"]["podSelector"], target[1])]
-    if not selecting:
-        return True
-    for policy in selecting:
-        for rule in policy["spec"].get("ingress") or []:
-            peers_ok = not rule.get("from") or any(_peer_matches(peer, source) for peer in rule["from"])
-            ports_ok = not rule.get("ports") or any(p["port"] == port and p.get("protocol", "TCP") == protocol for p in rule["ports"])
-            if peers_ok and ports_ok:
-                return True
-    return False
+    return admitted(policies, pod(source), pod(target), port, protocol)
 
 
 def _policies(result: RunResult) -> list[dict[str, Any]]:
@@ -50,7 +41,8 @@ LOKI_RULER = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/c
 GRAFANA = ("monitoring", {"app.kubernetes.io/name": "grafana"})
 PROMETHEUS = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
 ALERTMANAGER = ("monitoring", {"app.kubernetes.io/name": "alertmanager"})
-ARGO = ("argo-rollouts", {"app.kubernetes.io/name": "argo-rollouts"})
+ARGO = ("argo-rollouts", {"app.kubernetes.io/name": "argo-rollouts", "app.kubernetes.io/component": "rollouts-controller"})
+ARGO_DASHBOARD = ("argo-rollouts", {"app.kubernetes.io/name": "argo-rollouts", "app.kubernetes.io/component": "rollouts-dashboard"})
 TEAM_POD = ("orders", {"app.kubernetes.io/name": "orders-api"})
 STRANGER = ("monitoring", {"app.kubernetes.io/name": "something-else"})
 LEGACY_POD = ("legacy", {"app.kubernetes.io/name": "legacy-api"})
@@ -71,6 +63,9 @@ FLOWS = [
     (FLUENT_BIT, ALERTMANAGER, 9093, "TCP", False),
     (GRAFANA, PROMETHEUS, 9090, "TCP", True),
     (ARGO, PROMETHEUS, 9090, "TCP", True),  # canary analysis
+    (ARGO_DASHBOARD, PROMETHEUS, 9090, "TCP", False),  # same chart and name, no queries
+    (PROMETHEUS, LOKI_GATEWAY, 8080, "TCP", False),  # Prometheus scrapes Loki's metrics ports, writes nothing
+    (PROMETHEUS, LOKI_GATEWAY, 3100, "TCP", True),
     (TEAM_POD, PROMETHEUS, 9090, "TCP", False),
     (STRANGER, PROMETHEUS, 9090, "TCP", False),
     (PROMETHEUS, ALERTMANAGER, 9093, "TCP", True),

@@ -19,15 +19,18 @@ from ..metrics.backend import THANOS_GRPC_PORT
 
 NAME = "app.kubernetes.io/name"
 NS = "kubernetes.io/metadata.name"
+COMPONENT = "app.kubernetes.io/component"
 LOKI_GATEWAY_PORT = 8080
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 ALERTMANAGER_CLUSTER_PORT = 9094
+METRICS_PORT_NAME = "http-metrics"
 
 
-def peer(namespace: str, app: str) -> dict[str, Any]:
-    """Pods named `app` in `namespace`, as a NetworkPolicy peer."""
-    return {"namespaceSelector": {"matchLabels": {NS: namespace}}, "podSelector": {"matchLabels": {NAME: app}}}
+def peer(namespace: str, app: str, component: Optional[str] = None) -> dict[str, Any]:
+    """Pods named `app` (of `component`, where a chart names several workloads alike) in `namespace`, as a NetworkPolicy peer."""
+    pods = {NAME: app, **({COMPONENT: component} if component else {})}
+    return {"namespaceSelector": {"matchLabels": {NS: namespace}}, "podSelector": {"matchLabels": pods}}
 
 
 def _policy(name: str, namespace: str, pods: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, Any]:
@@ -46,7 +49,8 @@ def network_policies(
     prometheus = peer(monitoring, "prometheus")
     grafana = peer(monitoring, "grafana")
     policies = []
-    readers = [grafana, prometheus] + ([peer(rollouts, "argo-rollouts")] if rollouts else [])
+    # The Rollouts controller runs the canary analysis; its dashboard (same chart, same name) queries nothing.
+    readers = [grafana, prometheus] + ([peer(rollouts, "argo-rollouts", "rollouts-controller")] if rollouts else [])
     api_clients = readers + ([peer("kubecost", "cost-analyzer")] if kubecost else [])
     prometheus_rules = [{"from": api_clients, "ports": [{"port": PROMETHEUS_PORT, "protocol": "TCP"}]}, {"from": [prometheus]}]
     if thanos:
@@ -98,7 +102,8 @@ def network_policies(
                     # Writes from Fluent Bit and reads from Grafana, through the gateway only.
                     {"from": [peer(logging, "fluent-bit"), grafana], "ports": [{"port": LOKI_GATEWAY_PORT, "protocol": "TCP"}]},
                     {"from": [loki]},  # the ring, the read and write paths inside Loki, the ruler
-                    {"from": [prometheus]},  # metrics
+                    # Metrics only: every Loki container names its metrics port so (the gateway's exporter, memcached's too).
+                    {"from": [prometheus], "ports": [{"port": METRICS_PORT_NAME, "protocol": "TCP"}]},
                 ],
             )
         )
