@@ -57,9 +57,7 @@ def _port_admits(ports: list[dict[str, Any]] | None, target: Pod, port: int, pro
 def admitted(policies: list[dict[str, Any]], source: Pod, target: Pod, port: int, protocol: str = "TCP") -> bool:
     """Kubernetes' ingress semantics: a pod no policy selects takes everything; a selected pod takes what
     one of its policies' rules admits."""
-    selecting = [
-        p for p in policies if p["metadata"]["namespace"] == target.namespace and selects(p["spec"]["podSelector"], target.labels)
-    ]
+    selecting = [p for p in policies if p["metadata"]["namespace"] == target.namespace and selects(p["spec"]["podSelector"], target.labels)]
     if not selecting:
         return True
     for policy in selecting:

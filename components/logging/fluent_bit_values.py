@@ -212,6 +212,8 @@ def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section], prometheus_
         # capability dropped it cannot override file permissions, escalate, or write its own image.
         "securityContext": dict(RESTRICTED_CONTAINER),
         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": DAEMONSET_MAX_UNAVAILABLE}},
+        # The chart's `helm test` pod (busybox:latest as root) is never run by this program.
+        "testFramework": {"enabled": False},
     }
     # No PodDisruptionBudget: node drains do not evict DaemonSet pods, so one would protect nothing.
     return values
