@@ -216,10 +216,13 @@ def _read(directory: Path) -> dict[str, str]:
     return {str(p.relative_to(directory)): p.read_text() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def templated(files: Mapping[str, str]) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    """Every release's chart objects, and the releases whose chart is not in the charts folder."""
+def templated(files: Mapping[str, str], only: Optional[set[str]] = None) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Every release's chart objects (of the releases in `only`, when given), and the releases whose
+    chart is not in the charts folder."""
     out, missing = {}, []
     for release in charts.releases(files):
+        if only is not None and release.release not in only:
+            continue
         try:
             out[release.release] = charts.template(release)
         except charts.ChartMissingError:
@@ -236,7 +239,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     before, after = _read(args.before), _read(args.after)
     objects = None
     if not args.no_charts:
-        (old, missing_old), (new, missing_new) = templated(before), templated(after)
+        # A release whose rendered values, chart and version are unchanged renders the same objects.
+        changed = {
+            p.removeprefix("helm/").removesuffix(".yaml")
+            for p in set(before) | set(after)
+            if p.startswith("helm/") and before.get(p) != after.get(p)
+        }
+        (old, missing_old), (new, missing_new) = templated(before, changed), templated(after, changed)
         objects = (old, new)
         for missing in sorted(set(missing_old) | set(missing_new)):
             print(f"changes: chart of {missing} not in {charts.CHARTS_DIR}: its objects are not classified", file=sys.stderr)

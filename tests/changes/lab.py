@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from components.conventions import REDACTED, SECRET_CONFIG_KEYS
 from tests.charts.helm import require_charts
 from tests.stackfixtures import fixture_values, to_pulumi_config
@@ -42,8 +44,15 @@ def _files(stack: str, values: dict[str, Any]) -> dict[str, str]:
 
 
 @functools.cache
+def _release(text: str) -> list[dict[str, Any]]:
+    """One release's chart objects, by its rendered `helm/<release>.yaml` (the same text renders the same objects)."""
+    objects, _ = classifier.templated({"helm/release.yaml": text})
+    return next(iter(objects.values()), [])
+
+
 def _templated(files_json: str) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    return classifier.templated(json.loads(files_json))
+    files = json.loads(files_json)
+    return {yaml.safe_load(text)["release"]: _release(text) for path, text in files.items() if path.startswith("helm/")}, []
 
 
 def apply(stack: str, edit: Edit, charts: bool = True) -> Outcome:
