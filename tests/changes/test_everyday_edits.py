@@ -131,3 +131,41 @@ def test_adopting_changes_options_not_objects(stack):
     outcome = apply(stack, adopt)
     assert outcome.of("refused") == [] and outcome.of("replaced") == [] and outcome.of("deleted") == []
     assert outcome.of("updated") == []
+
+
+def test_a_chart_bump_that_changes_a_selector_is_refused(tmp_path):
+    """A chart bump is the same values through a new chart. Only one version of each chart is mirrored, so the
+    bump is the pinned Fluent Bit chart with one change of the kind chart bumps make (a selector label added,
+    as charts do when they rename their labels): upgraded in place, the DaemonSet is refused."""
+    import shutil
+
+    import yaml
+
+    from tests.changes.lab import _files
+    from tests.charts.helm import require_charts
+    from tests.stackfixtures import fixture_values
+    from tools import changes as classifier
+    from tools import charts
+
+    require_charts()
+    files = _files("dev", fixture_values())
+    (release,) = [r for r in charts.releases(files) if r.release == "fluent-bit"]
+    bumped = tmp_path / release.folder
+    shutil.copytree(charts.chart_dir(release), bumped)
+    helpers = bumped / "templates" / "_helpers.tpl"
+    helpers.chmod(0o644)
+    text = helpers.read_text()
+    helpers.write_text(
+        text.replace(
+            "app.kubernetes.io/instance: {{ .Release.Name }}",
+            "app.kubernetes.io/instance: {{ .Release.Name }}\napp.kubernetes.io/part-of: logging",
+            1,
+        )
+    )
+    before = {"fluent-bit": charts.template(release)}
+    after = {"fluent-bit": charts.template(release, charts=tmp_path)}
+    changes = classifier.classify_charts(before, after, {"helm/fluent-bit.yaml": classifier.Change("helm/fluent-bit.yaml", "updated")})
+    refused = {c.key: c.reason for c in changes if c.verdict == "refused"}
+    assert list(refused) == ["chart fluent-bit: logging/DaemonSet/fluent-bit"]
+    assert "spec.selector" in refused["chart fluent-bit: logging/DaemonSet/fluent-bit"]
+    assert yaml.safe_dump(before) != yaml.safe_dump(after)
