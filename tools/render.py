@@ -35,6 +35,7 @@ import yaml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from components.lib.charts import ChartUnavailableError  # noqa: E402
 from components.stack import ConfigError  # noqa: E402
 from tools.mockrun import (  # noqa: E402
     ROOT,
@@ -225,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"render: stack {args.stack!r} has invalid config; nothing was written.", file=sys.stderr)
         for issue in err.issues:
             print(f"  {issue}", file=sys.stderr)
+        return 2
+    except ChartUnavailableError as err:
+        print(f"render: {err}; nothing was written.", file=sys.stderr)
         return 2
     files = render(result)
     write(files, out)

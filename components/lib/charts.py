@@ -23,6 +23,7 @@ import tarfile
 import urllib.request
 from pathlib import Path
 
+import pulumi
 import yaml
 
 from .helm import Chart
@@ -32,8 +33,9 @@ CACHE = ".charts"
 DOWNLOAD_TIMEOUT_S = 120
 
 
-class ChartUnavailableError(RuntimeError):
-    """The pinned chart could not be had from the mirror or its repository."""
+class ChartUnavailableError(pulumi.RunError):
+    """The pinned chart could not be had from the mirror or its repository (a RunError: `pulumi
+    preview` prints the message, not a traceback)."""
 
 
 def _mirror() -> Path:
@@ -52,7 +54,10 @@ def _download(chart: Chart, version: str, target: Path) -> None:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:  # noqa: S310
             package = response.read()
     except (OSError, KeyError, ValueError) as err:
-        raise ChartUnavailableError(f"chart {chart.chart} {version} could not be fetched from {chart.repository}: {err}") from err
+        raise ChartUnavailableError(
+            f"chart {chart.chart} {version} is neither mirrored in {_mirror()} (CHARTS_DIR) nor could be fetched from "
+            f"{chart.repository}: {err}"
+        ) from err
     digest = hashlib.sha256(package).hexdigest()
     if digest != entry.get("digest"):
         raise ChartUnavailableError(f"chart {chart.chart} {version}: package digest {digest} is not the index's {entry.get('digest')}")

@@ -299,3 +299,30 @@ def test_a_heartbeat_url_needs_its_secret(make_config, run):
     result = run(values, secrets={"grafanaAdminPassword": "x"}, check=False)
     assert isinstance(result.error, ConfigError)
     assert any(line.startswith("eks-observability:heartbeatUrl: required secret is not set") for line in result.error.issues)
+
+
+def test_crds_come_from_the_mirror_or_a_verified_download(tmp_path, monkeypatch):
+    """The chart is copied from the mirror when it is there; otherwise downloaded, and a failure is one clear
+    error (pulumi prints a RunError's message), never a traceback or a half-written cache."""
+    from components.lib import charts as lib
+    from components.metrics.stack import CHART
+
+    mirror = tmp_path / "mirror" / "kube-prometheus-stack-88.5.3"
+    (mirror / "charts" / "crds" / "crds").mkdir(parents=True)
+    (mirror / "Chart.yaml").write_text("name: kube-prometheus-stack\nversion: 88.5.3\n")
+    (mirror / "charts" / "crds" / "crds" / "crd-probes.yaml").write_text("kind: CustomResourceDefinition\n")
+    monkeypatch.setattr(lib, "PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.setenv("CHARTS_DIR", str(tmp_path / "mirror"))
+    assert lib.chart_file(CHART, "88.5.3", "charts/crds/crds/crd-probes.yaml") == (
+        ".charts/kube-prometheus-stack-88.5.3/charts/crds/crds/crd-probes.yaml"
+    )
+    with pytest.raises(lib.ChartUnavailableError, match="has no charts/crds/crds/crd-nothing.yaml"):
+        lib.chart_file(CHART, "88.5.3", "charts/crds/crds/crd-nothing.yaml")
+
+    def offline(chart, version, target):
+        raise lib.ChartUnavailableError(f"chart {chart.chart} {version}: offline")
+
+    monkeypatch.setattr(lib, "_download", offline)
+    with pytest.raises(lib.ChartUnavailableError, match="offline"):
+        lib.chart_path(CHART, "99.0.0")
+    assert not (tmp_path / "project" / ".charts" / "kube-prometheus-stack-99.0.0" / "Chart.yaml").exists()
