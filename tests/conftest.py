@@ -27,6 +27,10 @@ SHARED_SCHEMAS = next(
     ),
     ROOT.parent / "shared" / "schemas",
 )
+# Every run, in-process or in a subprocess (a clone rendered by `make diff`), reads the pinned charts from
+# the mirror beside the project when it is there, never from the network.
+if (ROOT.parent / "shared" / "charts").is_dir():
+    os.environ.setdefault("CHARTS_DIR", str(ROOT.parent / "shared" / "charts"))
 # The fixture's services, in fixture order (tests/fixtures/base.yaml).
 FLEET = [service["name"] for service in fixture_values()["services"]]
 STACK_FILES = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))

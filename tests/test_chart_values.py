@@ -49,6 +49,14 @@ DOCUMENTED_IN_COMMENTS: dict[str, set[tuple[str, ...]]] = {
         ("grafana", "persistence"),
         ("grafana", "serviceAccount", "name"),
         ("grafana", "ingress", "ingressClassName"),
+        # grafana chart values.yaml `rbac:` block, commented example `# useExistingClusterRole: name-of-some-clusterRole`
+        # (templates/clusterrolebinding.yaml binds to it, templates/clusterrole.yaml is then not rendered)
+        ("grafana", "rbac", "useExistingClusterRole"),
+        # grafana chart values.yaml `sidecar.dashboards.resource: both`, `sidecar.datasources.resource: both`
+        ("grafana", "sidecar", "dashboards", "resource"),
+        ("grafana", "sidecar", "datasources", "resource"),
+        # prometheus-node-exporter chart 4.56.1 values.yaml `updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 1}}`
+        ("prometheus-node-exporter", "updateStrategy"),
     },
     "loki": {
         # loki-community values.yaml `loki.storage` comment: "bucketNames: chunks: FIXME, ruler: FIXME"
