@@ -216,20 +216,6 @@ def _read(directory: Path) -> dict[str, str]:
     return {str(p.relative_to(directory)): p.read_text() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def templated(files: Mapping[str, str], only: Optional[set[str]] = None) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    """Every release's chart objects (of the releases in `only`, when given), and the releases whose
-    chart is not in the charts folder."""
-    out, missing = {}, []
-    for release in charts.releases(files):
-        if only is not None and release.release not in only:
-            continue
-        try:
-            out[release.release] = charts.template(release)
-        except charts.ChartMissingError:
-            missing.append(f"{release.release} ({release.folder})")
-    return out, missing
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("before", type=Path)
@@ -245,9 +231,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             for p in set(before) | set(after)
             if p.startswith("helm/") and before.get(p) != after.get(p)
         }
-        (old, missing_old), (new, missing_new) = templated(before, changed), templated(after, changed)
+        (old, missing_old), (new, missing_new) = charts.render_all(before, only=changed), charts.render_all(after, only=changed)
         objects = (old, new)
-        for missing in sorted(set(missing_old) | set(missing_new)):
+        for missing in sorted({f"{r.release} ({r.folder})" for r in missing_old + missing_new}):
             print(f"changes: chart of {missing} not in {charts.CHARTS_DIR}: its objects are not classified", file=sys.stderr)
     changes = classify(before, after, objects)
     print(summary(changes))

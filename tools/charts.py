@@ -27,6 +27,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools import engines  # noqa: E402
+from tools.render import CLUSTER_SCOPED, dump_yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHARTS_DIR = Path(os.environ.get("CHARTS_DIR", ROOT.parent / "shared" / "charts"))
@@ -133,49 +134,39 @@ def template(release: Release, charts: Path = CHARTS_DIR, include_crds: bool = T
     for doc in yaml.safe_load_all(proc.stdout):
         if not isinstance(doc, dict) or "kind" not in doc:
             continue
-        if doc["kind"] != "CustomResourceDefinition" and not _cluster_scoped(doc["kind"]):
+        if doc["kind"] not in CLUSTER_SCOPED:
             doc.setdefault("metadata", {}).setdefault("namespace", release.namespace)
         objects.append(doc)
     return objects
 
 
-_CLUSTER_KINDS = {
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass", "PriorityClass",
-    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService", "PersistentVolume", "CSIDriver",
-    "IngressClass", "RuntimeClass",
-}  # fmt: skip
-
-
-def _cluster_scoped(kind: str) -> bool:
-    return kind in _CLUSTER_KINDS
-
-
 def object_key(obj: Mapping[str, Any]) -> str:
     """`<namespace or _cluster>/<Kind>/<name>`: the same key the offline render's k8s/ layout uses."""
     meta = obj.get("metadata") or {}
-    namespace = (
-        "_cluster" if _cluster_scoped(obj["kind"]) or obj["kind"] == "CustomResourceDefinition" else meta.get("namespace", "default")
-    )
+    namespace = "_cluster" if obj["kind"] in CLUSTER_SCOPED else meta.get("namespace", "default")
     return f"{namespace}/{obj['kind']}/{meta.get('name')}"
 
 
-def render_all(files: Mapping[str, str], charts: Path = CHARTS_DIR, skip: Iterable[str] = ()) -> dict[str, list[dict[str, Any]]]:
-    """Every release's objects by release name; a release whose chart is missing raises ChartMissingError
-    unless its chart name is in `skip`."""
+def render_all(
+    files: Mapping[str, str], charts: Path = CHARTS_DIR, only: Optional[Iterable[str]] = None
+) -> tuple[dict[str, list[dict[str, Any]]], list[Release]]:
+    """Every release's objects by release name (of the releases named in `only`, when given), and the
+    releases whose chart is not in the charts folder; each caller decides which of those it accepts."""
+    wanted = None if only is None else set(only)
     out: dict[str, list[dict[str, Any]]] = {}
+    missing = []
     for release in releases(files):
+        if wanted is not None and release.release not in wanted:
+            continue
         try:
             out[release.release] = template(release, charts)
         except ChartMissingError:
-            if release.chart not in set(skip):
-                raise
-    return out
+            missing.append(release)
+    return out, missing
 
 
 def write(objects: Mapping[str, list[dict[str, Any]]], out: Path) -> int:
     """`<release>/<namespace>/<Kind>/<name>.yaml`, sorted keys: the layout `make diff` compares."""
-    from tools.render import dump_yaml
-
     count = 0
     for release, docs in objects.items():
         for obj in docs:
@@ -188,8 +179,6 @@ def write(objects: Mapping[str, list[dict[str, Any]]], out: Path) -> int:
 
 def files_for(objects: Mapping[str, list[dict[str, Any]]]) -> dict[str, str]:
     """The same layout as `write`, in memory: path -> text."""
-    from tools.render import dump_yaml
-
     return {f"charts/{release}/{object_key(obj)}.yaml": dump_yaml(obj) for release, docs in objects.items() for obj in docs}
 
 
@@ -200,7 +189,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--stack", required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    objects = render_all(render(run_stack(args.stack)), skip=("cost-analyzer",))
+    objects, missing = render_all(render(run_stack(args.stack)))
+    for release in missing:
+        print(f"charts: {release.folder} not in {CHARTS_DIR}: release {release.release} not rendered", file=sys.stderr)
     print(f"wrote {write(objects, args.out)} chart-rendered objects to {args.out}")
     return 0
 

@@ -56,6 +56,11 @@ CLUSTER_SCOPED = {
     "PriorityClass",
     "MutatingWebhookConfiguration",
     "ValidatingWebhookConfiguration",
+    "APIService",
+    "PersistentVolume",
+    "CSIDriver",
+    "IngressClass",
+    "RuntimeClass",
 }
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"

@@ -17,6 +17,7 @@ from components.conventions import REDACTED, SECRET_CONFIG_KEYS
 from tests.charts.helm import require_charts
 from tests.stackfixtures import fixture_values, to_pulumi_config
 from tools import changes as classifier
+from tools import charts as chart_tool
 from tools.mockrun import run_program
 from tools.render import render
 
@@ -46,13 +47,13 @@ def _files(stack: str, values: dict[str, Any]) -> dict[str, str]:
 @functools.cache
 def _release(text: str) -> list[dict[str, Any]]:
     """One release's chart objects, by its rendered `helm/<release>.yaml` (the same text renders the same objects)."""
-    objects, _ = classifier.templated({"helm/release.yaml": text})
+    objects, _ = chart_tool.render_all({"helm/release.yaml": text})
     return next(iter(objects.values()), [])
 
 
-def _templated(files_json: str) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+def _templated(files_json: str) -> dict[str, list[dict[str, Any]]]:
     files = json.loads(files_json)
-    return {yaml.safe_load(text)["release"]: _release(text) for path, text in files.items() if path.startswith("helm/")}, []
+    return {yaml.safe_load(text)["release"]: _release(text) for path, text in files.items() if path.startswith("helm/")}
 
 
 def apply(stack: str, edit: Edit, charts: bool = True) -> Outcome:
@@ -64,5 +65,5 @@ def apply(stack: str, edit: Edit, charts: bool = True) -> Outcome:
     objects = None
     if charts:
         require_charts()
-        objects = (_templated(json.dumps(before, sort_keys=True))[0], _templated(json.dumps(after, sort_keys=True))[0])
+        objects = (_templated(json.dumps(before, sort_keys=True)), _templated(json.dumps(after, sort_keys=True)))
     return Outcome(classifier.classify(before, after, objects))

@@ -93,7 +93,7 @@ def test_growing_lokis_volumes_in_place_would_be_refused():
     options = json.loads(after["options.json"])
     options["kubernetes:helm.sh/v3:Release::loki-release"].pop("replaceOnChanges")
     after["options.json"] = json.dumps(options)
-    objects = (_templated(json.dumps(before, sort_keys=True))[0], _templated(json.dumps(after, sort_keys=True))[0])
+    objects = (_templated(json.dumps(before, sort_keys=True)), _templated(json.dumps(after, sort_keys=True)))
     refused = {c.key: c.reason for c in classifier.classify(before, after, objects) if c.verdict == "refused"}
     assert "chart loki: logging/StatefulSet/loki-ingester" in refused
     assert "spec.volumeClaimTemplates" in refused["chart loki: logging/StatefulSet/loki-ingester"]

@@ -104,7 +104,7 @@ def rendered_values(name: str, **overrides: Any) -> Rendered:
 
 
 def _template(stack: str, files: dict[str, str]) -> Rendered:
-    found = charts.releases(files)
-    releases = charts.render_all(files, skip=UNAVAILABLE)
-    missing = {r.release: charts.missing_subcharts(charts.chart_dir(r)) for r in found if r.release in releases}
+    releases, unrendered = charts.render_all(files)
+    assert {r.chart for r in unrendered} <= set(UNAVAILABLE), [r.folder for r in unrendered]
+    missing = {r.release: charts.missing_subcharts(charts.chart_dir(r)) for r in charts.releases(files) if r.release in releases}
     return Rendered(stack, files, releases, {k: v for k, v in missing.items() if v})
