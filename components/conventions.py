@@ -71,6 +71,9 @@ SECRET_CONFIG_KEYS: Final[dict[str, str]] = {
 # The per-service metric contract: the only labels a service's series may keep.
 DEFAULT_REQUESTS_METRIC: Final = "http_requests_total"
 DEFAULT_DURATION_METRIC: Final = "http_request_duration_seconds"
+# The duration histogram's bucket bounds as the service-contract package exposes them
+# (instrumentation/src/service_contract/contract.py BUCKETS; a test keeps the two equal).
+DEFAULT_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 DEFAULT_ALLOWED_LABELS: Final = ("method", "path", "status", "service", "version")
 # Labels that are never allowed whatever the config says: each makes one series per user/request.
 FORBIDDEN_LABELS: Final = ("user_id", "trace_id", "request_id", "session_id", "timestamp", "raw_path", "url")
@@ -100,6 +103,12 @@ LATENCY_QUANTILES: Final = (0.5, 0.95, 0.99)
 # The 10m/2m pair pages a sustained 20% error burst on a 99.5% objective within 5 minutes (1h/5m
 # alone needs 21); a 2-minute blip reaches at most 2/10 of its rate over 10m and never pages. The
 # short window already debounces, so the page has no `for`. docs/alerting.md tabulates the times.
+# A page stays firing this long after its condition stops holding: one incident is one page. Without
+# it a steady error rate just over the threshold paged 6 times in 40 minutes as the short window
+# dipped, and a 2-minute outage paged twice (the catch-all fired after the page, its inhibitor, had
+# resolved); with it the page outlasts the catch-all and ServiceDown's `for` after every pod crashed.
+# The price: a page resolves this much later after recovery (docs/alerting.md).
+PAGE_KEEP_FIRING_FOR: Final = "10m"
 SLO_WINDOWS: Final = ("2m", "5m", "10m", "30m", "1h", "2h", "6h", "1d", "3d")
 Severity = Literal["critical", "warning", "info"]
 BURN_RATE_ALERTS: Final[tuple[tuple[str, Severity, str, tuple[tuple[float, str, str], ...]], ...]] = (
@@ -123,6 +132,9 @@ BURN_RATE_ALERTS: Final[tuple[tuple[str, Severity, str, tuple[tuple[float, str, 
 # records); tools/rulebench measures the equality and the cost on the server.
 SLO_TILES: Final = (("30m", "1h"), ("1h", "2h"), ("2h", "6h"), ("6h", "1d"), ("1d", "3d"))
 SLO_RULE_INTERVAL: Final = "30s"
+# The page's short windows are read raw, but recorded as events first like the 30m base: the ratio
+# and the page's traffic gate then read the request counter once per window, not three times.
+SLO_EVENT_WINDOWS: Final = ("5m", "10m")
 SloPart = Literal["bad", "total"]
 # The recorded events of every SLO and part are one metric per window, told apart by these labels,
 # so one rule builds all four series of a window: a rule's cost is mostly its lookups, not their series.

@@ -22,10 +22,11 @@ def require(tool: str) -> str:
 
 
 def check_rules(groups: list[dict[str, Any]]) -> subprocess.CompletedProcess:
+    """`promtool check rules --lint-fatal`: a duplicate rule or another lint finding fails like a syntax error."""
     with tempfile.TemporaryDirectory() as tmp:
         rules = Path(tmp) / "rules.yaml"
         rules.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
-        return subprocess.run([require("promtool"), "check", "rules", str(rules)], capture_output=True, text=True)
+        return subprocess.run([require("promtool"), "check", "rules", "--lint-fatal", str(rules)], capture_output=True, text=True)
 
 
 def test_rules(groups: list[dict[str, Any]], tests: list[dict[str, Any]], evaluation_interval: str = "1m") -> subprocess.CompletedProcess:

@@ -14,7 +14,9 @@ grid of half a step (INPUT_INTERVAL), every other point missing.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from typing import Literal
 
 from components.lib import promql as q
 
@@ -23,17 +25,39 @@ STEP_S = 30
 INPUT_INTERVAL = f"{STEP_S // 2}s"
 
 
+# The service's scrape targets during a phase: scraped (`up` 1), every pod crashed but still a target
+# (`up` 0: a failed scrape marks the pod's series stale), or every target gone (pods deleted or
+# evicted: `up` itself goes stale). Pods that come back are new processes: counters from zero, and the
+# `status="500"` series again only at their first error.
+Targets = Literal["up", "down", "gone"]
+
+
 @dataclass(frozen=True)
 class Phase:
     minutes: float
     rpm: float
     error_ratio: float = 0.0
     slow_ratio: float = 0.0
+    targets: Targets = "up"
 
 
-def _values(samples: list[float | None]) -> str:
-    """Each scrape's value on the half-step grid: nothing at the evaluation instants, the scrape between them."""
-    return " ".join(f"_ {'_' if v is None else f'{v:g}'}" for v in samples)
+def noisy(minutes: float, rpm: float, error_ratio: float, seed: int) -> list[Phase]:
+    """A steady error ratio as real traffic has it: each scrape interval's requests and errors drawn
+    (Poisson arrivals, each failing independently), so the short windows wander around the mean."""
+    rng = random.Random(seed)
+    phases = []
+    for _ in range(round(minutes * 60 / STEP_S)):
+        mean = rpm * STEP_S / 60
+        n = max(0, round(rng.gauss(mean, mean**0.5)))
+        errors = sum(rng.random() < error_ratio for _ in range(n))
+        phases.append(Phase(STEP_S / 60, n * 60 / STEP_S, error_ratio=errors / n if n else 0.0))
+    return phases
+
+
+def _values(samples: list[float | str | None]) -> str:
+    """Each scrape's value on the half-step grid: nothing at the evaluation instants, the scrape between
+    them (`stale` is a staleness marker, None no sample)."""
+    return " ".join(f"_ {'_' if v is None else (v if isinstance(v, str) else f'{v:g}')}" for v in samples)
 
 
 def series(
@@ -42,17 +66,33 @@ def series(
     latency_seconds: float = 0.5,
     requests_metric: str = "http_requests_total",
     duration_metric: str = "http_request_duration_seconds",
+    up_labels: str | None = None,
 ) -> list[dict[str, str]]:
-    """promtool `input_series` for these phases, at INPUT_INTERVAL; `labels` is the inner label list of every series."""
-    ok: list[float | None] = []
-    errors: list[float | None] = []
-    fast: list[float | None] = []
-    total: list[float | None] = []
+    """promtool `input_series` for these phases, at INPUT_INTERVAL; `labels` is the inner label list of
+    every series, `up_labels` (when given) that of the target's `up` series."""
+    ok: list[float | str | None] = []
+    errors: list[float | str | None] = []
+    fast: list[float | str | None] = []
+    total: list[float | str | None] = []
+    up: list[float | str | None] = []
     n_ok = n_err = n_fast = n_total = 0.0
     seen_error = False
+    previous: Targets = "up"
     for phase in phases:
         per_step = phase.rpm * STEP_S / 60
         for _ in range(round(phase.minutes * 60 / STEP_S)):
+            if phase.targets != "up":
+                # The first failed scrape writes stale markers; then there is nothing.
+                mark: str | None = "stale" if previous == "up" else None
+                for values in (ok, errors, fast, total):
+                    values.append(mark if values is not errors or seen_error else None)
+                up.append(0 if phase.targets == "down" else ("stale" if previous != "gone" else None))
+                previous = phase.targets
+                continue
+            if previous != "up":  # a new pod: its counters start from zero
+                n_ok = n_err = n_fast = n_total = 0.0
+                seen_error = False
+            previous = "up"
             n_total += per_step
             n_err += per_step * phase.error_ratio
             n_ok += per_step * (1 - phase.error_ratio)
@@ -62,14 +102,18 @@ def series(
             errors.append(n_err if seen_error else None)
             fast.append(n_fast)
             total.append(n_total)
+            up.append(1)
     bucket = f"{duration_metric}_bucket"
-    return [
+    out = [
         {"series": f'{requests_metric}{{{labels}, status="200"}}', "values": _values(ok)},
         {"series": f'{requests_metric}{{{labels}, status="500"}}', "values": _values(errors)},
         {"series": f'{bucket}{{{labels}, le="{q.le(latency_seconds)}"}}', "values": _values(fast)},
         {"series": f'{bucket}{{{labels}, le="+Inf"}}', "values": _values(total)},
         {"series": f"{duration_metric}_count{{{labels}}}", "values": _values(total)},
     ]
+    if up_labels is not None:
+        out.append({"series": f"up{{{up_labels}}}", "values": _values(up)})
+    return out
 
 
 def minutes(phases: list[Phase]) -> float:

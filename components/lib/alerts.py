@@ -19,12 +19,14 @@ class AlertRule(BaseModel):
     summary: str = Field(description="One-line summary (may use $labels).")
     description: str = Field(description="What is wrong and where (may use $labels and $value).")
     labels: dict[str, str] = Field(default_factory=dict, description="Labels besides severity.")
+    keep_firing_for: str = Field("", description="How long it keeps firing once the condition stops holding ('' resolves at once).")
 
     def to_rule(self, runbook_base_url: str) -> dict[str, Any]:
         return {
             "alert": self.alert,
             "expr": self.expr,
             "for": self.for_,
+            **({"keep_firing_for": self.keep_firing_for} if self.keep_firing_for else {}),
             "labels": {"severity": self.severity, **self.labels},
             "annotations": {
                 "summary": self.summary,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pydantic import Field, field_validator
 
-from ..conventions import DEFAULT_ALLOWED_LABELS, DEFAULT_DURATION_METRIC, DEFAULT_REQUESTS_METRIC, FORBIDDEN_LABELS
+from ..conventions import DEFAULT_ALLOWED_LABELS, DEFAULT_BUCKETS, DEFAULT_DURATION_METRIC, DEFAULT_REQUESTS_METRIC, FORBIDDEN_LABELS
 from . import promql
 from .types import LABEL_NAME_RE, METRIC_NAME_RE, Model
 
@@ -19,6 +21,22 @@ class MetricContract(Model):
     histogram_buckets: int = Field(
         13, ge=1, le=100, description="Buckets of the duration histogram, +Inf excluded (the service-contract package has 13)."
     )
+    buckets: Optional[list[float]] = Field(
+        None,
+        description="Upper bounds of the duration histogram's buckets, +Inf excluded, when they are not the service-contract "
+        "package's (0.005 to 10 s); slo.latencySeconds must be one of them.",
+    )
+
+    @field_validator("buckets")
+    @classmethod
+    def _buckets(cls, value: Optional[list[float]]) -> Optional[list[float]]:
+        if value is not None and (not value or any(b <= 0 for b in value) or sorted(set(value)) != value):
+            raise ValueError("must be increasing positive bucket bounds in seconds, e.g. [0.1, 0.25, 0.5, 1]")
+        return value
+
+    @property
+    def bucket_bounds(self) -> tuple[float, ...]:
+        return tuple(self.buckets) if self.buckets is not None else DEFAULT_BUCKETS
 
     @field_validator("requests_metric", "duration_metric")
     @classmethod
@@ -47,7 +65,8 @@ class MetricContract(Model):
 
         One pod runs one version, so versions do not multiply a target's samples.
         """
-        per_series_set = 1 + self.histogram_buckets + 1 + 2
+        count = len(self.buckets) if self.buckets is not None else self.histogram_buckets
+        per_series_set = 1 + count + 1 + 2
         return self.max_routes * self.max_methods * self.max_statuses * per_series_set
 
     @property

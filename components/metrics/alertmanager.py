@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..lib.promql import duration
+from ..lib.types import duration_seconds
 from .config import AlertingConfig
 
 RECEIVERS_SECRET = "alertmanager-receivers"
@@ -30,12 +32,15 @@ SLACK_CRITICAL, SLACK_WARNING = "slack-critical", "slack-warning"
 # kube-prometheus-stack's alerts about Alertmanager's own deliveries, labelled with `integration`.
 DELIVERY_FAILURES = "AlertmanagerFailedToSendAlerts|AlertmanagerClusterFailedToSendAlerts"
 SLO_PAGES = "Service(Availability|Latency)BudgetBurnFast"
+SLO_TICKETS = "Service(Availability|Latency)BudgetBurnSlow"
 
-# "[FIRING:2] NodeDown: Node a is down (+1 more)": never empty, whatever the group holds.
+# "[FIRING:1] ServiceDown orders/orders-api: orders-api cannot be scraped": never empty, whatever the
+# group holds, and two services of one name in two namespaces never read alike.
 _HEADLINE = (
-    '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] '
-    "{{ .CommonLabels.alertname }}"
-    "{{ with .CommonLabels.service }} {{ . }}{{ end }}"
+    '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}]'
+    "{{ with .CommonLabels.alertname }} {{ . }}{{ end }}"
+    "{{ if .CommonLabels.service }} {{ with .CommonLabels.namespace }}{{ . }}/{{ end }}{{ .CommonLabels.service }}"
+    "{{ else }}{{ with .CommonLabels.namespace }} {{ . }}{{ end }}{{ end }}"
     "{{ with (index .Alerts 0).Annotations.summary }}: {{ . }}{{ end }}"
     "{{ if gt (len .Alerts) 1 }} ({{ len .Alerts }} alerts){{ end }}"
 )
@@ -106,8 +111,10 @@ def _routes(alerting: AlertingConfig) -> list[dict[str, Any]]:
             "receiver": HEARTBEAT_RECEIVER if heartbeat else NULL_RECEIVER,
             "matchers": ['alertname = "Watchdog"'],
             "group_wait": "0s",
+            # Alertmanager sends only at group_interval ticks, and only if repeat_interval has passed
+            # since the last send: equal, a tick a few ms early skips and pings come 1-2 intervals apart.
             "group_interval": alerting.heartbeat.repeat_interval,
-            "repeat_interval": alerting.heartbeat.repeat_interval,
+            "repeat_interval": duration(max(1, int(duration_seconds(alerting.heartbeat.repeat_interval)) // 2)),
         },
         {"receiver": NULL_RECEIVER, "matchers": ['alertname = "InfoInhibitor"']},
     ]
@@ -118,7 +125,11 @@ def _routes(alerting: AlertingConfig) -> list[dict[str, Any]]:
     routes.append({"receiver": NULL_RECEIVER, "matchers": ['severity = "info"']})
     if pagerduty:
         # `continue` so a critical alert pages and also lands in the critical Slack channel.
-        routes.append({"receiver": PAGERDUTY_RECEIVER, "matchers": ['severity = "critical"'], "continue": True})
+        # One service's critical alerts are one PagerDuty incident (its dedup key is the group's):
+        # ServiceDown after the SLO page, or the page of the other SLO, update it instead of paging again.
+        routes.append(
+            {"receiver": PAGERDUTY_RECEIVER, "matchers": ['severity = "critical"'], "group_by": ["namespace", "service"], "continue": True}
+        )
     if slack:
         routes.append({"receiver": SLACK_CRITICAL, "matchers": ['severity = "critical"']})
         routes.append({"receiver": SLACK_WARNING, "matchers": ['severity = "warning"']})
@@ -145,6 +156,12 @@ def alertmanager_config(alerting: AlertingConfig) -> dict[str, Any]:
             "routes": _routes(alerting),
         },
         "inhibit_rules": [
+            {
+                # A service's page says everything its ticket (the slow burn of the same SLO) would.
+                "source_matchers": [f'alertname =~ "{SLO_PAGES}"'],
+                "target_matchers": [f'alertname =~ "{SLO_TICKETS}"'],
+                "equal": ["namespace", "service", "slo"],
+            },
             {
                 # A firing critical silences the warning of the same alert for the same target.
                 "source_matchers": ['severity = "critical"'],

@@ -178,6 +178,10 @@ class AlertThresholds(Model):
     rollout_paused_for: Duration = Field("1h", description="How long a Rollout may wait paused before RolloutPausedTooLong.")
 
 
+# The runbooks of this repository's own home: a fork's alerts must link to where its on-call reads them.
+PLACEHOLDER_RUNBOOK_BASE_URL = "https://github.com/eks-observability/eks-observability/blob/main/docs/runbooks.md"
+
+
 class AlertingConfig(Model):
     group_by: list[str] = Field(default_factory=lambda: ["alertname", "namespace", "service"], description="Alertmanager group_by.")
     group_wait: Duration = Field("30s", description="Alertmanager group_wait.")
@@ -188,7 +192,7 @@ class AlertingConfig(Model):
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig, description="Dead man's switch for the Watchdog alert.")
     thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Platform alert thresholds.")
     runbook_base_url: str = Field(
-        "https://github.com/eks-observability/eks-observability/blob/main/docs/runbooks.md",
+        PLACEHOLDER_RUNBOOK_BASE_URL,
         description="Base URL of the runbooks; each alert links `<base>#<alert-name-lowercase>`.",
     )
 

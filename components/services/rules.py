@@ -12,6 +12,7 @@ from typing import Any
 from ..conventions import (
     ANALYSIS_WINDOW,
     BURN_RATE_ALERTS,
+    PAGE_KEEP_FIRING_FOR,
     PAGE_TRAFFIC_WINDOW,
     RECORD_ERROR_RATE,
     RECORD_ERROR_RATIO,
@@ -21,6 +22,7 @@ from ..conventions import (
     SLO_LABEL,
     SLO_PART_LABEL,
     SLO_RULE_INTERVAL,
+    SLO_EVENT_WINDOWS,
     SLO_TILES,
     SLO_WINDOWS,
     SloPart,
@@ -36,7 +38,12 @@ BY_VERSION = ["namespace", "service", "version"]
 BY_SERVICE = ["namespace", "service"]
 SLOS = ("availability", "latency")
 PARTS: tuple[SloPart, SloPart] = ("bad", "total")
-RECORDED_WINDOWS = (SLO_TILES[0][0], *(window for _, window in SLO_TILES))
+# ServiceDown: a service that had scrape targets this recently and has none now is down, not absent
+# by design; `for` is shorter than PAGE_KEEP_FIRING_FOR so a page held after every pod crashed hands
+# over to it with no gap.
+SERVICE_DOWN_MEMORY = "1h"
+SERVICE_DOWN_FOR = "3m"
+RECORDED_WINDOWS = (*SLO_EVENT_WINDOWS, SLO_TILES[0][0], *(window for _, window in SLO_TILES))
 
 
 def scope(service: ServiceConfig) -> list[str]:
@@ -112,19 +119,19 @@ def _slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
     return q.ratio(bad, total)
 
 
-def _raw_events(service: ServiceConfig, extended: bool) -> list[dict[str, Any]]:
+def _raw_events(service: ServiceConfig, window: str, extended: bool = False) -> list[dict[str, Any]]:
     """Two rules recording every SLO's total, then bad, events between the first and last samples of
-    the base window (SLO_TILES' first; one scrape interval longer when `extended`, as a tile), one
-    series each: rate() is their slope, and a window of W seconds holds W minus one scrape interval
-    of samples. The bad events read the totals just recorded (for availability's zero without a 5xx
-    series; latency's bad is the total less the good), so each raw series set is decoded once."""
+    `window` (one scrape interval longer when `extended`, as a tile), one series each: rate() is
+    their slope, and a window of W seconds holds W minus one scrape interval of samples. The bad
+    events read the totals just recorded (for availability's zero without a 5xx series; latency's
+    bad is the total less the good), so each raw series set is decoded once per window."""
     matchers = scope(service)
     scrape_s = int(duration_seconds(service.scrape_interval))
-    record = record_slo_events(SLO_TILES[0][0], tile=extended)
-    window_s = int(duration_seconds(SLO_TILES[0][0])) + (scrape_s if extended else 0)
+    record = record_slo_events(window, tile=extended)
+    window_s = int(duration_seconds(window)) + (scrape_s if extended else 0)
 
-    def labelled(expr: str, slo: str, part: SloPart) -> str:
-        return q.with_labels(f"(\n{expr}\n)", {SLO_LABEL: slo, SLO_PART_LABEL: part})
+    def labelled(expr: str, slo: str) -> str:
+        return q.with_labels(f"(\n{expr}\n)", {SLO_LABEL: slo})
 
     def total(slo: str) -> str:
         return q.selector(record, [*matchers, q.eq(SLO_LABEL, slo), q.eq(SLO_PART_LABEL, "total")])
@@ -133,7 +140,7 @@ def _raw_events(service: ServiceConfig, extended: bool) -> list[dict[str, Any]]:
     c = service.metrics
 
     def events(series: str) -> str:
-        # The 30m window itself is rate() over 30m, every series scaled alike; a tile of a longer window
+        # A window itself is rate() over it, every series scaled alike; a tile of a longer window
         # counts a series born inside it as that window's rate() does (q.tile_events).
         if not extended:
             return f"{q.sum_by(q.rate(series, q.duration(window_s)), BY_SERVICE)} * {window_s - scrape_s}"
@@ -141,14 +148,19 @@ def _raw_events(service: ServiceConfig, extended: bool) -> list[dict[str, Any]]:
 
     good = events(q.selector(f"{c.duration_metric}_bucket", [*matchers, q.eq("le", q.le(service.slo.latency_seconds))]))
     totals = [
-        labelled(events(requests), "availability", "total"),
-        labelled(events(q.selector(f"{c.duration_metric}_count", matchers)), "latency", "total"),
+        labelled(events(requests), "availability"),
+        labelled(events(q.selector(f"{c.duration_metric}_count", matchers)), "latency"),
     ]
     bad = [
-        labelled(f"{events(errors)}\nor on ({', '.join(BY_SERVICE)})\n{total('availability')} * 0", "availability", "bad"),
-        labelled(f"{total('latency')}\n- ignoring ({SLO_LABEL}, {SLO_PART_LABEL})\n{good}", "latency", "bad"),
+        labelled(f"{events(errors)}\nor on ({', '.join(BY_SERVICE)})\n{total('availability')} * 0", "availability"),
+        labelled(f"{total('latency')}\n- ignoring ({SLO_LABEL}, {SLO_PART_LABEL})\n{good}", "latency"),
     ]
-    return [{"record": record, "expr": "\nor\n".join(totals)}, {"record": record, "expr": "\nor\n".join(bad)}]
+    # The part is each rule's own label: two rules recording one metric with the same labels are a
+    # duplicate to `promtool check rules --lint-fatal`, and the rule label overrides what the `or` carries.
+    return [
+        {"record": record, "expr": "\nor\n".join(totals), "labels": {SLO_PART_LABEL: "total"}},
+        {"record": record, "expr": "\nor\n".join(bad), "labels": {SLO_PART_LABEL: "bad"}},
+    ]
 
 
 def _tiled(service: ServiceConfig, tile: str, window: str, extended: bool) -> str:
@@ -170,11 +182,20 @@ def _tiled(service: ServiceConfig, tile: str, window: str, extended: bool) -> st
     return "\n+ ".join(at(k) for k in range(tiles))
 
 
+def _page_traffic(service: ServiceConfig) -> str:
+    """Requests per second over PAGE_TRAFFIC_WINDOW, from its recorded events: events over the
+    samples' span, which is the window less one scrape interval, is what rate() reads."""
+    span_s = int(duration_seconds(PAGE_TRAFFIC_WINDOW) - duration_seconds(service.scrape_interval))
+    total = q.selector(record_slo_events(PAGE_TRAFFIC_WINDOW), [*scope(service), q.eq(SLO_LABEL, "availability"), q.eq(SLO_PART_LABEL, "total")])
+    return f"{q.sum_by(total, BY_SERVICE)} / {span_s}"
+
+
 def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     """SLO events per window (the first of SLO_TILES raw, longer ones tiled from it), the error ratio
     of each SLI per window (availability: 5xx share; latency: share slower than the objective), and
     the request rate that gates the page."""
-    rules = _raw_events(service, extended=False) + _raw_events(service, extended=True)
+    rules = [rule for window in SLO_EVENT_WINDOWS for rule in _raw_events(service, window)]
+    rules += _raw_events(service, SLO_TILES[0][0]) + _raw_events(service, SLO_TILES[0][0], extended=True)
     for index, (tile, window) in enumerate(SLO_TILES):
         rules.append({"record": record_slo_events(window), "expr": _tiled(service, tile, window, extended=False)})
         if index + 1 < len(SLO_TILES):  # a tile of the next window
@@ -182,12 +203,11 @@ def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     for window in SLO_WINDOWS:
         for slo in SLOS:
             rules.append({"record": record_slo_errors(slo, window), "expr": _slo_ratio(service, slo, window)})
-    requests, _ = _requests(service)
-    rules.append({"record": RECORD_SLO_REQUESTS, "expr": q.sum_by(q.rate(requests, PAGE_TRAFFIC_WINDOW), BY_SERVICE)})
+    rules.append({"record": RECORD_SLO_REQUESTS, "expr": _page_traffic(service)})
     return rules
 
 
-def _burn(service: ServiceConfig, slo: str, budget: float, severity: str, pairs: tuple[tuple[float, str, str], ...]) -> str:
+def _burn(service: ServiceConfig, alert: str, slo: str, budget: float, severity: str, pairs: tuple[tuple[float, str, str], ...]) -> str:
     matchers = scope(service)
     conditions = [
         f"({q.selector(record_slo_errors(slo, long), matchers)} > {factor * budget:.6g}\n"
@@ -197,8 +217,16 @@ def _burn(service: ServiceConfig, slo: str, budget: float, severity: str, pairs:
     expr = "\nor\n".join(conditions)
     if severity != "critical":
         return expr
+    # The traffic floor decides whether a page starts, never that it ends: clients back off during an
+    # outage (600 to 4 requests a minute), and a page resolved by the floor while every request fails
+    # is a silent outage. So a page that is firing (its own ALERTS series) passes the floor.
     per_minute = service.slo.page_min_requests_per_minute
-    return f"(\n{expr}\n)\nand on (namespace, service)\n{q.selector(RECORD_SLO_REQUESTS, matchers)} * 60 >= {per_minute:g}"
+    firing = q.selector("ALERTS", [q.eq("alertname", alert), q.eq("alertstate", "firing"), *matchers])
+    return (
+        f"(\n{expr}\n)\nand on (namespace, service)\n(\n"
+        f"{q.selector(RECORD_SLO_REQUESTS, matchers)} * 60 >= {per_minute:g}\n"
+        f"or on (namespace, service)\ngroup by (namespace, service) ({firing})\n)"
+    )
 
 
 def slo_alerts(service: ServiceConfig) -> list[AlertRule]:
@@ -212,15 +240,18 @@ def slo_alerts(service: ServiceConfig) -> list[AlertRule]:
         for speed, severity, hold, pairs in BURN_RATE_ALERTS:
             windows = " or ".join(f"{long}/{short} at {factor:g}x" for factor, long, short in pairs)
             gate = (
-                f" Pages only with at least {service.slo.page_min_requests_per_minute:g} requests a minute."
+                f" Starts paging only with at least {service.slo.page_min_requests_per_minute:g} requests a minute; once "
+                f"paging, it holds while the burn lasts, and {PAGE_KEEP_FIRING_FOR} after."
                 if severity == "critical"
                 else ""
             )
+            alert = f"Service{title}BudgetBurn{speed}"
             alerts.append(
                 AlertRule(
-                    alert=f"Service{title}BudgetBurn{speed}",
-                    expr=_burn(service, slo, budget, severity, pairs),
+                    alert=alert,
+                    expr=_burn(service, alert, slo, budget, severity, pairs),
                     for_=hold,
+                    keep_firing_for=PAGE_KEEP_FIRING_FOR if severity == "critical" else "",
                     severity=severity,
                     summary=f"{{{{ $labels.service }}}} is burning its {slo} error budget ({speed.lower()})",
                     description=f"{{{{ $labels.service }}}} in {{{{ $labels.namespace }}}} burns the {slo} budget "
@@ -233,16 +264,20 @@ def slo_alerts(service: ServiceConfig) -> list[AlertRule]:
 
 def health_alerts(service: ServiceConfig) -> list[AlertRule]:
     """Burn-rate alerts are silent without data: say so when the service cannot be scraped at all."""
-    up = q.selector("up", scope(service))
+    matchers = scope(service)
+    up = q.selector("up", matchers)
     return [
         AlertRule(
             alert="ServiceDown",
-            expr=f"sum by (namespace, service) ({up}) == 0",
-            for_="5m",
+            # Every target failing, or every target gone (all pods crashed or evicted: no `up` at all,
+            # so the sum is empty) after there were some within SERVICE_DOWN_MEMORY.
+            expr=f"sum by (namespace, service) ({up}) == 0\n"
+            f"or\n(absent({up}) and on () count(present_over_time({up}[{SERVICE_DOWN_MEMORY}])) > 0)",
+            for_=SERVICE_DOWN_FOR,
             severity="critical",
             summary="{{ $labels.service }} cannot be scraped on any pod",
-            description="Every target of {{ $labels.service }} in {{ $labels.namespace }} has been down for 5m: "
-            "its SLO alerts and canary analysis see no data.",
+            description=f"Every target of {{{{ $labels.service }}}} in {{{{ $labels.namespace }}}} has been down or gone for "
+            f"{SERVICE_DOWN_FOR} (it had targets within {SERVICE_DOWN_MEMORY}): its SLO alerts and canary analysis see no data.",
         ),
         AlertRule(
             alert="ServiceMetricsAbsent",
@@ -286,6 +321,12 @@ def budget_alerts(service: ServiceConfig) -> list[AlertRule]:
             "or raw paths as labels; raise services[].metrics.maxRoutes only for real new routes.",
         )
     ]
+
+
+def service_alert_names() -> list[str]:
+    """Every alert name the platform gives each service (the same for all services)."""
+    example = ServiceConfig(name="example", namespace="example", port=8080, image="example:1", version="1")
+    return [a.alert for a in slo_alerts(example) + health_alerts(example) + budget_alerts(example)]
 
 
 def service_rule_groups(service: ServiceConfig, runbook_base_url: str) -> list[dict[str, Any]]:

@@ -6,7 +6,10 @@ import json
 
 from ..conventions import PROJECT
 from ..lib.types import byte_size_bytes, quantity_bytes
+from ..metrics.config import PLACEHOLDER_RUNBOOK_BASE_URL
+from ..metrics.rules import all_alert_rules
 from ..services.canary import real_share
+from ..services.rules import service_alert_names
 from .config import StackConfig
 
 # In prod the first canary step must send the canary less traffic than stable, with room to spare.
@@ -43,6 +46,7 @@ def cross_checks(config: StackConfig) -> list[str]:
                 f"({', '.join(sorted(platform))}) are not for services: use the team's own namespace."
             )
     issues += _canary_shares(config)
+    issues += _alerting(config)
     if config.services and not config.argo_rollouts.enabled:
         issues.append(f"{PROJECT}:argoRollouts.enabled: got false; services need the Argo Rollouts controller for their canaries.")
     if config.services and not config.prometheus_stack.enabled:
@@ -69,6 +73,43 @@ def cross_checks(config: StackConfig) -> list[str]:
         )
     if config.fluent_bit.send_to_loki and config.fluent_bit.enabled and not config.loki.enabled:
         issues.append(f"{PROJECT}:fluentBit.sendToLoki: got true, but loki.enabled is false; disable one or enable Loki.")
+    return issues
+
+
+# Alerts the chart and the routing name: a team alert of the same name would be routed, inhibited
+# and silenced as the platform's.
+CHART_ALERTS_ROUTED = ("Watchdog", "InfoInhibitor")
+
+
+def _alerting(config: StackConfig) -> list[str]:
+    """Config that Prometheus and Alertmanager accept but that silently disables an alert."""
+    issues = []
+    if config.prod and config.alerting.runbook_base_url == PLACEHOLDER_RUNBOOK_BASE_URL:
+        issues.append(
+            f"{PROJECT}:alerting.runbookBaseUrl: got the placeholder {json.dumps(PLACEHOLDER_RUNBOOK_BASE_URL)}; every prod alert "
+            "links to it. Set it to where your on-call reads docs/runbooks.md (your fork or wiki page)."
+        )
+    if config.prod and config.prometheus_stack.enabled and not config.alerting.heartbeat.enabled:
+        issues.append(
+            f"{PROJECT}:alerting.heartbeat.enabled: got false; a prod stack must page when alerting itself dies. Enable it and set "
+            "the dead man's switch's ping URL: `pulumi config set --secret heartbeatUrl <url>` (CI: HEARTBEAT_URL)."
+        )
+    platform = sorted({rule.alert for rule in all_alert_rules(config.alerting)} | set(service_alert_names()) | set(CHART_ALERTS_ROUTED))
+    for index, service in enumerate(config.services):
+        bounds = service.metrics.bucket_bounds
+        if service.slo.latency_seconds not in bounds:
+            issues.append(
+                f"{PROJECT}:services[{index}].slo.latencySeconds: got {service.slo.latency_seconds:g}; the latency SLO reads the "
+                f"duration histogram's bucket at that bound and no series has it, so its alerts could never fire. Use one of the "
+                f"buckets: {', '.join(f'{b:g}' for b in bounds)} (or declare the service's own in metrics.buckets)."
+            )
+        for j, alert in enumerate(service.alerts):
+            if alert.name in platform:
+                issues.append(
+                    f"{PROJECT}:services[{index}].alerts[{j}].name: got {json.dumps(alert.name)}; the platform already has an alert "
+                    "of that name, and routing, inhibition and silences would treat both as one. Choose another name "
+                    f"(taken: {', '.join(platform)})."
+                )
     return issues
 
 

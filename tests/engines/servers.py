@@ -93,6 +93,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any
+    received_at: float = 0.0  # time.monotonic() on arrival
 
 
 @dataclass
@@ -135,7 +136,7 @@ def webhook_sink() -> Iterator[WebhookSink]:
             except json.JSONDecodeError:
                 body = raw.decode(errors="replace")
             with sink.lock:
-                sink.received.append(Request(urllib.parse.urlparse(self.path).path, dict(self.headers), body))
+                sink.received.append(Request(urllib.parse.urlparse(self.path).path, dict(self.headers), body, time.monotonic()))
             status, content_type, answer = reply_of(self.path)
             self.send_response(status)
             self.send_header("Content-Type", content_type)

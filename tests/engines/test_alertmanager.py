@@ -21,6 +21,8 @@ def _now(offset_s: float = 0) -> str:
 
 
 def _alert(name: str, severity: str, summary: str, ends_in: float = 300, **labels: str) -> dict[str, Any]:
+    """An alert of service `checkout` in namespace `engines` unless the labels say otherwise. Each test
+    names its own service where it pages: one service's critical alerts are one PagerDuty group."""
     return {
         "labels": {"alertname": name, "severity": severity, "namespace": "engines", "service": "checkout", **labels},
         "annotations": {"summary": summary, "description": f"{summary}.", "runbook_url": "https://runbooks.example.com#x"},
@@ -43,9 +45,9 @@ def _slack(stack: Stack, channel: str, name: str) -> list[Request]:
 
 def test_critical_pages_and_reaches_the_critical_channel_only(stack: Stack):
     name = f"EngineCritical{next(_ids)}"
-    _send(stack, _alert(name, "critical", "Checkout is down"))
+    _send(stack, _alert(name, "critical", "Checkout is down", service=name.lower()))
     (page, *_) = wait_for(lambda: _pages(stack, name), 20, "the page")
-    assert page.body["payload"]["summary"] == f"[FIRING:1] {name} checkout: Checkout is down"
+    assert page.body["payload"]["summary"] == f"[FIRING:1] {name} engines/{name.lower()}: Checkout is down"
     assert page.body["payload"]["severity"] == "critical"
     wait_for(lambda: _slack(stack, "critical", name), 20, "the critical Slack message")
     assert _slack(stack, "warning", name) == []
@@ -60,9 +62,11 @@ def test_warning_reaches_only_the_warning_channel(stack: Stack):
 
 def test_a_critical_inhibits_the_warning_of_the_same_alert(stack: Stack):
     name, other = f"EngineInhibited{next(_ids)}", f"EngineNotInhibited{next(_ids)}"
-    _send(stack, _alert(name, "critical", "Checkout errors: critical"))
+    _send(stack, _alert(name, "critical", "Checkout errors: critical", service=name.lower()))
     wait_for(lambda: _pages(stack, name), 20, "the critical page")
-    _send(stack, _alert(name, "warning", "Checkout errors: warning"), _alert(other, "warning", "Another warning"))
+    _send(
+        stack, _alert(name, "warning", "Checkout errors: warning", service=name.lower()), _alert(other, "warning", "Another warning")
+    )
     # The warning of another alert arrives; by then the inhibited one would have been sent too.
     wait_for(lambda: _slack(stack, "warning", other), 20, "the other warning")
     assert _slack(stack, "warning", name) == []
@@ -70,9 +74,9 @@ def test_a_critical_inhibits_the_warning_of_the_same_alert(stack: Stack):
 
 def test_resolved_notifications_arrive(stack: Stack):
     name = f"EngineResolved{next(_ids)}"
-    _send(stack, _alert(name, "critical", "Checkout is down"))
+    _send(stack, _alert(name, "critical", "Checkout is down", service=name.lower()))
     wait_for(lambda: _pages(stack, name), 20, "the page")
-    _send(stack, _alert(name, "critical", "Checkout is down", ends_in=-0.5))
+    _send(stack, _alert(name, "critical", "Checkout is down", ends_in=-0.5, service=name.lower()))
     resolved = wait_for(lambda: [r for r in _pages(stack, name) if r.body["event_action"] == "resolve"], 20, "the resolve event")
     assert resolved[0].body["payload"]["summary"].startswith(f"[RESOLVED] {name}")
     wait_for(
@@ -87,18 +91,57 @@ def test_a_two_alert_group_renders_a_non_empty_pagerduty_summary(stack: Stack):
     name = f"EngineNodeDown{next(_ids)}"
     _send(
         stack,
-        _alert(name, "critical", "Node a is down", instance="10.0.0.1:9100"),
-        _alert(name, "critical", "Node b is down", instance="10.0.0.2:9100"),
+        _alert(name, "critical", "Node a is down", instance="10.0.0.1:9100", service=name.lower()),
+        _alert(name, "critical", "Node b is down", instance="10.0.0.2:9100", service=name.lower()),
     )
     grouped = wait_for(lambda: [r for r in _pages(stack, name) if "(2 alerts)" in r.body["payload"]["summary"]], 20, "the grouped page")
     summary = grouped[0].body["payload"]["summary"]
-    assert summary.startswith(f"[FIRING:2] {name} checkout: Node ") and summary.endswith("(2 alerts)")
+    assert summary.startswith(f"[FIRING:2] {name} engines/{name.lower()}: Node ") and summary.endswith("(2 alerts)")
 
 
 def test_the_watchdog_keeps_pinging_the_heartbeat(stack: Stack):
     """The ping URL is read from the mounted secret (`url_file`) and the credentials from theirs."""
     _send(stack, {**_alert("Watchdog", "none", "Alerting pipeline is alive"), "labels": {"alertname": "Watchdog", "severity": "none"}})
-    pings = wait_for(lambda: len(stack.sink.at(HEARTBEAT_PATH)) >= 2 and stack.sink.at(HEARTBEAT_PATH), 30, "two heartbeat pings")
+    pings = wait_for(lambda: len(stack.sink.at(HEARTBEAT_PATH)) >= 5 and stack.sink.at(HEARTBEAT_PATH), 30, "five heartbeat pings")
+    # Every repeatInterval (2s here), not every one or two: a dead man's switch set to expect a ping a
+    # minute would otherwise see two-minute gaps.
+    gaps = [b.received_at - a.received_at for a, b in zip(pings, pings[1:])]
+    assert max(gaps) < 2 * 1.25, gaps
     assert pings[0].headers["Authorization"] == f"Bearer {HEARTBEAT_TOKEN}"
     assert pings[0].body["alerts"][0]["labels"]["alertname"] == "Watchdog"
     assert _slack(stack, "warning", "Watchdog") == [] and _pages(stack, "Watchdog") == []
+
+
+def test_a_page_silences_its_own_ticket(stack: Stack):
+    """The fast and the slow burn of one SLO are one problem: while it pages, its ticket waits."""
+    service = f"budget{next(_ids)}"
+    page = _alert("ServiceAvailabilityBudgetBurnFast", "critical", "burning fast", service=service, slo="availability")
+    _send(stack, page)
+    wait_for(lambda: [r for r in stack.sink.at("/pagerduty") if service in r.body["payload"]["summary"]], 20, "the page")
+    ticket = _alert("ServiceAvailabilityBudgetBurnSlow", "warning", "burning slowly", service=service, slo="availability")
+    other = _alert("ServiceLatencyBudgetBurnSlow", "warning", "slow requests", service=service, slo="latency")
+    _send(stack, ticket, other)
+    # The other SLO's ticket is not held back; by the time it arrives the held one would have too.
+    wait_for(lambda: _slack(stack, "warning", f"ServiceLatencyBudgetBurnSlow engines/{service}"), 20, "the other SLO's ticket")
+    assert _slack(stack, "warning", f"ServiceAvailabilityBudgetBurnSlow engines/{service}") == []
+
+
+def test_one_service_is_one_incident_and_namespaces_tell_services_apart(stack: Stack):
+    """ServiceDown joining a firing SLO page updates that PagerDuty incident (same dedup key) instead of
+    opening a second; the same service name in another namespace is another incident, titled apart."""
+    service = f"twin{next(_ids)}"
+    _send(stack, _alert("ServiceAvailabilityBudgetBurnFast", "critical", "burning", service=service, namespace="team-a", slo="availability"))
+    first = wait_for(lambda: _pages(stack, f"team-a/{service}"), 20, "the page")
+    _send(
+        stack,
+        _alert("ServiceDown", "critical", "no pod", service=service, namespace="team-a"),
+        _alert("ServiceAvailabilityBudgetBurnFast", "critical", "burning", service=service, namespace="team-b", slo="availability"),
+    )
+    joined = wait_for(
+        lambda: [r for r in _pages(stack, f"team-a/{service}") if r.body["payload"]["summary"].startswith("[FIRING:2]")], 20, "the update"
+    )
+    other = wait_for(lambda: _pages(stack, f"team-b/{service}"), 20, "the other namespace's page")
+    assert {r.body["dedup_key"] for r in _pages(stack, f"team-a/{service}")} == {first[0].body["dedup_key"]}
+    assert joined[0].body["event_action"] == "trigger"
+    assert other[0].body["dedup_key"] != first[0].body["dedup_key"]
+    assert "team-b/" + service in other[0].body["payload"]["summary"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-RUNBOOKS = "https://github.com/eks-observability/eks-observability/blob/main/docs/runbooks.md"
+RUNBOOKS = "https://wiki.example.com/platform/runbooks"  # the prod fixture's alerting.runbookBaseUrl
 NODE = 'instance="10.0.1.5:9100", job="node-exporter"'
 GPU = 'gpu="0", Hostname="gpu-node-1", UUID="GPU-5f1e2d3c", modelName="NVIDIA A10G"'
 HTTP = 'namespace="shop", service="api", method="GET", path="/orders", version="1.4.2"'

@@ -40,7 +40,14 @@ def _with_raw_twins(plant: Callable[[str], str] = lambda expr: expr) -> list[dic
     }
     pattern = re.compile("|".join(re.escape(s) for s in sorted(recorded, key=len, reverse=True)))
     twins = [
-        {**r, "alert": r["alert"] + RAW, "expr": pattern.sub(lambda m: f"({recorded[m.group(0)]})", r["expr"])}
+        {
+            **r,
+            "alert": r["alert"] + RAW,
+            # A page holds through its own ALERTS series: the twin through the twin's.
+            "expr": pattern.sub(lambda m: f"({recorded[m.group(0)]})", r["expr"]).replace(
+                f'alertname="{r["alert"]}"', f'alertname="{r["alert"]}{RAW}"'
+            ),
+        }
         for g in groups
         for r in g["rules"]
         if r.get("alert") in SLO_ALERTS

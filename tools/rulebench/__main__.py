@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--histories", default="1d,3d")
     m.add_argument("--project", type=Path, default=ROOT)
     m.add_argument("--label", default="after")
+    m.add_argument("--per-rule", action="store_true", help="also print each rule's ms per service per cycle")
     e = commands.add_parser("equivalence")
     e.add_argument("--days", type=float, default=10)
     args = parser.parse_args(argv)
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r.slowest_group_ms:.0f} | {r.cycle_share:.0%} | {r.missed_iterations} | {r.rss_mib:.0f} |",
                     flush=True,
                 )
+                if args.per_rule:
+                    for rule, ms in r.by_rule.items():
+                        print(f"|   | {rule} | {ms:.2f} ms |", flush=True)
     else:
         for title, lifetime in (("One pod", None), (f"Pods replaced every {equivalence.POD_LIFETIME_S} s", equivalence.POD_LIFETIME_S)):
             print(

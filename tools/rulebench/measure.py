@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -45,6 +46,8 @@ class Result:
     slowest_group_ms: float
     missed_iterations: int
     rss_mib: float
+    # ms per service per cycle of each rule, keyed by its position in the group and its name: where the time goes.
+    by_rule: dict[str, float]
 
     @property
     def cycle_share(self) -> float:
@@ -69,10 +72,21 @@ def _samples(text: str, metric: str) -> dict[str, float]:
     }
 
 
+def _rule_times(server_rules: Any) -> dict[str, float]:
+    """Seconds each rule took at its group's last evaluation, summed over groups by position and name."""
+    times: dict[str, float] = {}
+    for group in server_rules["groups"]:
+        for index, rule in enumerate(group["rules"]):
+            key = f"{index:02d} {rule['name']}"
+            times[key] = times.get(key, 0.0) + float(rule["evaluationTime"])
+    return times
+
+
 def measure(data: Path, services: int, project: Path, cycles: int = 3, warmup: int = 1) -> Result:
     rule_file = data.parent / f"rules-{services}.yml"
     groups, rules = render_rules(services, project, rule_file)
     durations: dict[str, list[float]] = {}
+    rule_times: dict[str, float] = {}
     with prometheus(data, [rule_file], timeout_s=600) as server:
         deadline = time.monotonic() + (cycles + warmup) * 4 * CYCLE_S + 120  # groups that miss iterations run less often
         seen = 0
@@ -84,6 +98,8 @@ def measure(data: Path, services: int, project: Path, cycles: int = 3, warmup: i
             if len(iterations) == groups and min(iterations.values()) >= warmup + seen + 1:
                 for group, seconds in _samples(text, "prometheus_rule_group_last_duration_seconds").items():
                     durations.setdefault(group, []).append(seconds)
+                for rule, seconds in _rule_times(server.get("/api/v1/rules")).items():
+                    rule_times[rule] = rule_times.get(rule, 0.0) + seconds
                 seen += 1
             time.sleep(2)
         text = server.metrics()
@@ -96,4 +112,5 @@ def measure(data: Path, services: int, project: Path, cycles: int = 3, warmup: i
         slowest_group_ms=1000 * max(means.values()),
         missed_iterations=int(sum(_samples(text, "prometheus_rule_group_iterations_missed_total").values())),
         rss_mib=_samples(text, "process_resident_memory_bytes")["{}"] / 2**20,
+        by_rule={rule: 1000 * seconds / cycles / services for rule, seconds in sorted(rule_times.items())},
     )
