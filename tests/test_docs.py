@@ -9,6 +9,7 @@ import yaml
 from components.metrics.config import AlertingConfig
 from components.metrics.rules import all_alert_rules
 from tests.conftest import ROOT
+from tests.stackfixtures import fixture_config
 
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
 
@@ -25,8 +26,7 @@ def _anchors(markdown: str) -> set[str]:
 
 def test_every_runbook_url_resolves(rendered_prod):
     anchors = _anchors(RUNBOOKS.read_text())
-    base = AlertingConfig().runbook_base_url
-    assert base.endswith("/docs/runbooks.md")
+    base = fixture_config("prod").alerting.runbook_base_url  # the prod fixture's, as rendered_prod
     urls = set()
     for path, text in rendered_prod.items():
         if "/PrometheusRule/" in path:
@@ -40,6 +40,7 @@ def test_every_runbook_url_resolves(rendered_prod):
                 if "alert" in r
             }
     urls |= {r.to_rule(base)["annotations"]["runbook_url"] for r in all_alert_rules(AlertingConfig())}
+    assert AlertingConfig().runbook_base_url.endswith("/docs/runbooks.md")
     for url in urls:
         page, anchor = url.split("#")
         assert page == base

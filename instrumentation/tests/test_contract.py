@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, HTTPException
@@ -178,3 +179,35 @@ def test_service_and_version_are_required(monkeypatch):
     monkeypatch.delenv("SERVICE_NAME", raising=False)
     with pytest.raises(ValueError, match="SERVICE_NAME and SERVICE_VERSION"):
         instrument(Starlette(), registry=CollectorRegistry(), log_level=None)
+
+
+def _logql_matches(query: str, line: dict) -> bool:
+    """The `| json | <field> <op> <value>` stages of a LogQL query applied to one parsed line: enough to
+    know a runbook's query selects the lines this package writes (Loki itself is not run here)."""
+    stages = [s.strip() for s in query.split("|")[1:] if s.strip() != "json" and not s.strip().startswith("line_format")]
+    for stage in stages:
+        field, op, value = re.fullmatch(r'(\w+)\s*(>=|<=|=|!=|>|<)\s*"?([^"]*)"?', stage).groups()  # type: ignore[union-attr]
+        got = line.get(field)
+        if got is None:
+            return False
+        number = isinstance(got, (int, float))
+        a, b = (float(got), float(value)) if number else (str(got), value)
+        if not {">=": a >= b, "<=": a <= b, "=": a == b, "!=": a != b, ">": a > b, "<": a < b}[op]:  # type: ignore[operator]
+            return False
+    return True
+
+
+def test_the_runbooks_log_queries_find_what_the_package_writes(app):
+    """docs/runbooks.md sends on-call to Loki for 5xx and uncaught errors: its queries must select this
+    package's lines for a 503 and for an unhandled exception (500), and not a 200's."""
+    runbooks = (Path(__file__).resolve().parents[2] / "docs" / "runbooks.md").read_text()
+    queries = re.findall(r'`(\{namespace="<namespace>", app="<service>"\} \| json \| [^`]+)`', runbooks)
+    five_xx = next(q for q in queries if "status >= 500" in q)
+    _, client, stream = app
+    for path, trace in (("/missing", "trace-5xx-1"), ("/boom", "trace-5xx-2"), ("/users/1", "trace-5xx-3")):
+        client.get(path, headers={"X-Trace-ID": trace})
+    lines = {line["trace_id"]: line for line in map(json.loads, stream.getvalue().splitlines()) if line.get("message") == "request"}
+    assert _logql_matches(five_xx, lines["trace-5xx-1"]) and _logql_matches(five_xx, lines["trace-5xx-2"])
+    assert not _logql_matches(five_xx, lines["trace-5xx-3"])
+    # The old query's premise, planted: 5xx access lines are not at level error.
+    assert not _logql_matches('{x} | json | level="error"', lines["trace-5xx-1"])

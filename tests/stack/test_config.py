@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.conventions import PROJECT
+from components.conventions import PROJECT, REDACTED, SECRET_CONFIG_KEYS
 from components.stack import ConfigError, load_stack_config
 from tests.stackfixtures import fixture_values, to_pulumi_config
 
@@ -193,6 +193,53 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict], dict], dict[str, str], str]] = [
         "a toleration with operator Exists must not set value; use operator Equal",
     ),
 ]
+
+
+BAD_CONFIGS += [
+    (
+        "latency-objective-not-a-bucket",
+        lambda v: _service(v, 0, slo={"latencySeconds": 0.4}),
+        {},
+        f"{PROJECT}:services[0].slo.latencySeconds: got 0.4; the latency SLO reads the duration histogram's bucket at that "
+        "bound and no series has it, so its alerts could never fire. Use one of the buckets: 0.005, 0.01, 0.025, 0.05, 0.1, "
+        "0.25, 0.3, 0.5, 0.75, 1, 2.5, 5, 10 (or declare the service's own in metrics.buckets).",
+    ),
+    (
+        "team-alert-named-like-a-platform-alert",
+        lambda v: _service(
+            v, 0, alerts=[{"name": "ServiceDown", "expr": "up == 0", "summary": "down", "runbook": "https://wiki.example.com/x"}]
+        ),
+        {},
+        f'{PROJECT}:services[0].alerts[0].name: got "ServiceDown"; the platform already has an alert of that name',
+    ),
+]
+
+
+def test_a_service_with_its_own_buckets_may_use_them():
+    values = _service(fixture_values(), 0, slo={"latencySeconds": 0.4}, metrics={"buckets": [0.1, 0.2, 0.4, 0.8, 1.6]})
+    config = load_stack_config(to_pulumi_config(values)[0], set())
+    assert config.services[0].metrics.sample_limit == 50 * 4 * 8 * (1 + 5 + 1 + 2)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda v: _drop(v, "alerting.runbookBaseUrl"),
+            f'{PROJECT}:alerting.runbookBaseUrl: got the placeholder "https://github.com/eks-observability/eks-observability/blob/main/'
+            'docs/runbooks.md"; every prod alert links to it.',
+        ),
+        (
+            lambda v: _set(v, "alerting.heartbeat", {"enabled": False}),
+            f"{PROJECT}:alerting.heartbeat.enabled: got false; a prod stack must page when alerting itself dies.",
+        ),
+    ],
+    ids=["placeholder-runbooks", "no-heartbeat"],
+)
+def test_prod_refuses_alerting_that_cannot_reach_anyone(change, expected):
+    with pytest.raises(ConfigError) as err:
+        load_stack_config(*to_pulumi_config(change(fixture_values("prod")), {key: REDACTED for key in SECRET_CONFIG_KEYS}))
+    assert [i for i in err.value.issues if i.startswith(expected)], err.value.issues
 
 
 @pytest.mark.parametrize(("breaker", "plain_secrets", "expected"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
