@@ -1,51 +1,119 @@
 """Canary delivery as data: the Rollout strategy and the AnalysisTemplate that judges it.
 
-No traffic is neither a pass nor a failure. Both conditions require a number: an empty result
-(the canary has not been scraped yet) or NaN (0 requests / 0 requests) satisfies neither, so the
-measurement is Inconclusive; past `inconclusiveLimit` the AnalysisRun is Inconclusive and Argo
-Rollouts pauses the rollout for a human to promote or abort.
+The canary is the pods of the pod template Argo Rollouts is rolling out, told apart by the
+`rollouts-pod-template-hash` it gives them (the ServiceMonitor copies it to every series), never by
+the `version` label: a pod change without a version bump is still a canary of its own.
+
+Each metric is a sequential probability ratio test (Wald's SPRT) on the canary's counts since its
+pods started: is it as good as the SLO (p0), or as bad as the analysis threshold (p1)? The query
+returns the log-likelihood ratio of the two; the measurement fails once it crosses
+ln((1 - MISSED) / FALSE_ABORT), which bounds the share of canaries that are as good as the SLO and
+still aborted by FALSE_ABORT per metric, however many measurements look at the growing counts.
+One bad request among three is not evidence: the ratio needs several. Below `minRequests` the query
+returns nothing, so the measurement is Inconclusive (neither condition holds on an empty result);
+past `inconclusiveLimit` the AnalysisRun is Inconclusive and Argo Rollouts pauses the rollout for a
+human. Too little traffic is never a failure. tools/canarybench.py measures both rates.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from ..conventions import ANALYSIS_WINDOW, RECORD_ERROR_RATIO
 from ..lib import promql as q
 from .config import ServiceConfig
 
-ARGS = ("namespace", "service", "canary-version")
+ARGS = ("namespace", "service", "canary-hash")
+HASH_LABEL = "rollouts_pod_template_hash"
+CANARY = [q.eq("namespace", "{{args.namespace}}"), q.eq("service", "{{args.service}}"), q.eq(HASH_LABEL, "{{args.canary-hash}}")]
+# Per metric; the two metrics together abort at most 1% of canaries that are as good as the SLO.
+FALSE_ABORT = 0.005
+MISSED = 0.05
+# Counts since the canary's pods started, as long as an analysis looks at them: each series' highest
+# value in the window (counters only grow; a canary pod's start from zero).
+EVIDENCE_WINDOW = "1h"
+# The p95 check: "bad" is 5% of requests slower than the bound (the p95 at the bound).
+P95_SHARE = 0.05
 
 
 def template_name(service: ServiceConfig) -> str:
     return f"{service.name}-canary"
 
 
-CANARY = [q.eq("namespace", "{{args.namespace}}"), q.eq("service", "{{args.service}}"), q.eq("version", "{{args.canary-version}}")]
+@dataclass(frozen=True)
+class Sprt:
+    """log-likelihood ratio of n requests with k bad ones: k * bad + (n - k) * good."""
+
+    p0: float  # bad share of a canary as good as the SLO
+    p1: float  # bad share at the analysis threshold
+
+    @property
+    def bad(self) -> float:
+        return math.log(self.p1 / self.p0)
+
+    @property
+    def good(self) -> float:
+        return math.log((1 - self.p1) / (1 - self.p0))
+
+    @property
+    def limit(self) -> float:
+        return math.log((1 - MISSED) / FALSE_ABORT)
+
+    def llr(self, n: float, k: float) -> float:
+        return k * self.bad + (n - k) * self.good
 
 
-def conditions(threshold: float) -> tuple[str, str]:
-    """(successCondition, failureCondition) for 'below `threshold` is healthy'."""
+def error_test(service: ServiceConfig) -> Sprt:
+    """5xx share: the SLO's (at most half the threshold, so the two stay apart) against the analysis threshold."""
+    p1 = service.analysis.error_ratio
+    return Sprt(min(1 - service.slo.availability, p1 / 2), p1)
+
+
+def latency_test(service: ServiceConfig) -> Sprt:
+    """Share slower than latencyP95Seconds: the SLO's share of slow requests (at most half of 5%) against 5%."""
+    return Sprt(min(1 - service.slo.latency_target, P95_SHARE / 2), P95_SHARE)
+
+
+def _total(series: str) -> str:
+    return q.sum_by(f"max_over_time({series}[{EVIDENCE_WINDOW}])")
+
+
+def _evidence(test: Sprt, requests: str, bad: str, min_requests: int) -> str:
+    """The log-likelihood ratio, only with at least `min_requests` requests (else nothing: Inconclusive)."""
+    return f"(\n{bad} * {test.bad - test.good:.9g}\n+ {requests} * {test.good:.9g}\n)\nand on ()\n{requests} >= {min_requests}"
+
+
+def conditions(limit: float) -> tuple[str, str]:
+    """(successCondition, failureCondition): fail at the SPRT limit, pass below it."""
     known = "len(result) > 0 && !isNaN(result[0])"
-    return f"{known} && result[0] < {threshold:g}", f"{known} && result[0] >= {threshold:g}"
+    return f"{known} && result[0] < {limit:.6g}", f"{known} && result[0] >= {limit:.6g}"
+
+
+def analysis_queries(service: ServiceConfig) -> dict[str, tuple[str, Sprt]]:
+    """metric name -> (PromQL returning its log-likelihood ratio, the test)."""
+    c, a = service.metrics, service.analysis
+    requests = _total(q.selector(c.requests_metric, CANARY))
+    errors = f"({_total(q.selector(c.requests_metric, [*CANARY, q.match('status', '5..')]))} or vector(0))"
+    timed = _total(q.selector(f"{c.duration_metric}_count", CANARY))
+    fast = _total(q.selector(f"{c.duration_metric}_bucket", [*CANARY, q.eq("le", q.le(a.latency_p95_seconds))]))
+    return {
+        "p95-latency": (_evidence(latency_test(service), timed, f"({timed} - {fast})", a.min_requests), latency_test(service)),
+        "error-ratio": (_evidence(error_test(service), requests, errors, a.min_requests), error_test(service)),
+    }
 
 
 def analysis_template_spec(service: ServiceConfig, prometheus_url: Any, sigv4_region: str | None = None) -> dict[str, Any]:
     """The canary's metrics; with `sigv4_region` the controller signs its queries with its IRSA
-    role (an AMP workspace). The queries are the same text whichever backend answers them."""
+    role (an AMP workspace). The queries are the same text whichever backend answers them, and are
+    computed only while an analysis runs (no rule records them for every version all the time)."""
     a = service.analysis
     provider: dict[str, Any] = {"address": prometheus_url}
     if sigv4_region:
         provider["authentication"] = {"sigv4": {"region": sigv4_region}}
     metrics = []
-    # p95 from the canary's buckets, only while an analysis runs (no rule records it for every
-    # version all the time); the error ratio is the recorded one, which the dashboard shows too.
-    for name, query, threshold in (
-        ("p95-latency", q.histogram_quantile(0.95, service.metrics.duration_metric, ANALYSIS_WINDOW, CANARY, []), a.latency_p95_seconds),
-        ("error-ratio", q.selector(RECORD_ERROR_RATIO, CANARY), a.error_ratio),
-    ):
-        success, failure = conditions(threshold)
+    for name, (query, test) in analysis_queries(service).items():
+        success, failure = conditions(test.limit)
         metrics.append(
             {
                 "name": name,
@@ -62,13 +130,14 @@ def analysis_template_spec(service: ServiceConfig, prometheus_url: Any, sigv4_re
 
 
 def analysis_ref(service: ServiceConfig) -> dict[str, Any]:
-    """The AnalysisTemplate with this rollout's args, as steps and background analysis name it."""
+    """The AnalysisTemplate with this rollout's args, as steps and background analysis name it: the
+    canary is whatever pod template Argo is rolling out (its hash), whatever its version label says."""
     return {
         "templates": [{"templateName": template_name(service)}],
         "args": [
             {"name": "namespace", "value": service.namespace},
             {"name": "service", "value": service.name},
-            {"name": "canary-version", "value": service.version},
+            {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
         ],
     }
 

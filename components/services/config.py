@@ -67,11 +67,22 @@ class CanaryConfig(Model):
 
 
 class AnalysisConfig(Model):
-    latency_p95_seconds: float = Field(0.30, gt=0, le=60, description="Canary succeeds while p95 latency is below this.")
-    error_ratio: float = Field(0.02, gt=0, lt=1, description="Canary succeeds while the 5xx ratio is below this.")
+    latency_p95_seconds: float = Field(
+        0.30, gt=0, le=60, description="The canary fails once its p95 latency is shown to be above this (a histogram bucket)."
+    )
+    error_ratio: float = Field(0.02, gt=0, lt=1, description="The canary fails once its 5xx ratio is shown to be at or above this.")
     interval: GoDuration = Field("60s", description="Measurement interval (a Go duration: 30s, 1m).")
     count: int = Field(5, ge=1, le=100, description="Measurements per analysis run.")
-    failure_limit: int = Field(1, ge=0, le=100, description="Failed measurements tolerated.")
+    failure_limit: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Failed measurements tolerated. Each measurement weighs every request since the canary started, so one "
+        "failed measurement is already the evidence: a second only adds an interval.",
+    )
+    min_requests: int = Field(
+        10, ge=1, le=100000, description="Canary requests before a measurement may pass; fewer is Inconclusive, never a failure."
+    )
     inconclusive_limit: int = Field(
         1, ge=0, le=100, description="Idle (no traffic) measurements tolerated before the rollout pauses for a human."
     )

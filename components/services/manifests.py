@@ -10,7 +10,7 @@ from .canary import background_analysis, canary_steps
 from .config import ServiceConfig
 
 # Labels prometheus-operator attaches to every target; kept beside the contract's labels.
-TARGET_LABELS = ("job", "instance", "namespace", "pod", "container", "endpoint", "service")
+TARGET_LABELS = ("job", "instance", "namespace", "pod", "container", "endpoint", "service", "rollouts_pod_template_hash")
 
 
 def labels(service: ServiceConfig) -> dict[str, str]:
@@ -85,7 +85,15 @@ def service_monitor_spec(service: ServiceConfig) -> dict[str, Any]:
                         "sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_version"],
                         "regex": "(.+)",
                         "targetLabel": "version",
-                    }
+                    },
+                    # The canary analysis tells canary from stable by the pod template Argo rolls out,
+                    # which a pod change without a version bump changes too.
+                    {
+                        "action": "replace",
+                        "sourceLabels": ["__meta_kubernetes_pod_label_rollouts_pod_template_hash"],
+                        "regex": "(.+)",
+                        "targetLabel": "rollouts_pod_template_hash",
+                    },
                 ],
                 "metricRelabelings": contract_relabelings(kept_metrics, kept_labels),
             }

@@ -103,6 +103,12 @@ def _alerting(config: StackConfig) -> list[str]:
                 f"duration histogram's bucket at that bound and no series has it, so its alerts could never fire. Use one of the "
                 f"buckets: {', '.join(f'{b:g}' for b in bounds)} (or declare the service's own in metrics.buckets)."
             )
+        if service.analysis.latency_p95_seconds not in bounds:
+            issues.append(
+                f"{PROJECT}:services[{index}].analysis.latencyP95Seconds: got {service.analysis.latency_p95_seconds:g}; the canary's "
+                "latency check counts the requests slower than it from the histogram's bucket at that bound, and no series has "
+                f"it, so the check could never decide. Use one of the buckets: {', '.join(f'{b:g}' for b in bounds)}."
+            )
         for j, alert in enumerate(service.alerts):
             if alert.name in platform:
                 issues.append(

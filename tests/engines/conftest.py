@@ -36,11 +36,13 @@ HEARTBEAT_TOKEN = "heartbeat-test-token"
 # A healthchecks-style ping URL: its path is the credential, so it only ever exists as the `heartbeatUrl` secret.
 HEARTBEAT_PATH = "/heartbeat/eb095278-f28d-448d-87fb-7b75c171a6aa"
 CANARIES = {
-    # version: (pod, p95 verdict, error-ratio verdict)
-    "2.0.0": (Pod("orders-api", "2.0.0"), "Successful", "Successful"),
-    "2.0.1": (Pod("orders-api", "2.0.1", error_ratio=0.1), "Successful", "Failed"),
-    "2.0.2": (Pod("orders-api", "2.0.2", latency=0.6), "Failed", "Successful"),
-    "2.0.3": (Pod("orders-api", "2.0.3", rps=0), "Inconclusive", "Inconclusive"),
+    # name: (pod, p95 verdict, error-ratio verdict)
+    "healthy": (Pod("orders-api", "2.0.0"), "Successful", "Successful"),
+    "erroring": (Pod("orders-api", "2.0.1", error_ratio=0.1), "Successful", "Failed"),
+    "slow": (Pod("orders-api", "2.0.2", latency=0.6), "Failed", "Successful"),
+    "idle": (Pod("orders-api", "2.0.3", rps=0), "Inconclusive", "Inconclusive"),
+    # A pod change without a version bump: stable's version label, its own pod template, 15% failing.
+    "same-version": (Pod("orders-api", "1.4.2", error_ratio=0.15, pod_template="7b9d4c6f5"), "Successful", "Failed"),
 }
 # The golden path: the same service as four real FastAPI pods using the service-contract package.
 GOLDEN = {
@@ -78,13 +80,13 @@ class Stack:
     def query_api(self, path: str) -> Any:
         return get_json(f"{self.prometheus}{path}")
 
-    def verdicts(self, namespace: str, service: str, version: str) -> dict[str, str]:
+    def verdicts(self, namespace: str, service: str, template_hash: str) -> dict[str, str]:
         """What Argo Rollouts decides for each metric of the service's AnalysisTemplate, queried on this server now."""
         (template,) = [t for t in self.custom("AnalysisTemplate") if t["metadata"]["name"] == f"{service}-canary"]
         out = {}
         for metric in template["spec"]["metrics"]:
             query = metric["provider"]["prometheus"]["query"]
-            for arg, value in (("namespace", namespace), ("service", service), ("canary-version", version)):
+            for arg, value in (("namespace", namespace), ("service", service), ("canary-hash", template_hash)):
                 query = query.replace(f"{{{{args.{arg}}}}}", value)
             result = [float(v["value"][1]) for v in self.query(query)]
             out[metric["name"]] = phase(metric["successCondition"], metric["failureCondition"], result)

@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,10 +33,16 @@ class AppVersion:
     error_ratio: float = 0.0
     port: int = field(default_factory=free_port)
     sent: int = 0
+    pod_template: str = ""
 
     @property
     def address(self) -> str:
         return f"{HOST}:{self.port}"
+
+    @property
+    def template_hash(self) -> str:
+        """`rollouts-pod-template-hash`: Argo's hash of the pod template; by default one per version."""
+        return self.pod_template or f"{zlib.crc32(self.version.encode()):x}"
 
 
 def make_app(pod: AppVersion) -> FastAPI:

@@ -3,7 +3,8 @@
 Only what the ServiceMonitor says is translated (relabelings, metricRelabelings, sampleLimit, path),
 camelCase to snake_case, nothing else. Kubernetes discovery is replaced by one static target per
 pod carrying the labels the operator's own relabelings would set (job, namespace, service, pod,
-container, endpoint) and the pod label the ServiceMonitor's relabelings read.
+container, endpoint) and the pod labels the ServiceMonitor's relabelings read (version, and the
+`rollouts-pod-template-hash` Argo Rollouts gives each pod template's pods).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ class Target(Protocol):
 
     @property
     def version(self) -> str: ...
+
+    @property
+    def template_hash(self) -> str: ...
 
 
 _KEYS = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
@@ -42,6 +46,7 @@ def scrape_config(monitor: dict[str, Any], pods: list[Any], interval: str) -> di
             "targets": [pod.address],
             "labels": {
                 "__meta_kubernetes_pod_label_app_kubernetes_io_version": pod.version,
+                "__meta_kubernetes_pod_label_rollouts_pod_template_hash": pod.template_hash,
                 "job": service,
                 "namespace": meta["namespace"],
                 "service": service,

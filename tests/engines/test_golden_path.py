@@ -16,9 +16,9 @@ from tests.engines.servers import wait_for
 
 @pytest.mark.parametrize("version", [v for v, (_, p95, _) in GOLDEN.items() if p95])
 def test_canary_verdicts_for_a_real_app(stack: Stack, version: str):
-    _, p95, errors = GOLDEN[version]
+    pod, p95, errors = GOLDEN[version]
     expected = {"p95-latency": p95, "error-ratio": errors}
-    verdicts = wait_for(lambda: stack.verdicts("shop", SERVICE, version) == expected and expected, 40, f"{version}: {expected}")
+    verdicts = wait_for(lambda: stack.verdicts("shop", SERVICE, pod.template_hash) == expected and expected, 40, f"{version}: {expected}")
     assert verdicts == expected
 
 

@@ -8,6 +8,7 @@ bucket bounds as prometheus_client writes them (`le="1.0"`), `_created` series b
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from components.conventions import DEFAULT_BUCKETS as BUCKETS
 from tests.engines.servers import HOST, free_port
 
 TICK_S = 0.1
@@ -32,17 +34,25 @@ class Pod:
     # Labels an app adds by mistake (a different value per request, e.g. user_id), and a metric outside the contract.
     extra_labels: tuple[str, ...] = ()
     stray_metric: bool = False
+    # A pod template change without a version bump: its own hash, the version label unchanged.
+    pod_template: str = ""
     port: int = field(default_factory=free_port)
 
     @property
     def address(self) -> str:
         return f"{HOST}:{self.port}"
 
+    @property
+    def template_hash(self) -> str:
+        """`rollouts-pod-template-hash`: Argo's hash of the pod template; by default one per version."""
+        return self.pod_template or f"{zlib.crc32(self.version.encode()):x}"
+
 
 def _record(pod: Pod, registry: CollectorRegistry, stop: threading.Event) -> None:
     labels = ("method", "path", "status", "service", "version", *pod.extra_labels)
     requests = Counter("http_requests", "HTTP requests.", labels, registry=registry)
-    duration = Histogram("http_request_duration_seconds", "HTTP request duration.", labels, registry=registry)
+    # The contract's buckets, as the service package exposes them: the canary's p95 check reads one.
+    duration = Histogram("http_request_duration_seconds", "HTTP request duration.", labels, registry=registry, buckets=BUCKETS)
     stray = Counter("user_sessions", "Not part of the contract.", registry=registry) if pod.stray_metric else None
     owed_ok = owed_err = 0.0
     sequence = 0

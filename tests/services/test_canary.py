@@ -1,27 +1,30 @@
-"""Canary analysis decisions: the AnalysisTemplate's queries on the rendered recording rules and the
-canary's buckets, judged with Argo Rollouts' success/failure/inconclusive semantics."""
+"""Canary analysis decisions: the AnalysisTemplate's queries on the canary's own series (by pod
+template hash), judged with Argo Rollouts' success/failure/inconclusive semantics."""
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import pytest
 
+from components.services.canary import Sprt, error_test, latency_test
 from tests import promtool
 from tests.argo_expr import phase
 from tests.services.support import rule_groups, service_stack
+from tools.detection import reference_service
 
 SERIES = 'namespace="orders", service="orders-api", method="GET", path="/v1/videos"'
 # As prometheus_client (and Prometheus 3 on ingestion) write them: whole numbers as floats.
-BUCKETS = ("0.05", "0.1", "0.25", "0.5", "1.0", "+Inf")
+BUCKETS = ("0.05", "0.1", "0.25", "0.3", "0.5", "1.0", "+Inf")
+CANARY_HASH, STABLE_HASH = "6d9f8c7b5", "5c8e7a6f4"
 
 
-def _traffic(version: str, ok: int, errors: int, buckets: tuple[int, ...]) -> list[dict[str, str]]:
+def _traffic(version: str, template: str, ok: int, errors: int, buckets: tuple[int, ...]) -> list[dict[str, str]]:
     """Counters growing by these amounts per minute (ok/5xx requests, cumulative bucket counts).
 
-    As client libraries do, a `status="500"` series exists only once the version has failed.
+    As client libraries do, a `status="500"` series exists only once the pod has failed.
     """
-    labels = f'{SERIES}, version="{version}"'
+    labels = f'{SERIES}, version="{version}", rollouts_pod_template_hash="{template}"'
     series = [{"series": f'http_requests_total{{{labels}, status="200"}}', "values": f"0+{ok}x20"}]
     if errors:
         series.append({"series": f'http_requests_total{{{labels}, status="500"}}', "values": f"0+{errors}x20"})
@@ -29,69 +32,95 @@ def _traffic(version: str, ok: int, errors: int, buckets: tuple[int, ...]) -> li
         {"series": f'http_request_duration_seconds_bucket{{{labels}, status="200", le="{le}"}}', "values": f"0+{n}x20"}
         for le, n in zip(BUCKETS, buckets, strict=True)
     ]
+    series.append({"series": f'http_request_duration_seconds_count{{{labels}, status="200"}}', "values": f"0+{buckets[-1]}x20"})
     return series
 
 
+FAST = (0, 60, 60, 60, 60, 60, 60)
 # Stable (1.8.1) is deliberately bad: the canary's verdict must come from canary series only.
-STABLE = _traffic("1.8.1", 300, 300, (0, 0, 0, 0, 0, 600))
+STABLE = _traffic("1.8.1", STABLE_HASH, 30, 30, (0, 0, 0, 0, 0, 0, 60))
 CANARIES = {
-    # name: (series, expected p95, expected 5xx ratio, p95 verdict, error verdict)
-    "healthy": (_traffic("1.8.2", 600, 0, (0, 600, 600, 600, 600, 600)), 0.0975, 0.0, "Successful", "Successful"),
-    "healthy-with-a-few-errors": (_traffic("1.8.2", 597, 3, (0, 600, 600, 600, 600, 600)), 0.0975, 0.005, "Successful", "Successful"),
-    "slow": (_traffic("1.8.2", 600, 0, (0, 0, 0, 570, 600, 600)), 0.5, 0.0, "Failed", "Successful"),
-    "erroring": (_traffic("1.8.2", 570, 30, (0, 600, 600, 600, 600, 600)), 0.0975, 0.05, "Successful", "Failed"),
-    "idle": (_traffic("1.8.2", 0, 0, (0, 0, 0, 0, 0, 0)), math.nan, math.nan, "Inconclusive", "Inconclusive"),
+    # name: (series, (requests, bad) after 10 minutes for p95 and 5xx, p95 verdict, error verdict)
+    "healthy": (_traffic("1.8.2", CANARY_HASH, 60, 0, FAST), ((600, 0), (600, 0)), "Successful", "Successful"),
+    # 0.5% 5xx, the SLO itself: a few errors are no evidence.
+    "at-the-slo": (_traffic("1.8.2", CANARY_HASH, 199, 1, (0, 200, 200, 200, 200, 200, 200)), ((2000, 0), (2000, 10)), "Successful", "Successful"),
+    # 3 requests a minute, one of them failed once: one bad request among 30 aborted rollouts before.
+    "one-bad-request-at-low-traffic": (_traffic("1.8.2", CANARY_HASH, 3, 0, (0, 3, 3, 3, 3, 3, 3)), ((30, 0), (30, 0)), "Successful", "Successful"),
+    "slow": (_traffic("1.8.2", CANARY_HASH, 60, 0, (0, 0, 0, 57, 60, 60, 60)), ((600, 30), (600, 0)), "Failed", "Successful"),
+    "erroring": (_traffic("1.8.2", CANARY_HASH, 57, 3, FAST), ((600, 0), (600, 30)), "Successful", "Failed"),
+    # A pod change without a version bump: same version label as stable, its own template hash.
+    "same-version-failing-15%": (_traffic("1.8.1", CANARY_HASH, 51, 9, FAST), ((600, 0), (600, 90)), "Successful", "Failed"),
+    "idle": (_traffic("1.8.2", CANARY_HASH, 0, 0, (0, 0, 0, 0, 0, 0, 0)), None, "Inconclusive", "Inconclusive"),
 }
 
 
 def _argo_query(template: dict, metric: str) -> str:
-    """The query as Argo sends it once the Rollout's args are substituted."""
+    """The query as Argo sends it once the Rollout's args are substituted (the hash from podTemplateHashValue)."""
     query = next(m for m in template["spec"]["metrics"] if m["name"] == metric)["provider"]["prometheus"]["query"]
-    for arg, value in (("namespace", "orders"), ("service", "orders-api"), ("canary-version", "1.8.2")):
+    for arg, value in (("namespace", "orders"), ("service", "orders-api"), ("canary-hash", CANARY_HASH)):
         query = query.replace(f"{{{{args.{arg}}}}}", value)
     return query
 
 
+def _llr(test: Sprt, n: int, k: int) -> float:
+    """The log-likelihood ratio as the query computes it, with the coefficients it prints."""
+    return k * float(f"{test.bad - test.good:.9g}") + n * float(f"{test.good:.9g}")
+
+
 @pytest.mark.parametrize("canary", sorted(CANARIES))
 def test_canary_analysis_decision(canary, prod):
-    series, p95, ratio, p95_verdict, error_verdict = CANARIES[canary]
+    series, counts, p95_verdict, error_verdict = CANARIES[canary]
     template = service_stack(prod, "orders-api")["analysis"]
-    queries = {"p95-latency": _argo_query(template, "p95-latency"), "error-ratio": _argo_query(template, "error-ratio")}
-    checks = []
-    for metric, value in (("p95-latency", p95), ("error-ratio", ratio)):
-        query = queries[metric]
-        if math.isnan(value):
-            # promtool cannot compare NaN with NaN: prove "one sample, and it is NaN" instead.
-            checks += [
-                {"expr": f"count({query})", "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 1}]},
-                {"expr": f"count({query} == {query})", "eval_time": "10m", "exp_samples": []},
-            ]
+    service = reference_service()
+    tests = {"p95-latency": latency_test(service), "error-ratio": error_test(service)}
+    values: dict[str, list[float]] = {}
+    checks: list[dict[str, Any]] = []
+    for index, metric in enumerate(("p95-latency", "error-ratio")):
+        query = _argo_query(template, metric)
+        if counts is None:
+            values[metric] = []
+            checks.append({"expr": query, "eval_time": "10m", "exp_samples": []})
         else:
-            # A recorded series keeps its name and labels; the p95, computed from the buckets, has none.
-            record = query.split("{")[0]
-            labels = "{}" if "(" in record else f'{record}{{namespace="orders", service="orders-api", version="1.8.2"}}'
-            checks.append({"expr": query, "eval_time": "10m", "exp_samples": [{"labels": labels, "value": value}]})
-    tests = [{"interval": "1m", "input_series": STABLE + series, "promql_expr_test": checks}]
-    proc = promtool.test_rules(rule_groups(prod, "orders-api"), tests)
+            values[metric] = [_llr(tests[metric], *counts[index])]
+            checks.append({"expr": query, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": values[metric][0]}]})
+    proc = promtool.test_rules(rule_groups(prod, "orders-api"), [{"interval": "1m", "input_series": STABLE + series, "promql_expr_test": checks}])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # What Argo Rollouts then decides for each measurement.
     verdicts = {}
-    for metric, value in (("p95-latency", p95), ("error-ratio", ratio)):
+    for metric in ("p95-latency", "error-ratio"):
         spec = next(m for m in template["spec"]["metrics"] if m["name"] == metric)
-        verdicts[metric] = phase(spec["successCondition"], spec["failureCondition"], [value])
+        verdicts[metric] = phase(spec["successCondition"], spec["failureCondition"], values[metric])
     assert verdicts == {"p95-latency": p95_verdict, "error-ratio": error_verdict}
 
 
-def test_canary_not_yet_scraped_is_inconclusive(prod):
-    template = service_stack(prod, "orders-api")["analysis"]
-    query = _argo_query(template, "error-ratio")
-    proc = promtool.test_rules(
-        rule_groups(prod, "orders-api"),
-        [{"interval": "1m", "input_series": STABLE, "promql_expr_test": [{"expr": query, "eval_time": "10m", "exp_samples": []}]}],
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    spec = template["spec"]["metrics"][1]
-    assert phase(spec["successCondition"], spec["failureCondition"], []) == "Inconclusive"
+def test_the_rollout_names_the_canary_by_its_pod_template(prod):
+    """The hash comes from Argo (podTemplateHashValue: Latest) and the ServiceMonitor copies the pod's label."""
+    stack = service_stack(prod, "orders-api")
+    args = [a for step in stack["rollout"]["spec"]["strategy"]["canary"]["steps"] if "analysis" in step for a in step["analysis"]["args"]]
+    assert {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}} in args
+    (endpoint,) = stack["servicemonitor"]["spec"]["endpoints"]
+    assert {
+        "action": "replace",
+        "sourceLabels": ["__meta_kubernetes_pod_label_rollouts_pod_template_hash"],
+        "regex": "(.+)",
+        "targetLabel": "rollouts_pod_template_hash",
+    } in endpoint["relabelings"]
+
+
+def test_canary_decision_bounds_false_aborts_and_the_old_one_did_not():
+    """The simulation (tools/canarybench.py), small: a canary as good as the SLO is aborted in at most
+    1% of rollouts at 0.2 and 1 request/s; the old ratio-over-2m decision aborted far more (planted)."""
+    from tools.canarybench import canaries, simulate
+
+    service = reference_service()
+    good, errors, slow = canaries(service)
+    for rps in (0.2, 1.0):
+        assert simulate(service, good, rps, "sprt", 4000).aborted <= 0.01
+    assert simulate(service, good, 0.2, "ratio", 4000).aborted > 0.05
+    # A bad canary still fails: within two intervals at 5 requests/s, during the rollout at 1.
+    assert simulate(service, errors, 5.0, "sprt", 2000).aborted_early >= 0.99
+    assert simulate(service, slow, 1.0, "sprt", 2000).aborted_early >= 0.99
+    assert simulate(service, errors, 1.0, "sprt", 2000).aborted >= 0.99
 
 
 @pytest.mark.parametrize(
@@ -151,3 +180,12 @@ def test_first_step_share_limit(prod, replicas, limit, refused):
         assert refused and all("canary.maxFirstStepShare" in issue for issue in err.issues), err.issues
     else:
         assert not refused
+
+
+def test_the_platform_knows_the_package_buckets():
+    """slo.latencySeconds and analysis.latencyP95Seconds are checked against these bounds."""
+    from service_contract.contract import BUCKETS
+
+    from components.conventions import DEFAULT_BUCKETS
+
+    assert DEFAULT_BUCKETS == BUCKETS
