@@ -32,7 +32,7 @@ def _alert(name: str, slo: str, severity: str, objective: str, meaning: str, win
 
 FAST = "10m/2m at 14.4x or 1h/5m at 14.4x or 6h/30m at 6x"
 SLOW = "1d/2h at 3x or 3d/6h at 1x"
-GATE = " Pages only with at least 5 requests a minute."
+GATE = " Starts paging only with at least 5 requests a minute; once paging, it holds while the burn lasts, and 10m after."
 CASES = {
     # alert: (traffic, first evaluation that fires in minutes, expected alert); measured with tools/detection.py
     "ServiceAvailabilityBudgetBurnFast": (
@@ -178,9 +178,22 @@ def test_service_down_and_absent():
             "interval": "1m",
             "input_series": [{"series": target, "values": "1 1 0x10"}],
             "alert_rule_test": [
-                {"eval_time": "6m", "alertname": "ServiceDown", "exp_alerts": []},
+                {"eval_time": "4m", "alertname": "ServiceDown", "exp_alerts": []},
                 {
-                    "eval_time": "7m",
+                    "eval_time": "5m",
+                    "alertname": "ServiceDown",
+                    "exp_alerts": [{"exp_labels": {**labels, "severity": "critical"}, "exp_annotations": _annotations("ServiceDown")}],
+                },
+            ],
+        },
+        {
+            # Every target gone (pods deleted or evicted): `up` itself goes stale, the sum is empty.
+            "interval": "1m",
+            "input_series": [{"series": target, "values": "1 1 1 stale"}],
+            "alert_rule_test": [
+                {"eval_time": "5m", "alertname": "ServiceDown", "exp_alerts": []},
+                {
+                    "eval_time": "6m",
                     "alertname": "ServiceDown",
                     "exp_alerts": [{"exp_labels": {**labels, "severity": "critical"}, "exp_annotations": _annotations("ServiceDown")}],
                 },
