@@ -22,8 +22,15 @@ def test_chart_and_program_rules_load_together(stack):
     names = [g["name"] for g in groups]
     # One Prometheus loads every group: a name used twice would make one group shadow another.
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
-    proc = promtool.check_rules(groups)
+    proc = promtool.check_rules(groups, lint_fatal=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Each PrometheusRule is its own rule file to the operator: each of the program's passes the linter
+    # on its own. (The chart's apiserver rules record one metric in several rules, upstream's design.)
+    for origin, obj in objects:
+        if origin != "program":
+            continue
+        proc = promtool.check_rules(obj["spec"]["groups"])
+        assert proc.returncode == 0, (origin, obj["metadata"]["name"], proc.stdout + proc.stderr)
 
 
 def test_the_default_rules_cover_crash_loops_nodes_and_prometheus():
