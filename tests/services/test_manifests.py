@@ -144,7 +144,7 @@ def test_background_analysis_from_config(run, make_config, shared_schemas):
         "args": [
             {"name": "namespace", "value": "orders"},
             {"name": "service", "value": "orders-api"},
-            {"name": "canary-version", "value": "1.4.2"},
+            {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
         ],
         "startingStep": 1,
     }

@@ -216,7 +216,9 @@ BAD_CONFIGS += [
 
 
 def test_a_service_with_its_own_buckets_may_use_them():
-    values = _service(fixture_values(), 0, slo={"latencySeconds": 0.4}, metrics={"buckets": [0.1, 0.2, 0.4, 0.8, 1.6]})
+    values = _service(
+        fixture_values(), 0, slo={"latencySeconds": 0.4}, analysis={"latencyP95Seconds": 0.2}, metrics={"buckets": [0.1, 0.2, 0.4, 0.8, 1.6]}
+    )
     config = load_stack_config(to_pulumi_config(values)[0], set())
     assert config.services[0].metrics.sample_limit == 50 * 4 * 8 * (1 + 5 + 1 + 2)
 
