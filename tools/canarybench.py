@@ -32,6 +32,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from components.lib.types import duration_seconds  # noqa: E402
 from components.services.canary import Sprt, error_test, latency_test  # noqa: E402
 from components.services.config import ServiceConfig  # noqa: E402
 from tools.detection import reference_service  # noqa: E402
@@ -67,11 +68,11 @@ class Outcome:
 
 def _schedule(service: ServiceConfig) -> list[list[int]]:
     """Measurement times (seconds since the canary's pods started) of each inline analysis step."""
-    interval = int(service.analysis.interval.rstrip("s")) if service.analysis.interval.endswith("s") else 60
+    interval = int(duration_seconds(service.analysis.interval))
     t, runs = 0, []
     for step in service.canary.steps:
         if step.pause is not None:
-            t += int(step.pause.rstrip("s"))
+            t += int(duration_seconds(step.pause))
         elif step.analysis:
             runs.append([t + i * interval for i in range(service.analysis.count)])
             t += (service.analysis.count - 1) * interval
@@ -88,8 +89,7 @@ def simulate(service: ServiceConfig, canary: Canary, rps: float, decision: str, 
     slow = rng.binomial(requests, canary.slow_share)
     cum = [np.cumsum(x, axis=1) for x in (requests, errors, slow)]
     tests: list[tuple[Sprt, int]] = [(error_test(service), 1), (latency_test(service), 2)]
-    interval = runs[0][1] - runs[0][0] if len(runs[0]) > 1 else 60
-    first_deadline = runs[0][0] + 2 * interval
+    first_deadline = runs[0][0] + 2 * int(duration_seconds(a.interval))
     aborted = np.zeros(rollouts, dtype=bool)
     early = np.zeros(rollouts, dtype=bool)
     paused = np.zeros(rollouts, dtype=bool)
@@ -104,7 +104,7 @@ def simulate(service: ServiceConfig, canary: Canary, rps: float, decision: str, 
                 n_all, k_all = cum[0][:, t], cum[bad_index][:, t]
                 if decision == "sprt":
                     known = n_all >= a.min_requests
-                    bad = known & (k_all * test.bad + (n_all - k_all) * test.good >= test.limit)
+                    bad = known & (test.llr(n_all, k_all) >= test.limit)
                 else:
                     since = max(0, t - RATIO_WINDOW_S)
                     n = n_all - (cum[0][:, since] if t > RATIO_WINDOW_S else 0)

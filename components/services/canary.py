@@ -60,7 +60,8 @@ class Sprt:
     def limit(self) -> float:
         return math.log((1 - MISSED) / FALSE_ABORT)
 
-    def llr(self, n: float, k: float) -> float:
+    def llr(self, n: Any, k: Any) -> Any:
+        """For numbers, or numpy arrays of them (tools/canarybench simulates many rollouts at once)."""
         return k * self.bad + (n - k) * self.good
 
 
