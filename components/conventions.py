@@ -132,22 +132,26 @@ BURN_RATE_ALERTS: Final[tuple[tuple[str, Severity, str, tuple[tuple[float, str, 
 # records); tools/rulebench measures the equality and the cost on the server.
 SLO_TILES: Final = (("30m", "1h"), ("1h", "2h"), ("2h", "6h"), ("6h", "1d"), ("1d", "3d"))
 SLO_RULE_INTERVAL: Final = "30s"
-# The page's short windows are read raw, but recorded as events first like the 30m base: the ratio
-# and the page's traffic gate then read the request counter once per window, not three times.
-SLO_EVENT_WINDOWS: Final = ("5m", "10m")
-SloPart = Literal["bad", "total"]
-# The recorded events of every SLO and part are one metric per window, told apart by these labels,
-# so one rule builds all four series of a window: a rule's cost is mostly its lookups, not their series.
-SLO_LABEL: Final = "slo"
+# The windows that time a page are read raw, but recorded as events first like the 30m base: each
+# reads the histogram once, and the ratios, the page's traffic gate and the 2m page window read them.
+SLO_EVENT_WINDOWS: Final = ("2m", "5m", "10m")
+# Every SLO event is counted from one histogram in one lookup per window: its `+Inf` bucket (every
+# request, by status class) and the latency objective's bucket. A rule's cost on the server is
+# mostly its lookups, not their series, so both SLOs' events of a window are one rule reading one
+# selector, told apart by the `part` label:
+#   error: requests answered 5xx         (availability's bad events)
+#   ok:    every other request           (error + ok: both SLOs' total)
+#   fast:  requests within the objective (latency's good events; bad = total - fast)
+# A part with no series (no 5xx yet) is recorded as 0, so every part of every window exists.
+SloPart = Literal["error", "ok", "fast"]
+SLO_PARTS: Final[tuple[SloPart, ...]] = ("error", "ok", "fast")
 SLO_PART_LABEL: Final = "part"
 
 
 def record_slo_events(window: str, tile: bool = False) -> str:
-    """Bad and total events of each SLO (`availability`: 5xx and requests; `latency`: slower than
-    the objective and all timed requests) between the first and last samples of `window`, one series
-    per `slo` and `part`; a `tile` starts one scrape interval earlier, on the last sample of the
-    window before it."""
-    return f"service:slo_events:increase{window}{'_tile' if tile else ''}"
+    """Each SLO event `part` (SLO_PARTS) between the first and last samples of `window`, one series
+    per part; a `tile` starts one scrape interval earlier, on the last sample of the window before it."""
+    return f"service:slo_parts:increase{window}{'_tile' if tile else ''}"
 
 
 # A page needs this much traffic over this window: a handful of errors on an idle service is a
@@ -156,9 +160,14 @@ PAGE_TRAFFIC_WINDOW: Final = "10m"
 RECORD_SLO_REQUESTS: Final = f"service:slo_requests:rate{PAGE_TRAFFIC_WINDOW}"
 
 
-def record_slo_errors(slo: str, window: str) -> str:
-    """Error ratio of one SLO (`availability` or `latency`) over one window."""
-    return f"service:slo_{slo}_errors:ratio_rate{window}"
+# Both SLOs' error ratios of a window are one metric told apart by this label (the alerts carry it
+# too): one rule computes both from two lookups of the window's events.
+SLO_LABEL: Final = "slo"
+
+
+def record_slo_errors(window: str) -> str:
+    """Error ratio of each SLO (`slo`: `availability` or `latency`) over one window."""
+    return f"service:slo_errors:ratio_rate{window}"
 
 
 SERVICE_RULE_GROUP_PREFIX: Final = "service"

@@ -72,10 +72,10 @@ def series(
     every series, `up_labels` (when given) that of the target's `up` series."""
     ok: list[float | str | None] = []
     errors: list[float | str | None] = []
-    fast: list[float | str | None] = []
-    total: list[float | str | None] = []
+    fast_ok: list[float | str | None] = []
+    fast_errors: list[float | str | None] = []
     up: list[float | str | None] = []
-    n_ok = n_err = n_fast = n_total = 0.0
+    n_ok = n_err = n_fast_ok = n_fast_err = 0.0
     seen_error = False
     previous: Targets = "up"
     for phase in phases:
@@ -84,33 +84,37 @@ def series(
             if phase.targets != "up":
                 # The first failed scrape writes stale markers; then there is nothing.
                 mark: str | None = "stale" if previous == "up" else None
-                for values in (ok, errors, fast, total):
-                    values.append(mark if values is not errors or seen_error else None)
+                for values in (ok, errors, fast_ok, fast_errors):
+                    born = values is errors or values is fast_errors
+                    values.append(mark if not born or seen_error else None)
                 up.append(0 if phase.targets == "down" else ("stale" if previous != "gone" else None))
                 previous = phase.targets
                 continue
             if previous != "up":  # a new pod: its counters start from zero
-                n_ok = n_err = n_fast = n_total = 0.0
+                n_ok = n_err = n_fast_ok = n_fast_err = 0.0
                 seen_error = False
             previous = "up"
-            n_total += per_step
             n_err += per_step * phase.error_ratio
             n_ok += per_step * (1 - phase.error_ratio)
-            n_fast += per_step * (1 - phase.slow_ratio)
+            n_fast_ok += per_step * (1 - phase.error_ratio) * (1 - phase.slow_ratio)
+            n_fast_err += per_step * phase.error_ratio * (1 - phase.slow_ratio)
             seen_error = seen_error or phase.error_ratio > 0
             ok.append(n_ok)
             errors.append(n_err if seen_error else None)
-            fast.append(n_fast)
-            total.append(n_total)
+            fast_ok.append(n_fast_ok)
+            fast_errors.append(n_fast_err if seen_error else None)
             up.append(1)
+    # Every series of a status, as client libraries expose it: the 500 series (counter and
+    # histogram alike) exist from the first error on.
     bucket = f"{duration_metric}_bucket"
-    out = [
-        {"series": f'{requests_metric}{{{labels}, status="200"}}', "values": _values(ok)},
-        {"series": f'{requests_metric}{{{labels}, status="500"}}', "values": _values(errors)},
-        {"series": f'{bucket}{{{labels}, le="{q.le(latency_seconds)}"}}', "values": _values(fast)},
-        {"series": f'{bucket}{{{labels}, le="+Inf"}}', "values": _values(total)},
-        {"series": f"{duration_metric}_count{{{labels}}}", "values": _values(total)},
-    ]
+    out = []
+    for status, answered, fast in (("200", ok, fast_ok), ("500", errors, fast_errors)):
+        out += [
+            {"series": f'{requests_metric}{{{labels}, status="{status}"}}', "values": _values(answered)},
+            {"series": f'{bucket}{{{labels}, status="{status}", le="{q.le(latency_seconds)}"}}', "values": _values(fast)},
+            {"series": f'{bucket}{{{labels}, status="{status}", le="+Inf"}}', "values": _values(answered)},
+            {"series": f'{duration_metric}_count{{{labels}, status="{status}"}}', "values": _values(answered)},
+        ]
     if up_labels is not None:
         out.append({"series": f"up{{{up_labels}}}", "values": _values(up)})
     return out

@@ -8,20 +8,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 
-def _quote(value: str) -> str:
+def quote(value: str) -> str:
+    """A PromQL string literal."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def eq(label: str, value: str) -> str:
-    return f"{label}={_quote(value)}"
+    return f"{label}={quote(value)}"
 
 
 def match(label: str, regex: str) -> str:
-    return f"{label}=~{_quote(regex)}"
+    return f"{label}=~{quote(regex)}"
 
 
 def not_match(label: str, regex: str) -> str:
-    return f"{label}!~{_quote(regex)}"
+    return f"{label}!~{quote(regex)}"
 
 
 def selector(metric: str, matchers: Sequence[str] = ()) -> str:
@@ -68,7 +69,7 @@ def duration(seconds: int) -> str:
 def with_labels(expr: str, labels: dict[str, str]) -> str:
     """`expr` with each label set to a fixed value (label_replace with an empty regex, which matches every series)."""
     for name, value in labels.items():
-        expr = f'label_replace({expr}, {_quote(name)}, {_quote(value)}, "", "")'
+        expr = f'label_replace({expr}, {quote(name)}, {quote(value)}, "", "")'
     return expr
 
 

@@ -7,6 +7,8 @@ service, and no series has two writers.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from ..conventions import (
@@ -22,10 +24,10 @@ from ..conventions import (
     SLO_EVENT_WINDOWS,
     SLO_LABEL,
     SLO_PART_LABEL,
+    SLO_PARTS,
     SLO_RULE_INTERVAL,
     SLO_TILES,
     SLO_WINDOWS,
-    SloPart,
     record_slo_errors,
     record_slo_events,
 )
@@ -37,7 +39,8 @@ from .config import ServiceConfig
 BY_VERSION = ["namespace", "service", "version"]
 BY_SERVICE = ["namespace", "service"]
 SLOS = ("availability", "latency")
-PARTS: tuple[SloPart, SloPart] = ("bad", "total")
+# Tells the tiles of a sum apart while `or` gathers them (dropped by the sum).
+TILE_LABEL = "tile"
 # ServiceDown: a service that had scrape targets this recently and has none now is down, not absent
 # by design; `for` is shorter than PAGE_KEEP_FIRING_FOR so a page held after every pod crashed hands
 # over to it with no gap.
@@ -46,163 +49,152 @@ SERVICE_DOWN_FOR = "3m"
 RECORDED_WINDOWS = (*SLO_EVENT_WINDOWS, SLO_TILES[0][0], *(window for _, window in SLO_TILES))
 
 
+# Both SLOs' total: every request, 5xx or not.
+TOTAL = "error|ok"
+
+
 def scope(service: ServiceConfig) -> list[str]:
     return [q.eq("namespace", service.namespace), q.eq("service", service.name)]
 
 
-def _requests(service: ServiceConfig) -> tuple[str, str]:
-    """(every request, 5xx answers) of the service's request counter."""
-    matchers = scope(service)
-    metric = service.metrics.requests_metric
-    return q.selector(metric, matchers), q.selector(metric, [*matchers, q.match("status", "5..")])
-
-
 def recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
-    """Per-version request rate, 5xx rate and error ratio over the analysis window: the canary
-    analysis and the service dashboard read them, and the 2m SLO window sums them.
+    """Per-version request rate, 5xx rate and error ratio over the analysis window, for the service
+    dashboard, from the window's recorded events (they keep the version): events over the samples'
+    span, which is the window less one scrape interval, is what rate() reads.
 
-    Traffic and no 5xx series is a 5xx rate of 0 (a healthy canary passes); no traffic at all leaves
-    the rates empty and the ratio NaN or empty, which the analysis treats as inconclusive. Latency
-    quantiles are not recorded: the analysis and the dashboard compute them from the buckets when
-    they ask (LATENCY_QUANTILES).
+    A version with traffic and no 5xx has a 5xx rate of 0; no traffic at all leaves the ratio NaN.
+    Latency quantiles are not recorded: the analysis and the dashboard compute them from the
+    buckets when they ask (LATENCY_QUANTILES).
     """
     matchers = scope(service)
-    requests, errors = _requests(service)
-    request_rate = q.selector(RECORD_REQUEST_RATE, matchers)
+    span_s = int(duration_seconds(ANALYSIS_WINDOW) - duration_seconds(service.scrape_interval))
+
+    def per_version(part: str) -> str:
+        events = q.selector(record_slo_events(ANALYSIS_WINDOW), [*matchers, _part_matcher(part)])
+        return f"{q.sum_by(events, BY_VERSION)} / {span_s}"
+
     return [
-        {"record": RECORD_REQUEST_RATE, "expr": q.sum_by(q.rate(requests, ANALYSIS_WINDOW), BY_VERSION)},
-        # The zero for versions without a 5xx series reads the rate just recorded, not the raw series again.
-        {"record": RECORD_ERROR_RATE, "expr": f"({q.sum_by(q.rate(errors, ANALYSIS_WINDOW), BY_VERSION)} or {request_rate} * 0)"},
-        {"record": RECORD_ERROR_RATIO, "expr": f"{q.selector(RECORD_ERROR_RATE, matchers)}\n/\n{request_rate}"},
+        {"record": RECORD_REQUEST_RATE, "expr": per_version(TOTAL)},
+        # A version without a 5xx series yet (a canary's) has only the zero of the stable version.
+        {"record": RECORD_ERROR_RATE, "expr": f"({per_version('error')} or {q.selector(RECORD_REQUEST_RATE, matchers)} * 0)"},
+        {
+            "record": RECORD_ERROR_RATIO,
+            "expr": f"{q.selector(RECORD_ERROR_RATE, matchers)}\n/\n{q.selector(RECORD_REQUEST_RATE, matchers)}",
+        },
     ]
 
 
-def _slo_rates(service: ServiceConfig, slo: str, window: str) -> tuple[str, str]:
-    """Raw (bad, total) per-second rates of one SLO over one window; for latency, bad is the total
-    less the requests within the objective (the `good` of `_latency_good`)."""
-    if slo == "availability":
-        requests, errors = _requests(service)
-        return q.rate_or_zero(errors, requests, window, BY_SERVICE), q.sum_by(q.rate(requests, window), BY_SERVICE)
-    good, total = _latency_good(service, window)
-    return f"{total}\n-\n{good}", total
+def _events_source(service: ServiceConfig) -> str:
+    """The series every SLO event is counted from: the duration histogram's `+Inf` bucket (every
+    request, with its status) and the latency objective's bucket, in one selector."""
+    objective = q.le(service.slo.latency_seconds)
+    bucket = f"{service.metrics.duration_metric}_bucket"
+    return q.selector(bucket, [*scope(service), q.match("le", f"{re.escape(objective)}|{re.escape(q.le(float('inf')))}")])
 
 
-def _latency_good(service: ServiceConfig, window: str) -> tuple[str, str]:
-    c, matchers = service.metrics, scope(service)
-    bucket = q.selector(f"{c.duration_metric}_bucket", [*matchers, q.eq("le", q.le(service.slo.latency_seconds))])
-    count = q.selector(f"{c.duration_metric}_count", matchers)
-    return q.sum_by(q.rate(bucket, window), BY_SERVICE), q.sum_by(q.rate(count, window), BY_SERVICE)
+def _parts(service: ServiceConfig, expr: str, labels: Sequence[str] = BY_SERVICE, scale: int = 1) -> str:
+    """Per-series `expr` over `_events_source` summed into the SLO_PARTS by `labels`: the objective's
+    bucket is `fast`, the `+Inf` bucket `error` when answered 5xx and `ok` otherwise; a part with no
+    series is 0. Summed by status and bucket first, so the labels are rewritten on a few series."""
+    summed = q.sum_by(expr, [*labels, "status", "le"]) + (f" * {scale}" if scale != 1 else "")
+    error = f'label_replace({summed}, "{SLO_PART_LABEL}", "error", "status", "5..")'
+    fast = f'label_replace({error}, "{SLO_PART_LABEL}", "fast", "le", {q.quote(re.escape(q.le(service.slo.latency_seconds)))})'
+    parts = f'label_replace(\n{q.sum_by(fast, [*labels, SLO_PART_LABEL])},\n"{SLO_PART_LABEL}", "ok", "{SLO_PART_LABEL}", ""\n)'
+    # No lookup: a constant per part with the service's labels, kept only where the part has no series.
+    fixed = {"namespace": service.namespace, "service": service.name, **({"version": service.version} if "version" in labels else {})}
+    zeros = [q.with_labels("vector(0)", {**fixed, SLO_PART_LABEL: p}) for p in SLO_PARTS]
+    return "\nor ".join([parts, *zeros])
+
+
+def _events(service: ServiceConfig, window: str, part: str) -> str:
+    """Recorded events of `window` of the parts matching `part` (a regex), summed per service."""
+    return q.sum_by(q.selector(record_slo_events(window), [*scope(service), _part_matcher(part)]), BY_SERVICE)
+
+
+def _part_matcher(part: str) -> str:
+    return q.match(SLO_PART_LABEL, part) if "|" in part else q.eq(SLO_PART_LABEL, part)
 
 
 def raw_slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
-    """One SLO's error ratio over `window` from raw series alone: what every built window must equal.
-    Latency is 1 - good/total, which reads the count series once, not twice."""
+    """One SLO's error ratio over `window` from the raw histogram: what every built window must equal.
+    Latency is 1 - fast/total, which reads the +Inf bucket once, not twice."""
+    c, matchers = service.metrics, scope(service)
+    bucket = f"{c.duration_metric}_bucket"
+    every = q.selector(bucket, [*matchers, q.eq("le", q.le(float("inf")))])
+    total = q.sum_by(q.rate(every, window), BY_SERVICE)
     if slo == "latency":
-        good, total = _latency_good(service, window)
-        return f"1 - (\n{good}\n/\n{total}\n)"
-    return q.ratio(*_slo_rates(service, slo, window))
+        fast = q.selector(bucket, [*matchers, q.eq("le", q.le(service.slo.latency_seconds))])
+        return f"1 - (\n{q.sum_by(q.rate(fast, window), BY_SERVICE)}\n/\n{total}\n)"
+    errors = q.selector(bucket, [*matchers, q.eq("le", q.le(float("inf"))), q.match("status", "5..")])
+    return q.ratio(q.rate_or_zero(errors, every, window, BY_SERVICE), total)
 
 
-def _slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
-    """The error ratio over a window: 2m availability from the per-version rates of the same group,
-    the windows of SLO_TILES from their recorded events, the others raw. Each sums what raw rate() sums."""
+def _slo_ratios(service: ServiceConfig, window: str) -> str:
+    """Both SLOs' error ratios over a window from its recorded events, bad / total (never an average
+    of ratios), in one rule of two lookups: 1 - good/total, where availability's good is `ok` and
+    latency's `fast`. With no traffic both are 0/0, NaN, which compares false with every threshold."""
     matchers = scope(service)
-    if window == ANALYSIS_WINDOW and slo == "availability":
-        bad, total = (q.sum_by(q.selector(name, matchers), BY_SERVICE) for name in (RECORD_ERROR_RATE, RECORD_REQUEST_RATE))
-        return q.ratio(bad, total)
-    if window not in RECORDED_WINDOWS:
-        return raw_slo_ratio(service, slo, window)
-    bad, total = (
-        q.sum_by(q.selector(record_slo_events(window), [*matchers, q.eq(SLO_LABEL, slo), q.eq(SLO_PART_LABEL, part)]), BY_SERVICE)
-        for part in PARTS
-    )
-    return q.ratio(bad, total)
+    good = q.sum_by(q.selector(record_slo_events(window), [*matchers, q.match(SLO_PART_LABEL, "ok|fast")]), [*BY_SERVICE, SLO_PART_LABEL])
+    shares = f"1 - (\n{good}\n/ on ({', '.join(BY_SERVICE)}) group_left\n{_events(service, window, TOTAL)}\n)"
+    for slo, part in (("availability", "ok"), ("latency", "fast")):
+        shares = f'label_replace({shares}, "{SLO_LABEL}", "{slo}", "{SLO_PART_LABEL}", "{part}")'
+    return q.sum_by(shares, [*BY_SERVICE, SLO_LABEL])
 
 
-def _raw_events(service: ServiceConfig, window: str, extended: bool = False) -> list[dict[str, Any]]:
-    """Two rules recording every SLO's total, then bad, events between the first and last samples of
-    `window` (one scrape interval longer when `extended`, as a tile), one series each: rate() is
-    their slope, and a window of W seconds holds W minus one scrape interval of samples. The bad
-    events read the totals just recorded (for availability's zero without a 5xx series; latency's
-    bad is the total less the good), so each raw series set is decoded once per window."""
-    matchers = scope(service)
+def _raw_events(service: ServiceConfig, window: str, extended: bool = False) -> dict[str, Any]:
+    """One rule recording every SLO event part between the first and last samples of `window` (one
+    scrape interval longer when `extended`, as a tile): rate() is their slope, and a window of W
+    seconds holds W minus one scrape interval of samples. One lookup of `_events_source`; a tile's
+    per-series test reads it twice more (q.tile_events)."""
     scrape_s = int(duration_seconds(service.scrape_interval))
-    record = record_slo_events(window, tile=extended)
     window_s = int(duration_seconds(window)) + (scrape_s if extended else 0)
-
-    def labelled(expr: str, slo: str) -> str:
-        return q.with_labels(f"(\n{expr}\n)", {SLO_LABEL: slo})
-
-    def total(slo: str) -> str:
-        return q.selector(record, [*matchers, q.eq(SLO_LABEL, slo), q.eq(SLO_PART_LABEL, "total")])
-
-    requests, errors = _requests(service)
-    c = service.metrics
-
-    def events(series: str) -> str:
-        # A window itself is rate() over it, every series scaled alike; a tile of a longer window
-        # counts a series born inside it as that window's rate() does (q.tile_events).
-        if not extended:
-            return f"{q.sum_by(q.rate(series, q.duration(window_s)), BY_SERVICE)} * {window_s - scrape_s}"
-        return q.sum_by(q.tile_events(series, window_s, scrape_s), BY_SERVICE)
-
-    good = events(q.selector(f"{c.duration_metric}_bucket", [*matchers, q.eq("le", q.le(service.slo.latency_seconds))]))
-    totals = [
-        labelled(events(requests), "availability"),
-        labelled(events(q.selector(f"{c.duration_metric}_count", matchers)), "latency"),
-    ]
-    bad = [
-        labelled(f"{events(errors)}\nor on ({', '.join(BY_SERVICE)})\n{total('availability')} * 0", "availability"),
-        labelled(f"{total('latency')}\n- ignoring ({SLO_LABEL}, {SLO_PART_LABEL})\n{good}", "latency"),
-    ]
-    # The part is each rule's own label: two rules recording one metric with the same labels are a
-    # duplicate to `promtool check rules --lint-fatal`, and the rule label overrides what the `or` carries.
-    return [
-        {"record": record, "expr": "\nor\n".join(totals), "labels": {SLO_PART_LABEL: "total"}},
-        {"record": record, "expr": "\nor\n".join(bad), "labels": {SLO_PART_LABEL: "bad"}},
-    ]
+    source = _events_source(service)
+    # A window itself is rate() over it, every series scaled alike; a tile of a longer window counts
+    # a series born inside it as that window's rate() does (q.tile_events).
+    # The analysis window keeps the version: the per-version rates are read from it (recording_rules).
+    labels = BY_VERSION if window == ANALYSIS_WINDOW and not extended else BY_SERVICE
+    if extended:
+        expr = _parts(service, q.tile_events(source, window_s, scrape_s), labels)
+    else:
+        expr = _parts(service, q.rate(source, q.duration(window_s)), labels, scale=window_s - scrape_s)
+    return {"record": record_slo_events(window, tile=extended), "expr": expr}
 
 
 def _tiled(service: ServiceConfig, tile: str, window: str, extended: bool) -> str:
     """Events in `window` as the sum of recorded `tile` events, one tile apart back from now; the
     oldest is the exact tile unless this sum is itself a tile (which starts a sample earlier). A tile
-    from before the series existed (or Prometheus ran) counts as no events, in both parts of the
-    ratio alike, so the ratio is that of the history there is, as rate() gives it."""
+    from before the series existed (or Prometheus ran) counts as no events, in every part alike, so
+    the ratio is that of the history there is, as rate() gives it. Each tile is one lookup, labelled
+    apart so `or` keeps them all and one `sum` adds them."""
     tile_s = int(duration_seconds(tile))
     tiles = int(duration_seconds(window)) // tile_s
     matchers = scope(service)
 
     def at(k: int) -> str:
         recorded = q.selector(record_slo_events(tile, tile=extended or k < tiles - 1), matchers)
-        if k == 0:
-            return recorded
-        # Absent before there was history: 0, with the labels of a tile that exists now.
-        return f"({recorded} offset {q.duration(k * tile_s)} or {q.selector(record_slo_events(tile, tile=True), matchers)} * 0)"
+        return q.with_labels(f"{recorded} offset {q.duration(k * tile_s)}" if k else recorded, {TILE_LABEL: str(k)})
 
-    return "\n+ ".join(at(k) for k in range(tiles))
+    return q.sum_by("\nor ".join(at(k) for k in range(tiles)), [*BY_SERVICE, SLO_PART_LABEL])
 
 
 def _page_traffic(service: ServiceConfig) -> str:
     """Requests per second over PAGE_TRAFFIC_WINDOW, from its recorded events: events over the
     samples' span, which is the window less one scrape interval, is what rate() reads."""
     span_s = int(duration_seconds(PAGE_TRAFFIC_WINDOW) - duration_seconds(service.scrape_interval))
-    total = q.selector(record_slo_events(PAGE_TRAFFIC_WINDOW), [*scope(service), q.eq(SLO_LABEL, "availability"), q.eq(SLO_PART_LABEL, "total")])
-    return f"{q.sum_by(total, BY_SERVICE)} / {span_s}"
+    return f"{_events(service, PAGE_TRAFFIC_WINDOW, TOTAL)} / {span_s}"
 
 
 def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
-    """SLO events per window (the first of SLO_TILES raw, longer ones tiled from it), the error ratio
-    of each SLI per window (availability: 5xx share; latency: share slower than the objective), and
-    the request rate that gates the page."""
-    rules = [rule for window in SLO_EVENT_WINDOWS for rule in _raw_events(service, window)]
-    rules += _raw_events(service, SLO_TILES[0][0]) + _raw_events(service, SLO_TILES[0][0], extended=True)
+    """SLO events per window (the page's windows and the first of SLO_TILES raw, longer ones tiled
+    from it), the error ratio of each SLI per window (availability: 5xx share; latency: share slower
+    than the objective), and the request rate that gates the page."""
+    rules = [_raw_events(service, window) for window in (*SLO_EVENT_WINDOWS, SLO_TILES[0][0])]
+    rules.append(_raw_events(service, SLO_TILES[0][0], extended=True))
     for index, (tile, window) in enumerate(SLO_TILES):
         rules.append({"record": record_slo_events(window), "expr": _tiled(service, tile, window, extended=False)})
         if index + 1 < len(SLO_TILES):  # a tile of the next window
             rules.append({"record": record_slo_events(window, tile=True), "expr": _tiled(service, tile, window, extended=True)})
-    for window in SLO_WINDOWS:
-        for slo in SLOS:
-            rules.append({"record": record_slo_errors(slo, window), "expr": _slo_ratio(service, slo, window)})
+    rules += [{"record": record_slo_errors(window), "expr": _slo_ratios(service, window)} for window in SLO_WINDOWS]
     rules.append({"record": RECORD_SLO_REQUESTS, "expr": _page_traffic(service)})
     return rules
 
@@ -210,8 +202,8 @@ def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
 def _burn(service: ServiceConfig, alert: str, slo: str, budget: float, severity: str, pairs: tuple[tuple[float, str, str], ...]) -> str:
     matchers = scope(service)
     conditions = [
-        f"({q.selector(record_slo_errors(slo, long), matchers)} > {factor * budget:.6g}\n"
-        f"and {q.selector(record_slo_errors(slo, short), matchers)} > {factor * budget:.6g})"
+        f"({q.selector(record_slo_errors(long), [*matchers, q.eq(SLO_LABEL, slo)])} > {factor * budget:.6g}\n"
+        f"and {q.selector(record_slo_errors(short), [*matchers, q.eq(SLO_LABEL, slo)])} > {factor * budget:.6g})"
         for factor, long, short in pairs
     ]
     expr = "\nor\n".join(conditions)
@@ -342,7 +334,7 @@ def service_rule_groups(service: ServiceConfig, runbook_base_url: str) -> list[d
         {
             "name": f"{prefix}.rules",
             "interval": SLO_RULE_INTERVAL,
-            "rules": recording_rules(service) + slo_recording_rules(service) + [a.to_rule(runbook_base_url) for a in alerts],
+            "rules": slo_recording_rules(service) + recording_rules(service) + [a.to_rule(runbook_base_url) for a in alerts],
         },
         *custom,
     ]

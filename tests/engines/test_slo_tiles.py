@@ -22,9 +22,9 @@ def test_every_tiled_window_equals_raw_rate_at_every_evaluation():
     numbers, so no alert threshold can decide differently; and the run does cross thresholds."""
     reports = compare(reference_service(), days=5)
     print(markdown(reports))
-    # The page's 5m and 10m windows are recorded as events too (raw, read once): they equal raw rate() as well.
+    # The page's 2m, 5m and 10m windows are recorded as events too (raw, read once): they equal raw rate() as well.
     assert {(r.slo, r.window) for r in reports} == {
-        (s, w) for s in ("availability", "latency") for w in ("5m", "10m", "30m", "1h", "2h", "6h", "1d", "3d")
+        (s, w) for s in ("availability", "latency") for w in ("2m", "5m", "10m", "30m", "1h", "2h", "6h", "1d", "3d")
     }
     for r in reports:
         assert r.points == 2 * 1440 - 120 + 1, r

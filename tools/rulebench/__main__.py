@@ -26,6 +26,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "instrumentation" / "src"))
 
+from components.conventions import SLO_EVENT_WINDOWS, record_slo_events  # noqa: E402
 from tools.detection import reference_service  # noqa: E402
 from tools.rulebench import backfill, equivalence, measure  # noqa: E402
 
@@ -35,11 +36,13 @@ HISTORIES = {"3d": "raw", "1d": "raw-1d"}
 def _prepare_one(out: Path, name: str, end_s: int) -> str:
     data = out / name
     first = min(json.loads((b / "meta.json").read_text())["minTime"] for b in data.iterdir() if (b / "meta.json").exists())
-    backfill.record_events(backfill.fleet_group(), first // 1000, end_s, data)
+    # The page's windows are never read at an offset: only what the tiles read is backfilled.
+    skip = {record_slo_events(window) for window in SLO_EVENT_WINDOWS}
+    backfill.record_events(backfill.fleet_group(), first // 1000, end_s, data, skip)
     return f"{name}: SLO events recorded; {backfill.compact(data)} blocks after compaction"
 
 
-def prepare(out: Path, services: int, days: float, ahead_hours: float) -> None:
+def prepare(out: Path, services: int, days: float, ahead_hours: float, histories: list[str]) -> None:
     if not (out / "history.json").exists():
         backfill.write_history(backfill.plan(services, days, ahead_hours), out)
     history = backfill.History.load(out)
@@ -47,8 +50,14 @@ def prepare(out: Path, services: int, days: float, ahead_hours: float) -> None:
         backfill.keep_last(out / HISTORIES["3d"], out / HISTORIES["1d"], 1)
     # One core each: both histories are recorded and compacted side by side.
     with ProcessPoolExecutor(max_workers=2) as pool:
-        for line in pool.map(_prepare_one, [out, out], list(HISTORIES.values()), [history.end_s] * 2):
+        names = [HISTORIES[h] for h in histories]
+        for line in pool.map(_prepare_one, [out] * len(names), names, [history.end_s] * len(names)):
             print(line, flush=True)
+
+
+def _labelled(text: str) -> tuple[str, Path]:
+    label, _, path = text.partition("=")
+    return label, Path(path).resolve()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,35 +68,49 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--services", type=int, default=200)
     p.add_argument("--days", type=float, default=3)
     p.add_argument("--ahead-hours", type=float, default=5, help="history past now, so every window ending now is full while measuring")
+    p.add_argument("--histories", default="3d,1d", help="which TSDBs to record the SLO events in (again, after the rules change)")
     m = commands.add_parser("measure")
     m.add_argument("--out", type=Path, required=True)
     m.add_argument("--services", default="9,50,200")
     m.add_argument("--histories", default="1d,3d")
     m.add_argument("--project", type=Path, default=ROOT)
     m.add_argument("--label", default="after")
+    m.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="LABEL=CHECKOUT",
+        help="also the rules of CHECKOUT, in the same server, side by side",
+    )
+    m.add_argument("--cycles", type=int, default=3)
     m.add_argument("--per-rule", action="store_true", help="also print each rule's ms per service per cycle")
     e = commands.add_parser("equivalence")
     e.add_argument("--days", type=float, default=10)
     args = parser.parse_args(argv)
 
     if args.command == "prepare":
-        prepare(args.out, args.services, args.days, args.ahead_hours)
+        prepare(args.out, args.services, args.days, args.ahead_hours, args.histories.split(","))
     elif args.command == "measure":
         print("| rules | history | services | groups | rules | ms / service / cycle | slowest group ms | share of 30s | missed | RSS MiB |")
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for history in args.histories.split(","):
             for count in (int(n) for n in args.services.split(",")):
-                r = measure.measure(args.out / HISTORIES[history], count, args.project.resolve())
-                with (args.out / "results.jsonl").open("a") as log:
-                    log.write(json.dumps({"label": args.label, "history": history, **asdict(r)}) + "\n")
-                print(
-                    f"| {args.label} | {history} | {r.services} | {r.groups} | {r.rules} | {r.ms_per_service:.1f} | "
-                    f"{r.slowest_group_ms:.0f} | {r.cycle_share:.0%} | {r.missed_iterations} | {r.rss_mib:.0f} |",
-                    flush=True,
-                )
-                if args.per_rule:
-                    for rule, ms in r.by_rule.items():
-                        print(f"|   | {rule} | {ms:.2f} ms |", flush=True)
+                projects = {args.label: args.project.resolve(), **dict(_labelled(c) for c in args.compare)}
+                results = measure.measure(args.out / HISTORIES[history], count, projects, cycles=args.cycles)
+                for label, r in results.items():
+                    with (args.out / "results.jsonl").open("a") as log:
+                        log.write(
+                            json.dumps({"label": label, "history": history, "alongside": sorted(set(projects) - {label}), **asdict(r)})
+                            + "\n"
+                        )
+                    print(
+                        f"| {label} | {history} | {r.services} | {r.groups} | {r.rules} | {r.ms_per_service:.1f} | "
+                        f"{r.slowest_group_ms:.0f} | {r.cycle_share:.0%} | {r.missed_iterations} | {r.rss_mib:.0f} |",
+                        flush=True,
+                    )
+                    if args.per_rule:
+                        for rule, ms in r.by_rule.items():
+                            print(f"|   | {rule} | {ms:.2f} ms |", flush=True)
     else:
         for title, lifetime in (("One pod", None), (f"Pods replaced every {equivalence.POD_LIFETIME_S} s", equivalence.POD_LIFETIME_S)):
             print(

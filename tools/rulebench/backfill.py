@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Collection
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -113,12 +114,12 @@ def _runs(rules: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return runs
 
 
-def record_events(group: dict[str, Any], start_s: int, end_s: int, data: Path) -> None:
+def record_events(group: dict[str, Any], start_s: int, end_s: int, data: Path, skip: Collection[str] = ()) -> None:
     """The SLO group's recorded events over [start_s, end_s), as Prometheus would have recorded
     them live, with `promtool tsdb create-blocks-from rules`. promtool cannot backfill a rule that
     reads another rule of the same run, so the rules run in as many passes as that takes, each on a
     server restarted over the blocks of the passes before."""
-    events = [r for r in group["rules"] if r.get("record", "").startswith(record_slo_events(""))]
+    events = [r for r in group["rules"] if r.get("record", "").startswith(record_slo_events("")) and r["record"] not in skip]
     for run in _runs(events):
         rules = {"groups": [{**group, "rules": run}]}
         # One path for every level: the evaluation offset within the interval hashes the group's

@@ -122,13 +122,14 @@ def _read(service: ServiceConfig, group: dict, data: Path, days: float, step_s: 
     with prometheus(data) as server:
         # Compare at the instants the group evaluated (promtool keeps the group's hash offset,
         # as the live rule manager does), not a step off them.
-        probe = q.selector(record_slo_events(SLO_TILES[0][0]), [*scope(service), q.eq(SLO_LABEL, SLOS[0]), q.eq(SLO_PART_LABEL, "bad")])
+        probe = q.selector(record_slo_events(SLO_TILES[0][0]), [*scope(service), q.eq(SLO_PART_LABEL, "error")])
         (stamp,) = server.get("/api/v1/query", query=f"timestamp({probe})", time=str(start))["result"]
         start = float(stamp["value"][1])
         end = ORIGIN_S + int(days * traffic.DAY_S) - 3600
 
         def report(slo: str, window: str) -> WindowReport:
-            built = server.query_range(expr[record_slo_errors(slo, window)], start, end, step_s)
+            both = server.query_range(expr[record_slo_errors(window)], start, end, step_s)
+            built = {labels: points for labels, points in both.items() if (SLO_LABEL, slo) in labels}
             raw = server.query_range(raw_slo_ratio(service, slo, window), start, end, step_s)
             return _report(service, slo, window, built, raw)
 

@@ -72,45 +72,63 @@ def _samples(text: str, metric: str) -> dict[str, float]:
     }
 
 
-def _rule_times(server_rules: Any) -> dict[str, float]:
-    """Seconds each rule took at its group's last evaluation, summed over groups by position and name."""
+def _rule_times(server_rules: Any, file: str) -> dict[str, float]:
+    """Seconds each rule of `file` took at its group's last evaluation, summed over groups by position and name."""
     times: dict[str, float] = {}
-    for group in server_rules["groups"]:
+    for group in (g for g in server_rules["groups"] if g["file"] == file):
         for index, rule in enumerate(group["rules"]):
             key = f"{index:02d} {rule['name']}"
             times[key] = times.get(key, 0.0) + float(rule["evaluationTime"])
     return times
 
 
-def measure(data: Path, services: int, project: Path, cycles: int = 3, warmup: int = 1) -> Result:
-    rule_file = data.parent / f"rules-{services}.yml"
-    groups, rules = render_rules(services, project, rule_file)
+def measure(data: Path, services: int, projects: dict[str, Path], cycles: int = 3, warmup: int = 1) -> dict[str, Result]:
+    """Each project's rule groups, all loaded in one server and evaluated side by side, so they share
+    whatever else the machine is doing (its speed varies from run to run by a third): compare the
+    columns of one run, not of two. Resident memory is the server's, all sets together."""
+    files = {label: data.parent / f"rules-{label}-{services}.yml" for label in projects}
+    counts = {label: render_rules(services, project, files[label]) for label, project in projects.items()}
+    total_groups = sum(groups for groups, _ in counts.values())
     durations: dict[str, list[float]] = {}
-    rule_times: dict[str, float] = {}
-    with prometheus(data, [rule_file], timeout_s=600) as server:
-        deadline = time.monotonic() + (cycles + warmup) * 4 * CYCLE_S + 120  # groups that miss iterations run less often
+    rule_times: dict[str, dict[str, float]] = {label: {} for label in projects}
+    with prometheus(data, list(files.values()), timeout_s=600) as server:
+        deadline = time.monotonic() + (cycles + warmup) * 4 * CYCLE_S * len(projects) + 120  # groups that miss iterations run less often
         seen = 0
         while seen < cycles:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{services} services: fewer than {cycles} measured cycles in time")
             text = server.metrics()
             iterations = _samples(text, "prometheus_rule_group_iterations_total")
-            if len(iterations) == groups and min(iterations.values()) >= warmup + seen + 1:
+            if len(iterations) == total_groups and min(iterations.values()) >= warmup + seen + 1:
                 for group, seconds in _samples(text, "prometheus_rule_group_last_duration_seconds").items():
                     durations.setdefault(group, []).append(seconds)
-                for rule, seconds in _rule_times(server.get("/api/v1/rules")).items():
-                    rule_times[rule] = rule_times.get(rule, 0.0) + seconds
+                for label, file in files.items():
+                    for rule, seconds in _rule_times(server.get("/api/v1/rules"), str(file)).items():
+                        rule_times[label][rule] = rule_times[label].get(rule, 0.0) + seconds
                 seen += 1
             time.sleep(2)
         text = server.metrics()
-    means = {group: sum(values) / len(values) for group, values in durations.items()}
-    return Result(
-        services=services,
-        groups=groups,
-        rules=rules,
-        ms_per_service=1000 * sum(means.values()) / services,
-        slowest_group_ms=1000 * max(means.values()),
-        missed_iterations=int(sum(_samples(text, "prometheus_rule_group_iterations_missed_total").values())),
-        rss_mib=_samples(text, "process_resident_memory_bytes")["{}"] / 2**20,
-        by_rule={rule: 1000 * seconds / cycles / services for rule, seconds in sorted(rule_times.items())},
-    )
+    missed = _samples(text, "prometheus_rule_group_iterations_missed_total")
+    rss = _samples(text, "process_resident_memory_bytes")["{}"] / 2**20
+    results = {}
+    for label, file in files.items():
+
+        def of_file(samples: dict[str, float], prefix: str = f"{file};") -> dict[str, float]:
+            return {k: v for k, v in samples.items() if json.loads(k)["rule_group"].startswith(prefix)}
+
+        means = {
+            group: sum(values) / len(values)
+            for group, values in durations.items()
+            if json.loads(group)["rule_group"].startswith(f"{file};")
+        }
+        results[label] = Result(
+            services=services,
+            groups=counts[label][0],
+            rules=counts[label][1],
+            ms_per_service=1000 * sum(means.values()) / services,
+            slowest_group_ms=1000 * max(means.values()),
+            missed_iterations=int(sum(of_file(missed).values())),
+            rss_mib=rss,
+            by_rule={rule: 1000 * seconds / cycles / services for rule, seconds in sorted(rule_times[label].items())},
+        )
+    return results
