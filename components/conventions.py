@@ -116,20 +116,20 @@ BURN_RATE_ALERTS: Final[tuple[tuple[str, Severity, str, tuple[tuple[float, str, 
     ("Slow", "warning", "15m", ((3, "1d", "2h"), (1, "3d", "6h"))),
 )
 # Windows of 30m and longer are not read raw each evaluation (a 3d rate() decodes every sample of
-# every series for 3 days, 120 times an hour): the group records each one's bad and total events,
+# every series for 3 days, 120 times an hour): the group records each one's events (SLO_PARTS),
 # 30m from raw series and every longer window as the sum of a few recorded ones, now and a tile
 # apart back from now (1h from two 30m, 2h from two 1h, 6h from three 2h, 1d from four 6h, 3d
 # from three 1d). rate() is the slope between a window's first and last samples, so tiles are exact
 # when they share their boundary samples: every tile but the oldest is read one scrape interval
 # longer (its first sample is the last of the tile before it), the oldest over the window itself.
 # The sum of their sampled increases is then the increase raw rate() sees over the whole window,
-# at the cost of a few lookups of four recorded series. Series that start or end inside a tile (a
+# at the cost of one lookup of three recorded series per tile. Series that start or end inside a tile (a
 # new pod's, a status="500" series at its first error) are not exact: rate() extrapolates them by
 # up to half a scrape interval from the slope it sees in the tile, not in the whole window, so
 # around a pod change the ratios differ a little (docs/rule-cost.md measures it), and the shorter
 # the tile the more: with 10m tiles a page moved by one evaluation. So 2m, 5m and 10m,
-# the windows that time a page, stay raw (2m reads the per-version rates the canary analysis
-# records); tools/rulebench measures the equality and the cost on the server.
+# the windows that time a page, stay raw; tools/rulebench measures the equality and the cost on
+# the server.
 SLO_TILES: Final = (("30m", "1h"), ("1h", "2h"), ("2h", "6h"), ("6h", "1d"), ("1d", "3d"))
 SLO_RULE_INTERVAL: Final = "30s"
 # The windows that time a page are read raw, but recorded as events first like the 30m base: each
@@ -137,8 +137,9 @@ SLO_RULE_INTERVAL: Final = "30s"
 SLO_EVENT_WINDOWS: Final = ("2m", "5m", "10m")
 # Every SLO event is counted from one histogram in one lookup per window: its `+Inf` bucket (every
 # request, by status class) and the latency objective's bucket. A rule's cost on the server is
-# mostly its lookups, not their series, so both SLOs' events of a window are one rule reading one
-# selector, told apart by the `part` label:
+# mostly its lookups and the series they read, so both SLOs' events of a window are one rule
+# reading one selector, told apart by the `part` label. (The request counter counts the same
+# requests with the same labels, by the contract; reading it too cost a third more series.)
 #   error: requests answered 5xx         (availability's bad events)
 #   ok:    every other request           (error + ok: both SLOs' total)
 #   fast:  requests within the objective (latency's good events; bad = total - fast)

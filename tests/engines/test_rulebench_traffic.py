@@ -54,3 +54,16 @@ def test_counters_never_go_down_across_slices_and_buckets_are_cumulative():
     )
     errors = [v for _, v in sorted(joined[f'http_requests_total{{namespace="bench",service="svc-0000",{labels.replace("200", "500")}}}'])]
     assert errors[-1] > errors[0]  # incidents happened
+
+
+def test_the_live_exporter_serves_the_backfilled_shape():
+    """`rulebench live` scrapes what `measure` backfills: the same series names and label sets per
+    service (values differ), cumulative buckets, the +Inf bucket equal to the count."""
+    from tools.rulebench import live
+
+    backfilled = set(_series(_write(traffic.periodic(1), 0, 600)))
+    served = dict(line.rsplit(" ", 1) for line in live.exposition(1, 3600.0).splitlines())
+    assert set(served) == backfilled and len(served) == 1360
+    prefix = 'namespace="bench",service="svc-0000",method="GET",path="/api/v1/resource-0",status="200",version="1.4.2"'
+    buckets = [float(served[f'http_request_duration_seconds_bucket{{{prefix},le="{le}"}}']) for le in traffic.LE_LABELS]
+    assert buckets == sorted(buckets) and buckets[-1] == float(served[f"http_request_duration_seconds_count{{{prefix}}}"]) > 0

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "instrumentation" / "src"))
 
 from components.conventions import SLO_EVENT_WINDOWS, record_slo_events  # noqa: E402
 from tools.detection import reference_service  # noqa: E402
-from tools.rulebench import backfill, equivalence, measure  # noqa: E402
+from tools.rulebench import backfill, equivalence, live, measure  # noqa: E402
 
 HISTORIES = {"3d": "raw", "1d": "raw-1d"}
 
@@ -84,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     m.add_argument("--cycles", type=int, default=3)
     m.add_argument("--per-rule", action="store_true", help="also print each rule's ms per service per cycle")
+    live_ = commands.add_parser("live")
+    live_.add_argument("--services", default="9,50")
+    live_.add_argument("--project", type=Path, default=ROOT)
+    live_.add_argument("--label", default="after")
+    live_.add_argument("--compare", action="append", default=[], metavar="LABEL=CHECKOUT")
+    live_.add_argument("--minutes", type=float, default=32, help="scraping before measuring: the longest raw window must fill")
+    live_.add_argument("--out", type=Path, help="append the results to OUT/results.jsonl")
     e = commands.add_parser("equivalence")
     e.add_argument("--days", type=float, default=10)
     args = parser.parse_args(argv)
@@ -111,6 +118,22 @@ def main(argv: list[str] | None = None) -> int:
                     if args.per_rule:
                         for rule, ms in r.by_rule.items():
                             print(f"|   | {rule} | {ms:.2f} ms |", flush=True)
+    elif args.command == "live":
+        print("| rules | data | services | groups | rules | ms / service / cycle | slowest group ms | share of 30s | missed | RSS MiB |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for count in (int(n) for n in args.services.split(",")):
+            projects = {args.label: args.project.resolve(), **dict(_labelled(c) for c in args.compare)}
+            for label, r in live.measure_live(count, projects, fill_s=args.minutes * 60).items():
+                if args.out:
+                    with (args.out / "results.jsonl").open("a") as log:
+                        log.write(json.dumps({"label": label, "history": "live", "alongside": sorted(set(projects) - {label}), **asdict(r)}) + "\n")
+                print(
+                    f"| {label} | live head | {r.services} | {r.groups} | {r.rules} | {r.ms_per_service:.1f} | "
+                    f"{r.slowest_group_ms:.0f} | {r.cycle_share:.0%} | - | {r.rss_mib:.0f} |",
+                    flush=True,
+                )
+                for rule, ms in r.by_rule.items():
+                    print(f"|   | {rule} | {ms:.2f} ms |", flush=True)
     else:
         for title, lifetime in (("One pod", None), (f"Pods replaced every {equivalence.POD_LIFETIME_S} s", equivalence.POD_LIFETIME_S)):
             print(

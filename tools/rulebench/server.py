@@ -63,10 +63,19 @@ class Server:
 
 
 @contextmanager
-def prometheus(data: Path, rule_files: Sequence[Path] = (), evaluation_interval: str = "30s", timeout_s: float = 120) -> Iterator[Server]:
-    """A server on `data` evaluating `rule_files`; it scrapes nothing (its own metrics are read over HTTP)."""
+def prometheus(
+    data: Path,
+    rule_files: Sequence[Path] = (),
+    evaluation_interval: str = "30s",
+    timeout_s: float = 120,
+    scrape_configs: Sequence[dict[str, Any]] = (),
+) -> Iterator[Server]:
+    """A server on `data` evaluating `rule_files`; it scrapes only `scrape_configs` (its own metrics are read over HTTP)."""
     config = data.parent / f"{data.name}-prometheus.yml"
-    config.write_text(yaml.safe_dump({"global": {"evaluation_interval": evaluation_interval}, "rule_files": [str(p) for p in rule_files]}))
+    settings: dict[str, Any] = {"global": {"evaluation_interval": evaluation_interval}, "rule_files": [str(p) for p in rule_files]}
+    if scrape_configs:
+        settings["scrape_configs"] = list(scrape_configs)
+    config.write_text(yaml.safe_dump(settings))
     port = free_port()
     log = (data.parent / f"{data.name}-prometheus.log").open("wb")
     proc = subprocess.Popen(
