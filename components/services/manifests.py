@@ -14,11 +14,18 @@ TARGET_LABELS = ("job", "instance", "namespace", "pod", "container", "endpoint",
 
 
 def labels(service: ServiceConfig) -> dict[str, str]:
+    """A team's own objects (Service, Rollout and its pods, PDB, NetworkPolicy): `part-of` names the
+    application a workload belongs to, the team's product, so the platform does not claim it."""
     return {
         "app.kubernetes.io/name": service.name,
         "app.kubernetes.io/instance": service.name,
-        **MANAGED_BY_LABELS,
+        "app.kubernetes.io/managed-by": MANAGED_BY_LABELS["app.kubernetes.io/managed-by"],
     }
+
+
+def monitoring_labels(service: ServiceConfig) -> dict[str, str]:
+    """The platform's monitoring of a service (ServiceMonitor, AnalysisTemplate, PrometheusRule)."""
+    return {**labels(service), **MANAGED_BY_LABELS}
 
 
 def selector(service: ServiceConfig) -> dict[str, str]:

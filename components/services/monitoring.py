@@ -13,7 +13,7 @@ from ..conventions import PROJECT, SELECTOR_LABELS, SERVICE_DASHBOARD_UID
 from ..lib.options import child_opts
 from .canary import analysis_template_spec, real_shares, template_name
 from .config import ServiceConfig
-from .manifests import labels, network_policy_spec, pdb_spec, rollout_spec, service_monitor_spec, service_spec
+from .manifests import labels, monitoring_labels, network_policy_spec, pdb_spec, rollout_spec, service_monitor_spec, service_spec
 from .rules import service_rule_groups
 
 
@@ -44,8 +44,9 @@ class ServiceMonitoring(pulumi.ComponentResource):
         svc = args.service
         child = child_opts(self, opts)
 
-        def meta(resource_name: str, extra: Optional[dict[str, str]] = None) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=resource_name, namespace=svc.namespace, labels={**labels(svc), **(extra or {})})
+        def meta(resource_name: str, extra: Optional[dict[str, str]] = None, team: bool = True) -> k8s.meta.v1.ObjectMetaArgs:
+            base = labels(svc) if team else monitoring_labels(svc)
+            return k8s.meta.v1.ObjectMetaArgs(name=resource_name, namespace=svc.namespace, labels={**base, **(extra or {})})
 
         spec = service_spec(svc)
         workload = child_opts(self, opts, retain_on_delete=args.adopted or None)
@@ -66,7 +67,7 @@ class ServiceMonitoring(pulumi.ComponentResource):
             f"{name}-servicemonitor",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata=meta(svc.name, SELECTOR_LABELS),
+            metadata=meta(svc.name, SELECTOR_LABELS, team=False),
             spec=service_monitor_spec(svc),
             opts=child,
         )
@@ -74,7 +75,7 @@ class ServiceMonitoring(pulumi.ComponentResource):
             f"{name}-analysis",
             api_version="argoproj.io/v1alpha1",
             kind="AnalysisTemplate",
-            metadata=meta(template_name(svc)),
+            metadata=meta(template_name(svc), team=False),
             spec=analysis_template_spec(svc, args.prometheus_url, args.sigv4_region),
             opts=child,
         )
@@ -107,7 +108,7 @@ class ServiceMonitoring(pulumi.ComponentResource):
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
-            metadata=meta(f"{svc.name}-slo", SELECTOR_LABELS),
+            metadata=meta(f"{svc.name}-slo", SELECTOR_LABELS, team=False),
             spec={"groups": service_rule_groups(svc, args.runbook_base_url)},
             opts=child,
         )

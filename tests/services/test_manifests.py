@@ -150,3 +150,19 @@ def test_background_analysis_from_config(run, make_config, shared_schemas):
     }
     assert validate(rollout, shared_schemas / "crds") == []
     assert "analysis" not in service_stack(run(make_config("dev")), "orders-api")["rollout"]["spec"]["strategy"]["canary"]
+
+
+def test_the_platform_does_not_claim_a_teams_own_objects(prod):
+    """`app.kubernetes.io/part-of` names the application a workload belongs to: the team's product,
+    not the platform that monitors it. The monitoring objects are the platform's."""
+    part_of = "app.kubernetes.io/part-of"
+    for service in FLEET:
+        stack = service_stack(prod, service)
+        for key in ("service", "rollout", "pdb", "network-policy"):
+            assert part_of not in stack[key]["metadata"]["labels"], (service, key)
+            assert stack[key]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "pulumi"
+        template = stack["rollout"]["spec"].get("template")
+        if template:
+            assert part_of not in template["metadata"]["labels"], service
+        for key in ("servicemonitor", "analysis", "rules"):
+            assert stack[key]["metadata"]["labels"][part_of] == "eks-observability", (service, key)
