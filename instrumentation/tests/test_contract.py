@@ -211,3 +211,42 @@ def test_the_runbooks_log_queries_find_what_the_package_writes(app):
     assert not _logql_matches(five_xx, lines["trace-5xx-3"])
     # The old query's premise, planted: 5xx access lines are not at level error.
     assert not _logql_matches('{x} | json | level="error"', lines["trace-5xx-1"])
+
+
+def test_made_up_methods_share_one_label_value(app):
+    """Any anonymous client can send any method: the label stays bounded, so it cannot push a pod's
+    scrape past the ServiceMonitor's sample limit (which drops the whole scrape)."""
+    registry, client, _ = app
+    for index in range(50):
+        client.request(f"X{index}", "/users/1")
+    client.request("PATCH", "/users/1")
+    methods = {dict(k)["method"] for k, v in samples(registry, "http_requests_total").items() if v}
+    assert methods == {"_OTHER", "PATCH"}
+    assert requests_by(registry)[("_OTHER", "/users/{user_id}", "405")] == 50
+
+
+@pytest.mark.parametrize("prefix_in_path", [True, False])
+def test_an_app_served_under_a_root_path_records_its_templates(prefix_in_path):
+    """Behind a path-routing ingress (`uvicorn --root-path /svc`): the ASGI server may leave the
+    prefix in `path` (the spec) or not; either way the request is its route's, not `unmatched`."""
+    registry = CollectorRegistry()
+    app = FastAPI()
+
+    @app.get("/users/{user_id}")
+    async def user(user_id: int) -> dict:
+        return {"id": user_id}
+
+    instrument(app, service="orders-api", version="1.4.2", registry=registry)
+    seen = []
+
+    async def server(scope, receive, send):  # what uvicorn --root-path /svc hands the app
+        if scope["type"] == "http":
+            scope = {**scope, "root_path": "/svc", "path": ("/svc" if prefix_in_path else "") + scope["path"]}
+            seen.append(scope["path"])
+        await app(scope, receive, send)
+
+    client = TestClient(server)
+    assert client.get("/users/7").status_code == 200
+    assert client.get("/metrics").status_code == 200
+    assert seen[0] == ("/svc/users/7" if prefix_in_path else "/users/7")
+    assert requests_by(registry) == {("GET", "/users/{user_id}", "200"): 1}

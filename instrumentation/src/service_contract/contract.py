@@ -12,6 +12,11 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 1
 PREINITIALISED_STATUSES = ("200", "400", "404", "500")
 # Requests whose path matches no route share this one label value: raw paths never become labels.
 UNMATCHED = "unmatched"
+# The `method` label takes only these (RFC 9110's methods and PATCH); any other method a client
+# sends is recorded as OTHER_METHOD, as OpenTelemetry's HTTP conventions do. Raw methods let any
+# anonymous client create series until the pod's scrape passes its sample limit and is dropped.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
+OTHER_METHOD = "_OTHER"
 # Environment variables the platform's Rollout pod template sets.
 SERVICE_ENV, VERSION_ENV = "SERVICE_NAME", "SERVICE_VERSION"
 # Endpoints that are not traffic: scrapes and probes stay out of the SLO.

@@ -12,7 +12,17 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .contract import BUCKETS, DURATION_METRIC, LABELS, NOT_TRAFFIC, PREINITIALISED_STATUSES, REQUESTS_METRIC, UNMATCHED
+from .contract import (
+    BUCKETS,
+    DURATION_METRIC,
+    LABELS,
+    METHODS,
+    NOT_TRAFFIC,
+    OTHER_METHOD,
+    PREINITIALISED_STATUSES,
+    REQUESTS_METRIC,
+    UNMATCHED,
+)
 from .tracing import TRACE_HEADER, current_trace_id, from_headers, new_trace_id
 
 access_log = logging.getLogger("service_contract.access")
@@ -52,6 +62,8 @@ def route_templates(routes: Sequence[BaseRoute], prefix: str = "") -> list[tuple
             continue
         if not getattr(route, "include_in_schema", True):
             continue  # framework routes (API docs, schema) are not the service's traffic
+        if not path:
+            continue  # not a template (FastAPI's included-router entry): no series for it
         methods = sorted(getattr(route, "methods", None) or {"GET"})
         found += [(method, prefix + path) for method in methods if method != "HEAD" and prefix + path not in NOT_TRAFFIC]
     return found
@@ -75,6 +87,20 @@ def _match(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") -> str |
     return partial
 
 
+def method_label(method: str) -> str:
+    """The `method` label of a request: bounded whatever the client sends."""
+    return method if method in METHODS else OTHER_METHOD
+
+
+def route_path(scope: Scope) -> str:
+    """The path the app routes on: without the `root_path` a proxy strips (`uvicorn --root-path /svc`
+    behind a path-routing ingress), whether the server left it in `path` (the ASGI spec) or not."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and (path == root or path.startswith(root + "/")):
+        return path[len(root) :] or "/"
+    return path
+
+
 class ContractMiddleware:
     """Times every request, records it under its route template (never the raw path), puts the
     trace id in the response and in every log line of the request, and logs one access line."""
@@ -88,7 +114,12 @@ class ContractMiddleware:
         return _match(self.routes, scope) or UNMATCHED
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in NOT_TRAFFIC:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Read before the app runs: routing rewrites the scope in place (a Mount extends root_path).
+        routed = route_path(scope)
+        if routed in NOT_TRAFFIC:
             await self.app(scope, receive, send)
             return
         trace_id = from_headers(scope.get("headers", ())) or new_trace_id()
@@ -107,8 +138,10 @@ class ContractMiddleware:
             await self.app(scope, receive, send_with_trace)
         finally:
             elapsed = time.perf_counter() - start
-            method = scope["method"]
-            path = self._template(method, scope["path"])
+            method = method_label(scope["method"])
+            # A method outside the standard set is matched as GET: a route's path still names it (as
+            # a 405 does), and made-up methods cannot fill the template cache.
+            path = self._template(scope["method"] if method != OTHER_METHOD else "GET", routed)
             self.metrics.observe(method, path, str(status), elapsed)
             extra: dict[str, Any] = {"method": method, "path": path, "status": status, "latency": round(elapsed, 6)}
             access_log.info("request", extra=extra)
