@@ -250,3 +250,39 @@ def test_an_app_served_under_a_root_path_records_its_templates(prefix_in_path):
     assert client.get("/metrics").status_code == 200
     assert seen[0] == ("/svc/users/7" if prefix_in_path else "/users/7")
     assert requests_by(registry) == {("GET", "/users/{user_id}", "200"): 1}
+
+
+def test_routers_are_recorded_by_their_full_template():
+    """Most services are built from APIRouters, nested and prefixed: each request is its route's full
+    template, and only real templates are pre-created (no `path=""` set for the router entry)."""
+    from fastapi import APIRouter
+
+    registry = CollectorRegistry()
+    users = APIRouter(prefix="/v1/users")
+    settings = APIRouter(prefix="/settings")
+
+    @users.get("/{user_id}")
+    async def user(user_id: int) -> dict:
+        return {"id": user_id}
+
+    @settings.put("/{key}")
+    async def setting(key: str) -> dict:
+        return {"key": key}
+
+    users.include_router(settings)
+    app = FastAPI()
+    app.include_router(users, prefix="/api")
+    instrument(app, service="orders-api", version="1.4.2", registry=registry)
+    client = TestClient(app)
+    assert client.get("/api/v1/users/1").status_code == 200
+    assert client.put("/api/v1/users/settings/theme").status_code == 200
+    assert client.delete("/api/v1/users/2").status_code == 405
+    assert client.get("/api/v2/nothing").status_code == 404
+    assert requests_by(registry) == {
+        ("GET", "/api/v1/users/{user_id}", "200"): 1,
+        ("PUT", "/api/v1/users/settings/{key}", "200"): 1,
+        ("DELETE", "/api/v1/users/{user_id}", "405"): 1,
+        ("GET", UNMATCHED, "404"): 1,
+    }
+    created = {dict(k)["path"] for k in samples(registry, "http_requests_total")}
+    assert created == {"/api/v1/users/{user_id}", "/api/v1/users/settings/{key}", UNMATCHED}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -52,10 +52,22 @@ class ContractMetrics:
                 self.duration.labels(*labels)
 
 
-def route_templates(routes: Sequence[BaseRoute], prefix: str = "") -> list[tuple[str, str]]:
-    """(method, template) of every route, mounts included."""
-    found = []
+def _expanded(routes: Sequence[BaseRoute]) -> Iterator[Any]:
+    """The routes as the app matches them. FastAPI (since the 0.13x series) keeps an included router
+    as one entry whose `effective_route_contexts()` are its routes, nested routers' included, each with
+    its full path (prefixes joined); earlier versions copied those routes into `app.routes`."""
     for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):
+            yield from contexts()
+        else:
+            yield route
+
+
+def route_templates(routes: Sequence[BaseRoute], prefix: str = "") -> list[tuple[str, str]]:
+    """(method, template) of every route, mounts and included routers included."""
+    found = []
+    for route in _expanded(routes):
         path = getattr(route, "path", "")
         if isinstance(route, Mount):
             found += route_templates(route.routes, prefix + path)
@@ -71,7 +83,7 @@ def route_templates(routes: Sequence[BaseRoute], prefix: str = "") -> list[tuple
 
 def _match(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") -> str | None:
     partial = None
-    for route in routes:
+    for route in _expanded(routes):
         matched, child = route.matches(scope)
         if matched == Match.NONE:
             continue
