@@ -40,11 +40,45 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+# The servers' own loggers: their lines go through the root handler as JSON. Their access lines are
+# dropped, because the package writes one per request itself, with the route template and trace id.
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "gunicorn", "gunicorn.error")
+SERVER_ACCESS_LOGGERS = ("uvicorn.access", "gunicorn.access")
+# Set on an exception the middleware has logged with its trace id; the server's own report of it
+# (uvicorn's "Exception in ASGI application") is then dropped, so one error is one line.
+LOGGED = "_service_contract_logged"
+
+
+class _AlreadyLogged(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and getattr(record.exc_info[1], LOGGED, False))
+
+
 def configure_logging(service: str, version: str, level: int = logging.INFO) -> logging.Handler:
-    """Route the root logger to stdout as JSON; returns the handler (tests can swap the stream)."""
+    """Route every line the process writes through logging to stdout as one JSON object: the root
+    logger's, the ASGI server's (uvicorn, gunicorn) and uncaught exceptions outside a request.
+
+    uvicorn configures its loggers when it starts: run it with the app as an import string
+    (`uvicorn app:app`, as the platform's image does) so this runs after, or pass `log_config=None`.
+    Returns the handler (tests can swap the stream)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service, version))
+    handler.addFilter(_AlreadyLogged())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    for name in SERVER_LOGGERS:
+        server = logging.getLogger(name)
+        server.handlers, server.propagate = [], True
+    for name in SERVER_ACCESS_LOGGERS:
+        access = logging.getLogger(name)
+        access.handlers, access.propagate, access.disabled = [], False, True
+
+    def uncaught(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, tb)
+            return
+        logging.getLogger("service_contract").critical("uncaught exception", exc_info=(kind, error, tb))
+
+    sys.excepthook = uncaught
     return handler

@@ -23,9 +23,11 @@ from .contract import (
     REQUESTS_METRIC,
     UNMATCHED,
 )
+from .jsonlog import LOGGED
 from .tracing import TRACE_HEADER, current_trace_id, from_headers, new_trace_id
 
 access_log = logging.getLogger("service_contract.access")
+error_log = logging.getLogger("service_contract.error")
 # Distinct raw paths are unbounded; their templates are not. The cache only saves the matching work.
 _TEMPLATE_CACHE = 4096
 
@@ -146,14 +148,19 @@ class ContractMiddleware:
                 message = {**message, "headers": [*message.get("headers", ()), (TRACE_HEADER, trace_id.encode())]}
             await send(message)
 
+        method = method_label(scope["method"])
+        # A method outside the standard set is matched as GET: a route's path still names it (as a
+        # 405 does), and made-up methods cannot fill the template cache.
+        path = self._template(scope["method"] if method != OTHER_METHOD else "GET", routed)
         try:
             await self.app(scope, receive, send_with_trace)
+        except Exception as error:
+            # Logged here, where the trace id is known; the server's own report of it is dropped (jsonlog.LOGGED).
+            error_log.exception("unhandled exception", extra={"method": method, "path": path})
+            setattr(error, LOGGED, True)
+            raise
         finally:
             elapsed = time.perf_counter() - start
-            method = method_label(scope["method"])
-            # A method outside the standard set is matched as GET: a route's path still names it (as
-            # a 405 does), and made-up methods cannot fill the template cache.
-            path = self._template(scope["method"] if method != OTHER_METHOD else "GET", routed)
             self.metrics.observe(method, path, str(status), elapsed)
             extra: dict[str, Any] = {"method": method, "path": path, "status": status, "latency": round(elapsed, 6)}
             access_log.info("request", extra=extra)
