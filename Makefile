@@ -44,7 +44,16 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	touch $@
 
 ## test: lint, types and the whole suite
-test: $(VENV)/.dev tools $(CHECKOV_VENV)/.installed lint
+# The service package's oldest supported dependencies, on its oldest Python (pyenv's 3.10 when present).
+OLDEST_VENV := .venv-oldest
+OLDEST_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python) $(shell command -v python3.10) $(PYTHON))
+$(OLDEST_VENV)/.installed: instrumentation/requirements-oldest.txt
+	@echo "==> installing the service package's oldest supported dependencies into $(OLDEST_VENV) ($(OLDEST_PYTHON))"
+	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --progress-bar off -q -r instrumentation/requirements-oldest.txt
+	touch $@
+
+test: $(VENV)/.dev tools $(CHECKOV_VENV)/.installed $(OLDEST_VENV)/.installed lint
 	$(BIN)/python -m pytest -q
 
 ## bench: program under mocks vs. a bare-SDK baseline, 10/100/500 services

@@ -71,7 +71,7 @@ def test_uvicorn_lines_are_json_with_the_trace_id(tmp_path):
         assert _get(f"http://127.0.0.1:{port}/ok") == 200
         assert _get(f"http://127.0.0.1:{port}/boom", {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}) == 500
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # what Kubernetes sends
         try:
             output, _ = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
