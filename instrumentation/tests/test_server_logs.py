@@ -52,7 +52,7 @@ def _get(url: str, headers: dict[str, str] | None = None) -> int:
         return int(error.code)
 
 
-def test_uvicorn_lines_are_json_with_the_trace_id(tmp_path):
+def test_uvicorn_lines_are_json_with_the_trace_id(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(APP)
     port = _port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(tmp_path)])}
