@@ -286,3 +286,19 @@ def test_routers_are_recorded_by_their_full_template():
     }
     created = {dict(k)["path"] for k in samples(registry, "http_requests_total")}
     assert created == {"/api/v1/users/{user_id}", "/api/v1/users/settings/{key}", UNMATCHED}
+
+
+def test_the_trace_id_is_the_duration_exemplar_in_openmetrics(app):
+    """A scraper asking for OpenMetrics (Prometheus does) gets each bucket's latest request's trace id
+    as its exemplar; the classic text format stays as it was."""
+    _, client, _ = app
+    client.get("/users/1", headers={"traceparent": TRACEPARENT})
+    om = client.get("/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"})
+    assert om.headers["content-type"].startswith("application/openmetrics-text")
+    bucket = next(
+        line for line in om.text.splitlines()
+        if line.startswith("http_request_duration_seconds_bucket{") and 'path="/users/{user_id}"' in line and 'status="200"' in line and " # " in line
+    )  # fmt: skip
+    assert '# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"}' in bucket
+    plain = client.get("/metrics")
+    assert plain.headers["content-type"].startswith("text/plain") and " # {" not in plain.text

@@ -13,7 +13,8 @@ import logging
 import os
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -53,7 +54,9 @@ def instrument(
         raise ValueError(f"service and version are required: pass them or set {SERVICE_ENV} and {VERSION_ENV}")
 
     async def metrics_endpoint(request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        # OpenMetrics when the scraper asks for it (Prometheus does by default): it carries exemplars.
+        encoder, content_type = choose_encoder(request.headers.get("accept"))
+        return Response(encoder(registry), media_type=content_type)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -40,10 +40,12 @@ class ContractMetrics:
         self.requests = Counter(REQUESTS_METRIC, "HTTP requests by route template and status.", LABELS, registry=registry)
         self.duration = Histogram(DURATION_METRIC, "HTTP request duration in seconds.", LABELS, buckets=BUCKETS, registry=registry)
 
-    def observe(self, method: str, path: str, status: str, seconds: float) -> None:
+    def observe(self, method: str, path: str, status: str, seconds: float, trace_id: str | None = None) -> None:
+        """Count and time one request; its trace id becomes the bucket's exemplar (exposed in the
+        OpenMetrics format only), so a slow bucket in Grafana leads to that request's log lines."""
         labels = (method, path, status, self.service, self.version)
         self.requests.labels(*labels).inc()
-        self.duration.labels(*labels).observe(seconds)
+        self.duration.labels(*labels).observe(seconds, exemplar={"trace_id": trace_id} if trace_id else None)
 
     def preinitialise(self, routes: Sequence[tuple[str, str]]) -> None:
         """Series for each (method, template) and common status, at 0: a first error is an increase, not a new series."""
@@ -161,7 +163,7 @@ class ContractMiddleware:
             raise
         finally:
             elapsed = time.perf_counter() - start
-            self.metrics.observe(method, path, str(status), elapsed)
+            self.metrics.observe(method, path, str(status), elapsed, trace_id)
             extra: dict[str, Any] = {"method": method, "path": path, "status": status, "latency": round(elapsed, 6)}
             access_log.info("request", extra=extra)
             current_trace_id.reset(token)
