@@ -55,7 +55,7 @@ def instrument(
 
     async def metrics_endpoint(request: Request) -> Response:
         # OpenMetrics when the scraper asks for it (Prometheus does by default): it carries exemplars.
-        encoder, content_type = choose_encoder(request.headers.get("accept"))
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(encoder(registry), media_type=content_type)
 
     async def healthz(request: Request) -> Response:
