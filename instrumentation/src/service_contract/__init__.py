@@ -13,12 +13,12 @@ import logging
 import os
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .contract import BUCKETS, LABELS, SERVICE_ENV, UNMATCHED, VERSION_ENV
+from .contract import BUCKETS, LABELS, MULTIPROC_ENV, SERVICE_ENV, UNMATCHED, VERSION_ENV
 from .jsonlog import JsonFormatter, configure_logging
 from .middleware import ContractMetrics, ContractMiddleware, route_templates
 from .tracing import current_trace_id
@@ -53,10 +53,24 @@ def instrument(
     if not service or not version:
         raise ValueError(f"service and version are required: pass them or set {SERVICE_ENV} and {VERSION_ENV}")
 
+    # Several worker processes (gunicorn, `uvicorn --workers N`) each count their own requests, and
+    # whichever answers a scrape would show its own counts: totals jump and reset. With
+    # PROMETHEUS_MULTIPROC_DIR set (an empty directory per pod, before the workers start),
+    # prometheus_client keeps every worker's values in files there and a scrape sums them.
+    multiprocess_dir = os.environ.get(MULTIPROC_ENV)
+
+    def exposed() -> CollectorRegistry:
+        if not multiprocess_dir:
+            return registry
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=multiprocess_dir)
+        return merged
+
     async def metrics_endpoint(request: Request) -> Response:
-        # OpenMetrics when the scraper asks for it (Prometheus does by default): it carries exemplars.
+        # OpenMetrics when the scraper asks for it (Prometheus does by default): it carries exemplars
+        # (one process only: prometheus_client keeps no exemplars across workers).
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(encoder(registry), media_type=content_type)
+        return Response(encoder(exposed()), media_type=content_type)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -17,6 +17,9 @@ UNMATCHED = "unmatched"
 # anonymous client create series until the pod's scrape passes its sample limit and is dropped.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
 OTHER_METHOD = "_OTHER"
+# prometheus_client's multiprocess mode: set to an empty directory (one per pod) when the server
+# runs several worker processes.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Environment variables the platform's Rollout pod template sets.
 SERVICE_ENV, VERSION_ENV = "SERVICE_NAME", "SERVICE_VERSION"
 # Endpoints that are not traffic: scrapes and probes stay out of the SLO.

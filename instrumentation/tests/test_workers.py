@@ -1,0 +1,83 @@
+"""Several worker processes behind one port (`uvicorn --workers 2`): with PROMETHEUS_MULTIPROC_DIR
+every scrape shows the requests of all workers, whichever answers; without it a scrape shows only
+the answering worker's (the failure the mode exists for, shown here so the test can fail)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+from test_server_logs import SRC, _get, _port
+
+APP = '''
+from fastapi import FastAPI
+from service_contract import instrument
+
+app = FastAPI()
+
+
+@app.get("/work")
+async def work() -> dict:
+    return {"ok": True}
+
+
+instrument(app, service="orders-api", version="1.4.2", log_level=None)
+'''
+REQUESTS = 60
+
+
+def _total(url: str) -> float:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (127.0.0.1)
+        text = response.read().decode()
+    return sum(
+        s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == "http_requests_total" and s.labels["path"] == "/work"
+    )
+
+
+def _scrapes(tmp_path: Path, multiprocess: bool) -> list[float]:
+    (tmp_path / "app.py").write_text(APP)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(tmp_path)])}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if multiprocess:
+        (tmp_path / "metrics").mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
+    port = _port()
+    command = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--log-level", "warning"]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if _get(f"http://127.0.0.1:{port}/healthz") == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.2)
+        time.sleep(1)  # the second worker is up too
+        for _ in range(REQUESTS):
+            assert _get(f"http://127.0.0.1:{port}/work") == 200  # a new connection each: both workers answer
+        return [_total(f"http://127.0.0.1:{port}/metrics") for _ in range(20)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_every_scrape_counts_every_workers_requests(tmp_path: Path) -> None:
+    assert _scrapes(tmp_path, multiprocess=True) == [REQUESTS] * 20
+
+
+def test_without_the_mode_a_scrape_sees_one_worker(tmp_path: Path) -> None:
+    totals = _scrapes(tmp_path, multiprocess=False)
+    assert min(totals) < REQUESTS, totals
