@@ -302,3 +302,34 @@ def test_the_trace_id_is_the_duration_exemplar_in_openmetrics(app):
     assert '# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"}' in bucket
     plain = client.get("/metrics")
     assert plain.headers["content-type"].startswith("text/plain") and " # {" not in plain.text
+
+
+def test_opentelemetry_span_and_propagators_give_the_trace_id(app):
+    """With the OpenTelemetry API installed, its propagators read the headers (here B3, configured by
+    the service) and an active span wins: logs, exemplars and traces share one id."""
+    otel = pytest.importorskip("opentelemetry", reason="the OpenTelemetry API is optional (absent in the oldest-dependencies run)")
+    from opentelemetry import propagate, trace
+    from opentelemetry.propagators.textmap import TextMapPropagator
+
+    class B3Single(TextMapPropagator):  # a propagator the package does not know itself
+        def extract(self, carrier, context=None, getter=None):  # noqa: ANN001, ANN201
+            trace_id, span_id = carrier["b3"].split("-")[:2]
+            span = trace.NonRecordingSpan(trace.SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=True))
+            return trace.set_span_in_context(span, context)
+
+        def inject(self, carrier, context=None, setter=None):  # noqa: ANN001, ANN201
+            pass
+
+        @property
+        def fields(self):  # noqa: ANN201
+            return {"b3"}
+
+    _, client, _ = app
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(B3Single())
+    try:
+        response = client.get("/users/1", headers={"b3": "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"})
+    finally:
+        propagate.set_global_textmap(previous)
+    assert response.headers["x-trace-id"] == "80f198ee56343ba864fe8b2a57d3eff7"
+    assert otel is not None

@@ -1,4 +1,11 @@
-"""Trace ids: taken from `X-Trace-ID` or W3C `traceparent`, or made up; kept for the request's log lines."""
+"""Trace ids: the active OpenTelemetry span's, or taken from `X-Trace-ID` or the propagation headers,
+or made up; kept for the request's log lines and exemplars.
+
+Where the OpenTelemetry API is installed, its configured propagators read the headers (W3C
+tracecontext by default, B3 or others if the service configured them) and a span an OpenTelemetry
+instrumentation already started wins, so logs, exemplars and traces share one id. Without it the
+package reads `traceparent` itself.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,14 @@ import contextvars
 import re
 import secrets
 from collections.abc import Iterable
+from typing import Any
+
+try:  # optional: the service's own OpenTelemetry set-up, if it has one
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.propagate import extract as otel_extract
+except ImportError:  # pragma: no cover - exercised in the oldest-dependencies run
+    otel_trace = None
+    otel_extract = None
 
 TRACE_HEADER = b"x-trace-id"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -19,8 +34,21 @@ def new_trace_id() -> str:
     return secrets.token_hex(16)
 
 
+def _otel_trace_id(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The active span's trace id, else the one OpenTelemetry's propagators find in the headers."""
+    if otel_trace is None or otel_extract is None:
+        return None
+    context: Any = otel_trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        carrier = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
+        context = otel_trace.get_current_span(otel_extract(carrier)).get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
 def from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
-    """The caller's trace id: `X-Trace-ID` first, then the trace-id of a valid `traceparent`."""
+    """The caller's trace id: `X-Trace-ID` first, then OpenTelemetry's (when installed), then the
+    trace-id of a valid `traceparent`."""
+    headers = list(headers)
     traceparent = None
     for name, value in headers:
         lowered = name.lower()
@@ -30,6 +58,9 @@ def from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
                 return candidate
         elif lowered == b"traceparent":
             traceparent = value.decode("latin-1").strip().lower()
+    otel = _otel_trace_id(headers)
+    if otel:
+        return otel
     if traceparent:
         match = _TRACEPARENT.match(traceparent)
         if match and match.group(1) != "0" * 32:
