@@ -19,8 +19,8 @@ try:  # optional: the service's own OpenTelemetry set-up, if it has one
     from opentelemetry import trace as otel_trace
     from opentelemetry.propagate import extract as otel_extract
 except ImportError:  # pragma: no cover - exercised in the oldest-dependencies run
-    otel_trace = None
-    otel_extract = None
+    otel_trace = None  # type: ignore[assignment]
+    otel_extract = None  # type: ignore[assignment]
 
 TRACE_HEADER = b"x-trace-id"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
