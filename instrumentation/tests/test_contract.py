@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, WebSocket
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from service_contract import BUCKETS, LABELS, UNMATCHED, instrument
@@ -333,3 +333,76 @@ def test_opentelemetry_span_and_propagators_give_the_trace_id(app):
         propagate.set_global_textmap(previous)
     assert response.headers["x-trace-id"] == "80f198ee56343ba864fe8b2a57d3eff7"
     assert otel is not None
+
+
+def _asgi_requests(application: FastAPI, requests: list[tuple[str, str]]) -> None:
+    """Requests straight through the ASGI app, in one event loop (no HTTP client: 10,000 take seconds)."""
+    import asyncio
+    from collections.abc import MutableMapping
+    from typing import Any
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        pass
+
+    async def run() -> None:
+        for method, raw_path in requests:
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+                     "path": raw_path, "raw_path": raw_path.encode(), "root_path": "", "query_string": b"", "headers": [],
+                     "server": ("testserver", 80), "client": ("127.0.0.1", 1)}  # fmt: skip
+            await application(scope, receive, send)
+
+    asyncio.run(run())
+
+
+def test_a_hostile_client_cannot_grow_the_series_count():
+    """10,000 distinct raw paths, made-up methods and oversized headers: the series stay those of the
+    app's routes and the standard methods (far under a pod's sample limit, past which Prometheus
+    drops the whole scrape)."""
+    registry = CollectorRegistry()
+    application, client, _ = make_app(registry)
+    client.get("/metrics")  # the middleware stack is built
+    before = sum(1 for family in registry.collect() for _ in family.samples)
+    _asgi_requests(
+        application,
+        [("GET" if index % 10 else f"M{index}", f"/users/{index}/x{index}" if index % 2 else f"/users/{index}") for index in range(10_000)],
+    )
+    huge = "a" * 16_000
+    response = client.get("/users/1", headers={"x-trace-id": huge, "traceparent": huge})
+    assert response.status_code == 200 and len(response.headers["x-trace-id"]) == 32  # not echoed: made up
+    labels = [dict(k) for k in samples(registry, "http_requests_total")]
+    assert {label["path"] for label in labels} <= {"/users/{user_id}", "/orders", "/boom", "/missing", UNMATCHED}
+    assert {label["method"] for label in labels} <= {"GET", "POST", "_OTHER"}
+    after = sum(1 for family in registry.collect() for _ in family.samples)
+    assert after - before < 100, (before, after)
+
+
+def test_websockets_and_lifespan_pass_through_untouched():
+    """Only HTTP requests are counted: a websocket route and the app's lifespan work as without the package."""
+    from contextlib import asynccontextmanager
+
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202
+        events.append("startup")
+        yield
+        events.append("shutdown")
+
+    registry = CollectorRegistry()
+    app = FastAPI(lifespan=lifespan)
+
+    @app.websocket("/ws")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(await websocket.receive_text())
+        await websocket.close()
+
+    instrument(app, service="orders-api", version="1.4.2", registry=registry, log_level=None)
+    with TestClient(app) as client, client.websocket_connect("/ws") as ws:
+        ws.send_text("ping")
+        assert ws.receive_text() == "ping"
+    assert events == ["startup", "shutdown"]
+    assert not requests_by(registry)
