@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import uvicorn
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException
 from prometheus_client import CollectorRegistry, Counter
 from service_contract import instrument
 
@@ -46,25 +46,29 @@ class AppVersion:
 
 
 def make_app(pod: AppVersion) -> FastAPI:
+    """Built from routers as most services are: `/items` a prefixed router nested in the shop's."""
     app = FastAPI()
+    shop, items = APIRouter(), APIRouter(prefix="/items")
     rng = random.Random(pod.version)
     registry = CollectorRegistry()
     # What a team might add by mistake: a per-user metric. The platform's ServiceMonitor drops it.
     per_user = Counter("shop_views_by_user", "Views per user (a contract violation).", ["user_id"], registry=registry)
 
-    @app.get("/items/{item_id}")
+    @items.get("/{item_id}")
     async def item(item_id: int) -> dict:
         per_user.labels(str(item_id % 997)).inc()
         if rng.random() < pod.error_ratio:
             raise HTTPException(status_code=500, detail="backend down")
         return {"id": item_id}
 
-    @app.post("/checkout")
+    @shop.post("/checkout")
     async def checkout() -> dict:
         if rng.random() < pod.error_ratio:
             raise HTTPException(status_code=503, detail="payments down")
         return {"ok": True}
 
+    shop.include_router(items)
+    app.include_router(shop)
     instrument(app, service=SERVICE, version=pod.version, registry=registry, log_level=None)
     return app
 
