@@ -5,17 +5,10 @@ line with its trace id and traceback (not a 56-line plain-text traceback)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parent.parent / "src"
+from uvicorn_process import get, uvicorn
+
 APP = '''
 from fastapi import FastAPI
 from service_contract import instrument
@@ -38,45 +31,11 @@ instrument(app, service="orders-api", version="1.4.2")
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _get(url: str, headers: dict[str, str] | None = None) -> int:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as response:  # noqa: S310 (127.0.0.1)
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
 def test_uvicorn_lines_are_json_with_the_trace_id(tmp_path: Path) -> None:
-    (tmp_path / "app.py").write_text(APP)
-    port = _port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(tmp_path)])}
-    command = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if _get(f"http://127.0.0.1:{port}/healthz") == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.2)
-        assert _get(f"http://127.0.0.1:{port}/ok") == 200
-        assert _get(f"http://127.0.0.1:{port}/boom", {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}) == 500
-    finally:
-        proc.send_signal(signal.SIGTERM)  # what Kubernetes sends
-        try:
-            output, _ = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate(timeout=10)
+    with uvicorn(tmp_path, APP) as served:
+        assert get(f"{served.url}/ok") == 200
+        assert get(f"{served.url}/boom", {"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}) == 500
+    output = served.output
     lines = [line for line in output.splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # every line parses: no plain text at all
     loggers = [r["logger"] for r in records]

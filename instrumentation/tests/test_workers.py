@@ -4,15 +4,11 @@ the answering worker's (the failure the mode exists for, shown here so the test 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
-from test_server_logs import SRC, _get, _port
+from uvicorn_process import get, uvicorn
 
 APP = '''
 from fastapi import FastAPI
@@ -42,36 +38,15 @@ def _total(url: str) -> float:
 
 
 def _scrapes(tmp_path: Path, multiprocess: bool) -> list[float]:
-    (tmp_path / "app.py").write_text(APP)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(tmp_path)])}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    # Empty is unset to prometheus_client and to the package, whatever the outer environment holds.
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics") if multiprocess else ""}
     if multiprocess:
         (tmp_path / "metrics").mkdir()
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
-    port = _port()
-    command = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--log-level", "warning"]
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if _get(f"http://127.0.0.1:{port}/healthz") == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.2)
+    with uvicorn(tmp_path, APP, "--workers", "2", "--log-level", "warning", env=env) as served:
         time.sleep(1)  # the second worker is up too
         for _ in range(REQUESTS):
-            assert _get(f"http://127.0.0.1:{port}/work") == 200  # a new connection each: both workers answer
-        return [_total(f"http://127.0.0.1:{port}/metrics") for _ in range(20)]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+            assert get(f"{served.url}/work") == 200  # a new connection each: both workers answer
+        return [_total(f"{served.url}/metrics") for _ in range(20)]
 
 
 def test_every_scrape_counts_every_workers_requests(tmp_path: Path) -> None:

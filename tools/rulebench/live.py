@@ -11,7 +11,6 @@ at an offset (1h to 3d) find no history here: their cost is `measure`'s.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import threading
 import time
@@ -21,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from .backfill import service_names
-from .measure import CYCLE_S, Result, _rule_times, _samples, render_rules
+from .measure import CYCLE_S, Cycles, Result, _samples, render_rules
 from .server import HOST, free_port, prometheus
 from .traffic import LE_LABELS, LE_SHARES, VERSIONS
 
@@ -88,40 +87,18 @@ def measure_live(services: int, projects: dict[str, Path], fill_s: float = 32 * 
             scrape = {"job_name": "bench", "honor_labels": True, "scrape_interval": f"{CYCLE_S}s", "static_configs": [{"targets": [target]}]}
             with prometheus(data, list(files.values()), scrape_configs=[scrape], timeout_s=300) as server:
                 time.sleep(fill_s)
-                durations: dict[str, list[float]] = {}
-                times: dict[str, dict[str, float]] = {label: {} for label in projects}
+                measured = Cycles(files)
                 deadline = time.monotonic() + (cycles + 2) * 2 * CYCLE_S
                 last: dict[str, float] = {}
-                seen = 0
-                while seen < cycles:
+                while measured.seen < cycles:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"{services} services: fewer than {cycles} cycles in time")
                     text = server.metrics()
                     iterations = _samples(text, "prometheus_rule_group_iterations_total")
-                    if last and all(iterations[k] > last[k] for k in last):
-                        for group, seconds in _samples(text, "prometheus_rule_group_last_duration_seconds").items():
-                            durations.setdefault(group, []).append(seconds)
-                        rules = server.get("/api/v1/rules")
-                        for label, file in files.items():
-                            for rule, seconds in _rule_times(rules, str(file)).items():
-                                times[label][rule] = times[label].get(rule, 0.0) + seconds
-                        seen += 1
+                    if last and all(iterations[k] > last[k] for k in last):  # every group evaluated again
+                        measured.record(server, text)
                         last = {}
                     if not last:
                         last = iterations
                     time.sleep(2)
-                rss = _samples(server.metrics(), "process_resident_memory_bytes")["{}"] / 2**20
-        results = {}
-        for label, file in files.items():
-            means = [sum(v) / len(v) for k, v in durations.items() if json.loads(k)["rule_group"].startswith(f"{file};")]
-            results[label] = Result(
-                services=services,
-                groups=counts[label][0],
-                rules=counts[label][1],
-                ms_per_service=1000 * sum(means) / services,
-                slowest_group_ms=1000 * max(means),
-                missed_iterations=0,
-                rss_mib=rss,
-                by_rule={rule: 1000 * seconds / cycles / services for rule, seconds in sorted(times[label].items())},
-            )
-        return results
+                return measured.results(services, counts, server.metrics())

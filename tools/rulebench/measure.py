@@ -22,7 +22,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from .backfill import service_configs
-from .server import prometheus
+from .server import Server, prometheus
 
 CYCLE_S = 30
 # Rendered in the project's own interpreter and checkout, so an older commit renders its own rules.
@@ -82,6 +82,48 @@ def _rule_times(server_rules: Any, file: str) -> dict[str, float]:
     return times
 
 
+class Cycles:
+    """What each evaluation cycle measured, per rule file: group durations and each rule's time."""
+
+    def __init__(self, files: dict[str, Path]):
+        self.files = files
+        self.durations: dict[str, list[float]] = {}
+        self.rule_times: dict[str, dict[str, float]] = {label: {} for label in files}
+        self.seen = 0
+
+    def record(self, server: Server, text: str) -> None:
+        for group, seconds in _samples(text, "prometheus_rule_group_last_duration_seconds").items():
+            self.durations.setdefault(group, []).append(seconds)
+        rules = server.get("/api/v1/rules")
+        for label, file in self.files.items():
+            for rule, seconds in _rule_times(rules, str(file)).items():
+                self.rule_times[label][rule] = self.rule_times[label].get(rule, 0.0) + seconds
+        self.seen += 1
+
+    def results(self, services: int, counts: dict[str, tuple[int, int]], text: str) -> dict[str, Result]:
+        """Each rule set's figures; `text` is the server's metrics at the end (missed iterations, memory)."""
+        missed = _samples(text, "prometheus_rule_group_iterations_missed_total")
+        rss = _samples(text, "process_resident_memory_bytes")["{}"] / 2**20
+        results = {}
+        for label, file in self.files.items():
+
+            def of_file(samples: dict[str, Any], prefix: str = f"{file};") -> dict[str, Any]:
+                return {k: v for k, v in samples.items() if json.loads(k)["rule_group"].startswith(prefix)}
+
+            means = [sum(values) / len(values) for values in of_file(self.durations).values()]
+            results[label] = Result(
+                services=services,
+                groups=counts[label][0],
+                rules=counts[label][1],
+                ms_per_service=1000 * sum(means) / services,
+                slowest_group_ms=1000 * max(means),
+                missed_iterations=int(sum(of_file(missed).values())),
+                rss_mib=rss,
+                by_rule={rule: 1000 * seconds / self.seen / services for rule, seconds in sorted(self.rule_times[label].items())},
+            )
+        return results
+
+
 def measure(data: Path, services: int, projects: dict[str, Path], cycles: int = 3, warmup: int = 1) -> dict[str, Result]:
     """Each project's rule groups, all loaded in one server and evaluated side by side, so they share
     whatever else the machine is doing (its speed varies from run to run by a third): compare the
@@ -89,46 +131,16 @@ def measure(data: Path, services: int, projects: dict[str, Path], cycles: int = 
     files = {label: data.parent / f"rules-{label}-{services}.yml" for label in projects}
     counts = {label: render_rules(services, project, files[label]) for label, project in projects.items()}
     total_groups = sum(groups for groups, _ in counts.values())
-    durations: dict[str, list[float]] = {}
-    rule_times: dict[str, dict[str, float]] = {label: {} for label in projects}
+    measured = Cycles(files)
     with prometheus(data, list(files.values()), timeout_s=600) as server:
         deadline = time.monotonic() + (cycles + warmup) * 4 * CYCLE_S * len(projects) + 120  # groups that miss iterations run less often
-        seen = 0
-        while seen < cycles:
+        while measured.seen < cycles:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{services} services: fewer than {cycles} measured cycles in time")
             text = server.metrics()
             iterations = _samples(text, "prometheus_rule_group_iterations_total")
-            if len(iterations) == total_groups and min(iterations.values()) >= warmup + seen + 1:
-                for group, seconds in _samples(text, "prometheus_rule_group_last_duration_seconds").items():
-                    durations.setdefault(group, []).append(seconds)
-                for label, file in files.items():
-                    for rule, seconds in _rule_times(server.get("/api/v1/rules"), str(file)).items():
-                        rule_times[label][rule] = rule_times[label].get(rule, 0.0) + seconds
-                seen += 1
+            if len(iterations) == total_groups and min(iterations.values()) >= warmup + measured.seen + 1:
+                measured.record(server, text)
             time.sleep(2)
         text = server.metrics()
-    missed = _samples(text, "prometheus_rule_group_iterations_missed_total")
-    rss = _samples(text, "process_resident_memory_bytes")["{}"] / 2**20
-    results = {}
-    for label, file in files.items():
-
-        def of_file(samples: dict[str, float], prefix: str = f"{file};") -> dict[str, float]:
-            return {k: v for k, v in samples.items() if json.loads(k)["rule_group"].startswith(prefix)}
-
-        means = {
-            group: sum(values) / len(values)
-            for group, values in durations.items()
-            if json.loads(group)["rule_group"].startswith(f"{file};")
-        }
-        results[label] = Result(
-            services=services,
-            groups=counts[label][0],
-            rules=counts[label][1],
-            ms_per_service=1000 * sum(means.values()) / services,
-            slowest_group_ms=1000 * max(means.values()),
-            missed_iterations=int(sum(of_file(missed).values())),
-            rss_mib=rss,
-            by_rule={rule: 1000 * seconds / cycles / services for rule, seconds in sorted(rule_times[label].items())},
-        )
-    return results
+    return measured.results(services, counts, text)
