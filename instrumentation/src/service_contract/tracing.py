@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from typing import Any
 
 try:  # optional: the service's own OpenTelemetry set-up, if it has one
+    from opentelemetry import propagate as otel_propagate
     from opentelemetry import trace as otel_trace
-    from opentelemetry.propagate import extract as otel_extract
 except ImportError:  # pragma: no cover - exercised in the oldest-dependencies run
     otel_trace = None  # type: ignore[assignment]
-    otel_extract = None  # type: ignore[assignment]
+    otel_propagate = None  # type: ignore[assignment]
 
 TRACE_HEADER = b"x-trace-id"
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -36,12 +36,17 @@ def new_trace_id() -> str:
 
 def _otel_trace_id(headers: list[tuple[bytes, bytes]]) -> str | None:
     """The active span's trace id, else the one OpenTelemetry's propagators find in the headers."""
-    if otel_trace is None or otel_extract is None:
+    if otel_trace is None or otel_propagate is None:
         return None
     context: Any = otel_trace.get_current_span().get_span_context()
     if not context.is_valid:
-        carrier = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
-        context = otel_trace.get_current_span(otel_extract(carrier)).get_span_context()
+        # Only the headers the configured propagators read, and only when there are any (per request).
+        textmap = otel_propagate.get_global_textmap()
+        fields = textmap.fields
+        carrier = {k: v.decode("latin-1") for k, v in ((n.decode("latin-1").lower(), v) for n, v in headers) if k in fields}
+        if not carrier:
+            return None
+        context = otel_trace.get_current_span(textmap.extract(carrier)).get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
