@@ -46,6 +46,10 @@ def _scrapes(tmp_path: Path, multiprocess: bool) -> list[float]:
         time.sleep(1)  # the second worker is up too
         for _ in range(REQUESTS):
             assert get(f"{served.url}/work") == 200  # a new connection each: both workers answer
+        # A request is counted after its response is sent: let the last one land (bounded).
+        deadline = time.monotonic() + 5
+        while _total(f"{served.url}/metrics") < REQUESTS and time.monotonic() < deadline and multiprocess:
+            time.sleep(0.1)
         return [_total(f"{served.url}/metrics") for _ in range(20)]
 
 
