@@ -53,6 +53,12 @@ RECORDED_WINDOWS = (*SLO_EVENT_WINDOWS, SLO_TILES[0][0], *(window for _, window 
 TOTAL = "error|ok"
 
 
+def _span_s(service: ServiceConfig, window: str) -> int:
+    """Seconds between the first and last samples of `window`: the window less one scrape interval.
+    Recorded events over it are the per-second rate rate() reads."""
+    return int(duration_seconds(window) - duration_seconds(service.scrape_interval))
+
+
 def scope(service: ServiceConfig) -> list[str]:
     return [q.eq("namespace", service.namespace), q.eq("service", service.name)]
 
@@ -67,7 +73,7 @@ def recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     buckets when they ask (LATENCY_QUANTILES).
     """
     matchers = scope(service)
-    span_s = int(duration_seconds(ANALYSIS_WINDOW) - duration_seconds(service.scrape_interval))
+    span_s = _span_s(service, ANALYSIS_WINDOW)
 
     def per_version(part: str) -> str:
         events = q.selector(record_slo_events(ANALYSIS_WINDOW), [*matchers, _part_matcher(part)])
@@ -180,7 +186,7 @@ def _tiled(service: ServiceConfig, tile: str, window: str, extended: bool) -> st
 def _page_traffic(service: ServiceConfig) -> str:
     """Requests per second over PAGE_TRAFFIC_WINDOW, from its recorded events: events over the
     samples' span, which is the window less one scrape interval, is what rate() reads."""
-    span_s = int(duration_seconds(PAGE_TRAFFIC_WINDOW) - duration_seconds(service.scrape_interval))
+    span_s = _span_s(service, PAGE_TRAFFIC_WINDOW)
     return f"{_events(service, PAGE_TRAFFIC_WINDOW, TOTAL)} / {span_s}"
 
 
