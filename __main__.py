@@ -119,6 +119,7 @@ if stack.enabled:
             secrets=secrets,
             external_labels={"cluster": cluster.name, "environment": config.environment},
             backend=backend,
+            trace_logs=config.loki.enabled and config.fluent_bit.enabled and config.fluent_bit.send_to_loki,
         ),
         opts=deploy_opts(ns.monitoring),
     )

@@ -43,6 +43,12 @@ PROMETHEUS_OPERATOR_CRDS: Final = (
 # both read them.
 GRAFANA_DASHBOARD_LABEL: Final = {"grafana_dashboard": "1"}
 GRAFANA_DATASOURCE_LABEL: Final = {"grafana_datasource": "1"}
+# Datasource uids dashboards and links name: `prometheus` (the metrics backend) and Loki's.
+PROMETHEUS_DATASOURCE_UID: Final = "prometheus"
+LOKI_DATASOURCE_UID: Final = "loki"
+# The exemplar label the service package puts the request's trace id in (its log lines carry the
+# same id as `trace_id`): Grafana links an exemplar to those lines through it.
+EXEMPLAR_TRACE_LABEL: Final = "trace_id"
 
 MANAGED_BY_LABELS: Final = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": PROJECT}
 

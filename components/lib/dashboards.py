@@ -14,7 +14,9 @@ from grafana_foundation_sdk.builders.timeseries import Panel as Timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos, VariableRefresh, VariableSort
 
-PROMETHEUS = DataSourceRef(type_val="prometheus", uid="prometheus")
+from ..conventions import PROMETHEUS_DATASOURCE_UID
+
+PROMETHEUS = DataSourceRef(type_val="prometheus", uid=PROMETHEUS_DATASOURCE_UID)
 WIDTH = 24
 TAG = "eks-observability"
 

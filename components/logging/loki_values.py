@@ -6,7 +6,7 @@ import math
 from typing import Any, Optional
 
 from ..aws.s3 import ABORT_INCOMPLETE_UPLOADS
-from ..conventions import GRAFANA_DASHBOARD_LABEL, SELECTOR_LABELS
+from ..conventions import GRAFANA_DASHBOARD_LABEL, LOKI_DATASOURCE_UID, SELECTOR_LABELS
 from ..lib.types import duration_seconds
 from .config import LokiConfig
 
@@ -242,7 +242,7 @@ def grafana_datasource(url: str) -> dict[str, Any]:
         "datasources": [
             {
                 "name": "Loki",
-                "uid": "loki",
+                "uid": LOKI_DATASOURCE_UID,
                 "type": "loki",
                 "access": "proxy",
                 "url": url,

@@ -15,12 +15,21 @@ text whichever backend stores the samples.
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.parse
 from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator
 
-from ..conventions import IRSA_ROLE_ANNOTATION, MANAGED_BY_LABELS, PROMETHEUS_RELEASE
+from ..conventions import (
+    EXEMPLAR_TRACE_LABEL,
+    IRSA_ROLE_ANNOTATION,
+    LOKI_DATASOURCE_UID,
+    MANAGED_BY_LABELS,
+    PROMETHEUS_DATASOURCE_UID,
+    PROMETHEUS_RELEASE,
+)
 from ..lib.types import Duration, Model, Quantity
 
 # The service account kube-prometheus-stack gives Prometheus (and so the Thanos sidecar).
@@ -109,25 +118,57 @@ def thanos_objstore(bucket: Any, region: str) -> dict[str, Any]:
     return {"type": "S3", "config": {"bucket": bucket, "endpoint": f"s3.{region}.amazonaws.com", "region": region}}
 
 
-def grafana_datasources(mode: str, query_url: Any, region: str, local_url: str) -> list[dict[str, Any]]:
-    """The backend as Grafana's default `prometheus` datasource (every dashboard names that uid, so
-    dashboards read the backend unchanged), and the cluster's Prometheus beside it."""
-    if mode == "prometheus":
-        return []
-    backend: dict[str, Any] = {
-        "name": "Prometheus",
-        "uid": "prometheus",
-        "type": "prometheus",
-        "access": "proxy",
-        "url": query_url,
-        "isDefault": True,
+def trace_logs_link(title: str = "Log lines of this trace") -> dict[str, str]:
+    """An exemplar's link to the log lines that carry its trace id, in Loki through Grafana's
+    Explore. A URL, not an internal link: Grafana's internal exemplar links query the target
+    datasource with the bare trace id, which is no LogQL. The trace id is hex (W3C trace context),
+    so it needs no escaping where Grafana puts it; everything around it is URL-encoded here."""
+    marker = "TRACE_ID_MARKER"
+    pane = {
+        "datasource": LOKI_DATASOURCE_UID,
+        "queries": [
+            {
+                "refId": "A",
+                "datasource": {"type": "loki", "uid": LOKI_DATASOURCE_UID},
+                # Every namespace: a trace crosses services. The line filter needs no parsing.
+                "expr": f'{{namespace=~".+"}} |= "{marker}"',
+            }
+        ],
+        # Exemplars live in memory, so they are recent; Grafana cannot compute a range around one.
+        "range": {"from": "now-24h", "to": "now"},
     }
+    panes = urllib.parse.quote(json.dumps({"logs": pane}, separators=(",", ":"), sort_keys=True), safe="")
+    return {
+        "name": EXEMPLAR_TRACE_LABEL,
+        "urlDisplayLabel": title,
+        "url": f"/explore?schemaVersion=1&orgId=1&panes={panes}".replace(marker, "${__value.raw}"),
+    }
+
+
+def grafana_datasources(
+    mode: str, query_url: Any, region: str, local_url: str, scrape_interval: str, trace_logs: bool
+) -> list[dict[str, Any]]:
+    """Grafana's Prometheus datasources, defined here rather than by the chart (whose template
+    links exemplars only to a tracing datasource): the backend as the default `prometheus`
+    datasource every dashboard names, and with a remote backend the cluster's Prometheus beside it.
+    `trace_logs`: exemplars link to their trace's log lines in Loki, on every datasource that
+    serves exemplars (the cluster's Prometheus, and Thanos' querier from its sidecars; AMP keeps
+    none)."""
+
+    def datasource(name: str, uid: str, url: Any, exemplars: bool) -> dict[str, Any]:
+        # timeInterval: `$__rate_interval` counts in scrape intervals (Grafana assumes 15s).
+        json_data: dict[str, Any] = {"httpMethod": "POST", "timeInterval": scrape_interval}
+        if exemplars and trace_logs:
+            json_data["exemplarTraceIdDestinations"] = [trace_logs_link()]
+        return {"name": name, "uid": uid, "type": "prometheus", "access": "proxy", "url": url, "jsonData": json_data}
+
+    backend = datasource("Prometheus", PROMETHEUS_DATASOURCE_UID, local_url if mode == "prometheus" else query_url, mode != "amp")
+    backend["isDefault"] = True
     if mode == "amp":
-        backend["jsonData"] = {"httpMethod": "POST", "sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": region}
-    else:
-        backend["jsonData"] = {"httpMethod": "POST"}
-    local = {"name": "Prometheus (cluster)", "uid": "prometheus-cluster", "type": "prometheus", "access": "proxy", "url": local_url}
-    return [backend, local]
+        backend["jsonData"] |= {"sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": region}
+    if mode == "prometheus":
+        return [backend]
+    return [backend, datasource("Prometheus (cluster)", "prometheus-cluster", local_url, True)]
 
 
 def _labels(app: str) -> dict[str, str]:

@@ -19,6 +19,13 @@ class PrometheusConfig(Model):
     storage_size: Quantity = Field("50Gi", description="Volume claim size per replica.")
     storage_class: str = Field("gp3", description="StorageClass of the volume claim template.")
     scrape_interval: Duration = Field("30s", description="Default scrape interval.")
+    exemplars: int = Field(
+        100000,
+        ge=0,
+        le=10_000_000,
+        description="Exemplars (a request's trace id beside a histogram sample) Prometheus keeps in memory, a few hundred "
+        "bytes each; 0 stores none. Grafana links each to its trace's log lines.",
+    )
     resources: Resources = Field(
         default_factory=lambda: resources("500m", "2Gi", "4Gi"),
         description="Prometheus container resources.",

@@ -67,6 +67,7 @@ class KubePrometheusStackArgs(BaseModel):
     backend: Optional[MetricsBackend] = Field(
         None, description="The AMP workspace or Thanos store this Prometheus feeds (prometheusStack.backend)."
     )
+    trace_logs: bool = Field(False, description="Loki holds the services' log lines: exemplars link to them by trace id.")
 
 
 class KubePrometheusStack(pulumi.ComponentResource):
@@ -100,7 +101,14 @@ class KubePrometheusStack(pulumi.ComponentResource):
             args.retain_volumes,
             args.external_labels,
             backend=prometheus_backend_values(cfg.backend, backend.prometheus_role_arn, backend.remote_write) if backend else None,
-            datasources=grafana_datasources(cfg.backend.mode, backend.query_url, region, self.prometheus_url) if backend else None,
+            datasources=grafana_datasources(
+                cfg.backend.mode,
+                backend.query_url if backend else None,
+                region,
+                self.prometheus_url,
+                cfg.prometheus.scrape_interval,
+                trace_logs=args.trace_logs and cfg.prometheus.exemplars > 0,
+            ),
         )
         self.release = helm_release(
             self,
@@ -140,6 +148,13 @@ class KubePrometheusStack(pulumi.ComponentResource):
             k8s.yaml.v2.ConfigFile(f"{self._name}-crd-{plural}", file=chart_file(CHART, version, operator_crd_path(plural)), opts=opts)
             for plural in PROMETHEUS_OPERATOR_CRDS
         ]
+
+    @property
+    def _exemplars(self) -> bool:
+        """Whether the `prometheus` datasource serves exemplars: the cluster's Prometheus stores them
+        (Thanos' querier reads them from its sidecars); AMP keeps none."""
+        cfg = self._args.config
+        return cfg.prometheus.exemplars > 0 and cfg.backend.mode != "amp"
 
     @property
     def _cloudwatch(self) -> bool:
@@ -218,7 +233,7 @@ class KubePrometheusStack(pulumi.ComponentResource):
             f"{name}-dashboard-overview", OVERVIEW_DASHBOARD_UID, args.namespace, dashboards.platform_overview(args.contracts), child
         )
         self.services_dashboard = dashboard_config_map(
-            f"{name}-dashboard-services", SERVICE_DASHBOARD_UID, args.namespace, service_detail(MetricContract()), child
+            f"{name}-dashboard-services", SERVICE_DASHBOARD_UID, args.namespace, service_detail(MetricContract(), exemplars=self._exemplars), child
         )
 
     def _urls(self) -> None:

@@ -80,7 +80,10 @@ def zone_spread(app: str, prod: bool) -> list[dict[str, Any]]:
 def prometheus_spec(cfg: PrometheusStackConfig, prod: bool) -> dict[str, Any]:
     """`prometheus.prometheusSpec`: size, retention, storage and the selectors every monitor and rule matches."""
     prom = cfg.prometheus
+    # Exemplars are scraped only with the feature on; Prometheus 3 asks for OpenMetrics, which carries them.
+    exemplars = {"enableFeatures": ["exemplar-storage"], "exemplars": {"maxSize": prom.exemplars}} if prom.exemplars else {}
     return {
+        **exemplars,
         "replicas": prom.replicas,
         "retention": prom.retention,
         "retentionSize": prom.retention_size,
@@ -166,7 +169,7 @@ def kube_prometheus_stack_values(
     if grafana.enabled:
         values["grafana"] = grafana_values(cfg, region, cloudwatch, retain_volumes)
         if datasources:
-            # The backend becomes the `prometheus` datasource every dashboard names.
+            # The program's Prometheus datasources (backend.grafana_datasources) replace the chart's.
             values["grafana"]["additionalDataSources"] = list(datasources) + values["grafana"]["additionalDataSources"]
             values["grafana"]["sidecar"]["datasources"]["defaultDatasourceEnabled"] = False
     return values

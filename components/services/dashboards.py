@@ -16,7 +16,9 @@ from ..lib.contract import MetricContract
 from ..lib.dashboards import WIDTH, dashboard, encode, query, timeseries, variable
 
 
-def service_detail(contract: MetricContract) -> str:
+def service_detail(contract: MetricContract, exemplars: bool = False) -> str:
+    """`exemplars`: the latency panel shows the requests' exemplars (each links to its trace's log
+    lines), where the `prometheus` datasource serves them."""
     scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service"), q.match("version", "$version")]
     raw_scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service")]
     latency = [
@@ -27,6 +29,9 @@ def service_detail(contract: MetricContract) -> str:
         )
         for quantile, ref in zip(LATENCY_QUANTILES, "ABC", strict=True)
     ]
+    if exemplars:
+        # On one quantile: the exemplars are the buckets' own, the same dots for every quantile.
+        latency[0] = latency[0].exemplar(True)
     top_endpoints = f"topk(10, {q.histogram_quantile(0.95, contract.duration_metric, '$__rate_interval', raw_scope, ['path'])})"
     in_namespace = f'{RECORD_REQUEST_RATE}{{namespace="$namespace"}}'
     of_service = f'{RECORD_REQUEST_RATE}{{namespace="$namespace", service="$service"}}'

@@ -163,8 +163,11 @@ def _prometheus_files(result: RunResult, root: Path, alertmanager_port: int, fro
     monitors = {
         r.inputs["metadata"]["name"]: r.inputs for r in result.registrations if r.custom and r.inputs.get("kind") == "ServiceMonitor"
     }
+    spec = prometheus_spec(result)
     config = {
         "global": {"scrape_interval": INTERVAL, "evaluation_interval": INTERVAL, "scrape_timeout": INTERVAL},
+        # What the operator writes for `exemplars.maxSize`.
+        **({"storage": {"exemplars": {"max_exemplars": spec["exemplars"]["maxSize"]}}} if "exemplars" in spec else {}),
         "rule_files": [str(rules / "*.yaml")],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{HOST}:{alertmanager_port}"]}]}]},
         "scrape_configs": [scrape_config(monitors[name], pods, INTERVAL) for name, pods in PODS.items()]
@@ -172,6 +175,10 @@ def _prometheus_files(result: RunResult, root: Path, alertmanager_port: int, fro
     }
     (root / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return root / "prometheus.yml"
+
+
+def prometheus_spec(result: RunResult) -> dict[str, Any]:
+    return dict(result.release("kube-prometheus-stack")["values"]["prometheus"]["prometheusSpec"])
 
 
 @pytest.fixture(scope="session")
@@ -199,6 +206,8 @@ def stack() -> Iterator[Stack]:
                 f"--config.file={prom_config}",
                 f"--storage.tsdb.path={root / 'prom' / 'data'}",
                 f"--web.listen-address={HOST}:{prom_port}",
+                # The operator's flags for `enableFeatures`.
+                *(f"--enable-feature={feature}" for feature in prometheus_spec(result).get("enableFeatures", [])),
             ]
             all_pods = [pod for pods in PODS.values() for pod in pods]
             apps = [pod for pod, _, _ in GOLDEN.values()]

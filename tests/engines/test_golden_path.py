@@ -32,6 +32,32 @@ def test_an_error_burst_pages_through_alertmanager(stack: Stack):
     assert pages[0].body["event_action"] == "trigger"
 
 
+def test_a_requests_trace_id_is_stored_as_its_exemplar(stack: Stack):
+    """The package puts each request's trace id on its duration bucket as an exemplar; Prometheus,
+    started with the flags the rendered values give the operator, scrapes it over OpenMetrics and
+    stores it: what Grafana's exemplar link to the trace's log lines reads."""
+    import time
+    import urllib.parse
+
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    # The idle pod: no other request overwrites the bucket's exemplar before the scrape.
+    idle = GOLDEN["1.3.0"][0]
+    request = urllib.request.Request(f"http://{idle.address}/items/42", headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (127.0.0.1 only)
+        assert response.status == 200
+    selector = f'http_request_duration_seconds_bucket{{service="{SERVICE}", version="1.3.0"}}'
+
+    def stored() -> list[dict]:
+        now = time.time()
+        query = urllib.parse.urlencode({"query": selector, "start": f"{now - 300:.3f}", "end": f"{now + 5:.3f}"})
+        answer = stack.query_api(f"/api/v1/query_exemplars?{query}")
+        exemplars = [e for series in answer["data"] for e in series["exemplars"] if e["labels"].get("trace_id") == trace]
+        return exemplars
+
+    (exemplar,) = wait_for(stored, 20, "the request's exemplar")[:1]
+    assert exemplar["labels"] == {"trace_id": trace} and float(exemplar["value"]) > 0
+
+
 def test_stored_series_stay_bounded(stack: Stack):
     """Thousands of distinct raw paths and a per-user metric: the TSDB holds the contract's templates only."""
     apps = [pod for pod, _, _ in GOLDEN.values()]

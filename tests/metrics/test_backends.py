@@ -82,9 +82,10 @@ def test_amp_remote_write_is_signed_sized_and_deduplicates_replicas(modes):
     assert spec["replicaExternalLabelName"] == "__replica__"
     assert spec["externalLabels"] == {"cluster": "fixture", "environment": "prod"}
     datasources = values["grafana"]["additionalDataSources"]
+    # AMP keeps no exemplars: its datasource has no exemplar link.
     assert datasources[0] == {
         "name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy", "url": ENDPOINT, "isDefault": True,
-        "jsonData": {"httpMethod": "POST", "sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": "eu-west-1"},
+        "jsonData": {"httpMethod": "POST", "timeInterval": "30s", "sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": "eu-west-1"},
     }  # fmt: skip
     assert values["grafana"]["sidecar"]["datasources"]["defaultDatasourceEnabled"] is False
     argo = modes["amp"].release("argo-rollouts")["values"]
@@ -232,3 +233,74 @@ def test_the_policy_pack_passes_and_sees_an_unprotected_store(modes, mode):
             r.protect = False
     found = violations("prod-stateful-resources-protected", unprotected, {"stacks": ["prod"]})
     assert len(found) == 1 and store in found[0], found
+
+
+TRACE_LINK = {
+    "name": "trace_id",
+    "urlDisplayLabel": "Log lines of this trace",
+    "url": "/explore?schemaVersion=1&orgId=1&panes=%7B%22logs%22%3A%7B%22datasource%22%3A%22loki%22%2C%22queries%22%3A%5B%7B%22datasource"
+    "%22%3A%7B%22type%22%3A%22loki%22%2C%22uid%22%3A%22loki%22%7D%2C%22expr%22%3A%22%7Bnamespace%3D~%5C%22.%2B%5C%22%7D%20%7C%3D%20%5C%22"
+    "${__value.raw}%5C%22%22%2C%22refId%22%3A%22A%22%7D%5D%2C%22range%22%3A%7B%22from%22%3A%22now-24h%22%2C%22to%22%3A%22now%22%7D%7D%7D",
+}
+
+
+@pytest.mark.parametrize(
+    ("mode", "linked"),
+    [("prometheus", {"prometheus": True}), ("thanos", {"prometheus": True, "prometheus-cluster": True}),
+     ("amp", {"prometheus": False, "prometheus-cluster": True})],
+)  # fmt: skip
+def test_exemplars_are_stored_and_link_to_their_traces_log_lines(modes, mode, linked):
+    """Prometheus keeps the services' exemplars, and every datasource that serves them links each to
+    the Loki lines of its trace: the chart's own datasource can only link to a tracing datasource,
+    so the program defines them in every mode. The service dashboard's latency panel shows them."""
+    values = modes[mode].release("kube-prometheus-stack")["values"]
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["enableFeatures"] == ["exemplar-storage"] and spec["exemplars"] == {"maxSize": 100000}
+    grafana = values["grafana"]
+    assert grafana["sidecar"]["datasources"]["defaultDatasourceEnabled"] is False
+    datasources = {d["uid"]: d for d in grafana["additionalDataSources"] if d["type"] == "prometheus"}
+    assert {uid: "exemplarTraceIdDestinations" in d["jsonData"] for uid, d in datasources.items()} == linked
+    for uid, d in datasources.items():
+        assert d["jsonData"]["timeInterval"] == "30s"
+        if linked[uid]:
+            assert d["jsonData"]["exemplarTraceIdDestinations"] == [TRACE_LINK]
+    assert datasources["prometheus"]["isDefault"] is True
+    if mode == "prometheus":
+        assert datasources["prometheus"]["url"] == "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
+    board = json.loads(modes[mode].named("kube-prometheus-stack-dashboard-services").inputs["data"]["service-detail.json"])
+    (latency,) = [p for p in board["panels"] if p["title"].startswith("Latency")]
+    assert [t.get("exemplar", False) for t in latency["targets"]] == [mode != "amp", False, False]
+
+
+def test_the_trace_link_opens_a_loki_query_for_the_trace_id():
+    """Decoded the way Grafana's Explore reads it, the link is a Loki pane whose LogQL filters every
+    namespace's lines by the trace id Grafana puts in place of `${__value.raw}`."""
+    import urllib.parse
+
+    from components.metrics.backend import trace_logs_link
+
+    link = trace_logs_link()
+    assert link == TRACE_LINK
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(link["url"].replace("${__value.raw}", trace)).query)
+    assert query["schemaVersion"] == ["1"]
+    pane = json.loads(query["panes"][0])["logs"]
+    assert pane["datasource"] == "loki" and pane["queries"][0]["datasource"] == {"type": "loki", "uid": "loki"}
+    assert pane["queries"][0]["expr"] == f'{{namespace=~".+"}} |= "{trace}"'
+
+
+def test_no_exemplar_storage_no_links(tmp_path):
+    """`exemplars: 0` turns the storage off, and with it the links and the panel's exemplars."""
+    from tests.conftest import REDACTED, SECRET_CONFIG_KEYS
+    from tests.stackfixtures import fixture_values, to_pulumi_config
+    from tools.mockrun import run_program
+
+    values = fixture_values("prod", prometheusStack={"prometheus": {"exemplars": 0}})
+    result = run_program(*to_pulumi_config(values, {k: REDACTED for k in SECRET_CONFIG_KEYS}), stack="prod")
+    release = result.release("kube-prometheus-stack")["values"]
+    assert "enableFeatures" not in release["prometheus"]["prometheusSpec"]
+    assert "exemplars" not in release["prometheus"]["prometheusSpec"]
+    (prometheus,) = [d for d in release["grafana"]["additionalDataSources"] if d["type"] == "prometheus"]
+    assert "exemplarTraceIdDestinations" not in prometheus["jsonData"]
+    board = json.loads(result.named("kube-prometheus-stack-dashboard-services").inputs["data"]["service-detail.json"])
+    assert not any(t.get("exemplar") for p in board["panels"] for t in p.get("targets", []))

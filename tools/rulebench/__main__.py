@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     live_.add_argument("--compare", action="append", default=[], metavar="LABEL=CHECKOUT")
     live_.add_argument("--minutes", type=float, default=32, help="scraping before measuring: the longest raw window must fill")
     live_.add_argument("--out", type=Path, help="append the results to OUT/results.jsonl")
+    live_.add_argument(
+        "--history", type=Path, metavar="DIR", help="start on the last day of `prepare --out DIR`'s history, extended to now (tiles read real history)"
+    )
     e = commands.add_parser("equivalence")
     e.add_argument("--days", type=float, default=10)
     args = parser.parse_args(argv)
@@ -123,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for count in (int(n) for n in args.services.split(",")):
             projects = {args.label: args.project.resolve(), **dict(_labelled(c) for c in args.compare)}
-            for label, r in live.measure_live(count, projects, fill_s=args.minutes * 60).items():
+            for label, r in live.measure_live(count, projects, fill_s=args.minutes * 60, history=args.history).items():
                 if args.out:
                     with (args.out / "results.jsonl").open("a") as log:
-                        log.write(json.dumps({"label": label, "history": "live", "alongside": sorted(set(projects) - {label}), **asdict(r)}) + "\n")
+                        log.write(json.dumps({"label": label, "history": "live+1d" if args.history else "live", "alongside": sorted(set(projects) - {label}), **asdict(r)}) + "\n")
                 print(
                     f"| {label} | live head | {r.services} | {r.groups} | {r.rules} | {r.ms_per_service:.1f} | "
                     f"{r.slowest_group_ms:.0f} | {r.cycle_share:.0%} | - | {r.rss_mib:.0f} |",

@@ -5,12 +5,22 @@ sits in persistent blocks: each raw lookup then reads its series from a block's 
 live Prometheus holds the last two to three hours in its head, in memory. Here the server scrapes
 N services' series (the benchmark's shape: 10 routes x 4 statuses x 2 versions, each a counter and
 a 14-bucket histogram) every 30s from an exporter in this process, for long enough to fill the
-longest raw window (30m plus a scrape interval), with the rule sets side by side. The windows read
-at an offset (1h to 3d) find no history here: their cost is `measure`'s.
+longest raw window (30m plus a scrape interval), with the rule sets side by side.
+
+Without `history` the windows read at an offset (1h to 3d) find nothing. With it, the server starts
+on the last day of `prepare`'s TSDB (hard links), extended to the minute the server starts by the
+same traffic and its SLO events recorded as the live group records them: the tiled sums then read
+real tiles, the recent ones from small fresh blocks where a cluster's server reads them from its
+head (an upper bound), the older ones from compacted blocks as in a cluster. Which of the rules'
+offset lookups found their series is printed, so a gap in the history cannot pass unnoticed.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -19,9 +29,14 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import yaml
+
+from components.conventions import SLO_EVENT_WINDOWS, record_slo_events
+
+from . import backfill, traffic
 from .backfill import service_names
 from .measure import CYCLE_S, Cycles, Result, _samples, render_rules
-from .server import HOST, free_port, prometheus
+from .server import HOST, Server, free_port, prometheus
 from .traffic import LE_LABELS, LE_SHARES, VERSIONS
 
 ROUTES = 10
@@ -75,14 +90,55 @@ def exporter(services: int) -> Iterator[str]:
         server.server_close()
 
 
-def measure_live(services: int, projects: dict[str, Path], fill_s: float = 32 * 60, cycles: int = 5) -> dict[str, Result]:
+def seed(history: Path, data: Path, services: int) -> int:
+    """`data` as the last day of `prepare`'s history in `history`, extended to now: the first
+    `services` services' traffic and the tiles' events from the history's end. Returns where the
+    extension ends (seconds): a server on `data` refuses samples older than its newest block."""
+    data.mkdir()
+    for block in sorted(p for p in (history / "raw-1d").iterdir() if (p / "meta.json").exists()):
+        subprocess.run(["cp", "-al", str(block), str(data / block.name)], check=True, timeout=600)
+    origin = backfill.History.load(history)
+    newest = max(json.loads((b / "meta.json").read_text())["maxTime"] for b in data.iterdir() if (b / "meta.json").exists())
+    # On a cycle: promtool records nothing from a start between two of the group's evaluations.
+    start = -(-newest // 1000 // CYCLE_S) * CYCLE_S
+    until = int(time.time()) // CYCLE_S * CYCLE_S
+    profile = traffic.periodic((origin.end_s - origin.start_s) / traffic.DAY_S)
+    print(f"seeding {services} services' traffic from {start} to {until}", file=sys.stderr, flush=True)
+    backfill.openmetrics_blocks(service_names(services), profile, origin.start_s, (start, until), data)
+    # The page's windows are never read at an offset: only what the tiles read is recorded.
+    skip = {record_slo_events(window) for window in SLO_EVENT_WINDOWS}
+    backfill.record_events(backfill.fleet_group(), start, until, data, skip)
+    return until
+
+
+def offset_lookups(rules: Path) -> list[tuple[str, str]]:
+    """Every (recorded series, offset) the rules read at an offset."""
+    exprs = [r["expr"] for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]]
+    return sorted({m for expr in exprs for m in re.findall(r"(service:slo_parts:increase\w+)\{[^}]*\}\s+offset\s+(\w+)", expr)})
+
+
+def found(server: Server, lookups: list[tuple[str, str]], services: int) -> dict[str, str]:
+    """For each offset lookup, how many of the services it finds, now."""
+    answers = {}
+    for name, offset in lookups:
+        result = server.get("/api/v1/query", query=f"count(count by (service) ({name} offset {offset}))")["result"]
+        answers[f"{name} offset {offset}"] = f"{int(float(result[0]['value'][1])) if result else 0}/{services}"
+    return answers
+
+
+def measure_live(
+    services: int, projects: dict[str, Path], fill_s: float = 32 * 60, cycles: int = 5, history: Path | None = None
+) -> dict[str, Result]:
     """After `fill_s` of scraping, `cycles` evaluations of every group; each rule set's figures as `measure` gives them."""
-    with tempfile.TemporaryDirectory(prefix="rulebench-live-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rulebench-live-", dir=history) as tmp:
         work = Path(tmp)
         files = {label: work / f"rules-{label}.yml" for label in projects}
         counts = {label: render_rules(services, project, files[label]) for label, project in projects.items()}
         data = work / "data"
-        data.mkdir()
+        if history is None:
+            data.mkdir()
+        else:
+            seed(history, data, services)
         with exporter(services) as target:
             scrape = {"job_name": "bench", "honor_labels": True, "scrape_interval": f"{CYCLE_S}s", "static_configs": [{"targets": [target]}]}
             with prometheus(data, list(files.values()), scrape_configs=[scrape], timeout_s=300) as server:
@@ -101,4 +157,7 @@ def measure_live(services: int, projects: dict[str, Path], fill_s: float = 32 * 
                     if not last:
                         last = iterations
                     time.sleep(2)
+                if history is not None:
+                    for lookup, share in found(server, offset_lookups(next(iter(files.values()))), services).items():
+                        print(f"found {share}: {lookup}", file=sys.stderr, flush=True)
                 return measured.results(services, counts, server.metrics())
