@@ -39,21 +39,30 @@ class ContractMetrics:
         self.service, self.version = service, version
         self.requests = Counter(REQUESTS_METRIC, "HTTP requests by route template and status.", LABELS, registry=registry)
         self.duration = Histogram(DURATION_METRIC, "HTTP request duration in seconds.", LABELS, buckets=BUCKETS, registry=registry)
+        # The labelled children by (method, path, status), each looked up once: `labels()` takes a
+        # lock and builds a key per call. Bounded as the series are (templates, methods, statuses).
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def _child(self, method: str, path: str, status: str) -> tuple[Any, Any]:
+        key = (method, path, status)
+        child = self._children.get(key)
+        if child is None:
+            labels = (method, path, status, self.service, self.version)
+            child = self._children[key] = (self.requests.labels(*labels), self.duration.labels(*labels))
+        return child
 
     def observe(self, method: str, path: str, status: str, seconds: float, trace_id: str | None = None) -> None:
         """Count and time one request; its trace id becomes the bucket's exemplar (exposed in the
         OpenMetrics format only), so a slow bucket in Grafana leads to that request's log lines."""
-        labels = (method, path, status, self.service, self.version)
-        self.requests.labels(*labels).inc()
-        self.duration.labels(*labels).observe(seconds, exemplar={"trace_id": trace_id} if trace_id else None)
+        requests, duration = self._child(method, path, status)
+        requests.inc()
+        duration.observe(seconds, exemplar={"trace_id": trace_id} if trace_id else None)
 
     def preinitialise(self, routes: Sequence[tuple[str, str]]) -> None:
         """Series for each (method, template) and common status, at 0: a first error is an increase, not a new series."""
         for method, path in routes:
             for status in PREINITIALISED_STATUSES:
-                labels = (method, path, status, self.service, self.version)
-                self.requests.labels(*labels)
-                self.duration.labels(*labels)
+                self._child(method, path, status)
 
 
 def _expanded(routes: Sequence[BaseRoute]) -> Iterator[Any]:
@@ -164,6 +173,7 @@ class ContractMiddleware:
         finally:
             elapsed = time.perf_counter() - start
             self.metrics.observe(method, path, str(status), elapsed, trace_id)
-            extra: dict[str, Any] = {"method": method, "path": path, "status": status, "latency": round(elapsed, 6)}
-            access_log.info("request", extra=extra)
+            if access_log.isEnabledFor(logging.INFO):
+                extra: dict[str, Any] = {"method": method, "path": path, "status": status, "latency": round(elapsed, 6)}
+                access_log.info("request", extra=extra)
             current_trace_id.reset(token)

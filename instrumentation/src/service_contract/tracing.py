@@ -34,6 +34,19 @@ def new_trace_id() -> str:
     return secrets.token_hex(16)
 
 
+_FIELDS: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
+def _fields(textmap: Any) -> frozenset[str]:
+    """The headers a propagator reads, once per propagator object (a composite one builds the set
+    on every access). Keyed by identity and holding the object, so a replaced propagator is read again."""
+    known = _FIELDS.get(id(textmap))
+    if known is None or known[0] is not textmap:
+        _FIELDS.clear()  # one global propagator at a time
+        known = _FIELDS[id(textmap)] = (textmap, frozenset(textmap.fields))
+    return known[1]
+
+
 def _otel_trace_id(headers: list[tuple[bytes, bytes]]) -> str | None:
     """The active span's trace id, else the one OpenTelemetry's propagators find in the headers."""
     if otel_trace is None or otel_propagate is None:
@@ -42,7 +55,7 @@ def _otel_trace_id(headers: list[tuple[bytes, bytes]]) -> str | None:
     if not context.is_valid:
         # Only the headers the configured propagators read, and only when there are any (per request).
         textmap = otel_propagate.get_global_textmap()
-        fields = textmap.fields
+        fields = _fields(textmap)
         carrier = {k: v.decode("latin-1") for k, v in ((n.decode("latin-1").lower(), v) for n, v in headers) if k in fields}
         if not carrier:
             return None
