@@ -94,7 +94,7 @@ def test_bad_config_writes_nothing_and_exits_2(tmp_path):
         bad_stack.unlink()
     assert proc.returncode == 2
     assert not out.exists()
-    assert "eks-observability:services[3].port: got 70000; Input should be less than or equal to 65535." in proc.stderr
+    assert "eks-observability:services[3] (majorprepai-api).port: got 70000; Input should be less than or equal to 65535." in proc.stderr
     assert "eks-observability:loki.retension: unknown key. Did you mean 'retention'?" in proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -6,10 +6,10 @@ import difflib
 import json
 import re
 import typing
-from typing import Any, Optional, Union
+from typing import Annotated, Any, Optional, Union
 
 import pulumi
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..conventions import PROJECT, SECRET_CONFIG_KEYS
 from ..lib.types import url_credential
@@ -90,13 +90,37 @@ def unknown_key(loc: Loc, allowed: list[str]) -> str:
 _YAML_TYPED = ("string_type", "string_pattern_mismatch")
 
 
-def _yaml_hint(err: Any) -> str:
-    """YAML turns `1.10` into the number 1.1, `on` into true, and `2024-01-01` into a date."""
+def _field_accepts(root: type[BaseModel], loc: Loc, candidate: str) -> bool:
+    """Whether the field at `loc` would take `candidate` (a fix is only offered if it passes)."""
+    owner = model_at(root, loc[:-1]) if loc else None
+    field = next((f for n, f in owner.model_fields.items() if loc[-1] in (n, f.alias)), None) if owner else None
+    if field is None:
+        return False
+    try:
+        TypeAdapter(Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation).validate_python(candidate)
+    except (ValidationError, TypeError):
+        return False
+    return True
+
+
+def _yaml_hint(root: type[BaseModel], err: Any) -> str:
+    """YAML turns `1.10` into the number 1.1, `on` into true, `10` into a number and `2024-01-01`
+    into a date. The hint names a value the field takes: quoted as written, or with a unit."""
     value = err.get("input")
     if err["type"] not in _YAML_TYPED or isinstance(value, str) or value is None:
         return ""
     kind = "true/false" if isinstance(value, bool) else type(value).__name__
-    return f' YAML read this value as {kind} ({value!r}): quote it in the stack file, e.g. "1.10" instead of 1.10.'
+    loc = tuple(err["loc"])
+    if isinstance(value, float):
+        # The file's digits are lost (1.10 became 1.1): the example is the common case.
+        return f' YAML read this value as {kind} ({value!r}): quote it in the stack file, e.g. "1.10" instead of 1.10.'
+    written = str(value).lower() if isinstance(value, bool) else str(value)
+    if _field_accepts(root, loc, written):
+        return f' YAML read this value as {kind} ({value!r}): quote it in the stack file, e.g. "{written}" instead of {written}.'
+    fixes = [f'"{written}{unit}"' for unit in ("s", "m", "h", "Gi") if _field_accepts(root, loc, f"{written}{unit}")]
+    if fixes:
+        return f" YAML read this value as {kind} ({value!r}): write it as a quoted value with its unit, e.g. {' or '.join(fixes[:2])}."
+    return f" YAML read this value as {kind} ({value!r})."
 
 
 def format_error(root: type[BaseModel], err: Any) -> str:
@@ -108,4 +132,4 @@ def format_error(root: type[BaseModel], err: Any) -> str:
     if err["type"] == "missing":
         return f"{key_path(loc)}: required key is missing."
     message = err["msg"].removeprefix("Value error, ")
-    return f"{key_path(loc)}: got {describe(err.get('input'), str(loc[-1]) if loc else '')}; {message}.{_yaml_hint(err)}"
+    return f"{key_path(loc)}: got {describe(err.get('input'), str(loc[-1]) if loc else '')}; {message}.{_yaml_hint(root, err)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from collections.abc import Callable
 from typing import Any, Optional, Union
 
@@ -132,6 +133,26 @@ def _apply_deprecations(structured: dict[str, Any], warn: Callable[[str], None])
     return issues
 
 
+def with_item_names(issue: str, structured: dict[str, Any]) -> str:
+    """The issue's leading key path with each list item's name beside its index, as a user finds
+    it in the file: `services[9] (mediprepai).port`, not `services[9].port`."""
+    prefix = f"{PROJECT}:"
+    path, sep, rest = issue.removeprefix(prefix).partition(": ")
+    if not issue.startswith(prefix) or not sep:
+        return issue
+    out, node = "", structured
+    for token in re.findall(r"\[\d+\]|[^.\[\]]+", path):
+        if token.startswith("["):
+            index = int(token[1:-1])
+            node = node[index] if isinstance(node, list) and index < len(node) else None
+            name = node.get("name") if isinstance(node, dict) else None
+            out += f"{token} ({name})" if isinstance(name, str) and name else token
+        else:
+            out += f".{token}" if out else token
+            node = node.get(token) if isinstance(node, dict) else None
+    return f"{prefix}{out}{sep}{rest}"
+
+
 def load_stack_config(raw: dict[str, Any], secret_keys: set[str], warn: Optional[Callable[[str], None]] = None) -> StackConfig:
     """Validate the project's config keys.
 
@@ -175,7 +196,7 @@ def load_stack_config(raw: dict[str, Any], secret_keys: set[str], warn: Optional
     if config is not None:
         issues += cross_checks(config)
     if issues or config is None:
-        raise ConfigError(issues)
+        raise ConfigError([with_item_names(issue, structured) for issue in issues])
     return config
 
 

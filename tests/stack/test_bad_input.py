@@ -68,15 +68,15 @@ CASES = {
     ),
     "yaml turned a version into a number": (
         _with(services__0__version=1.1),
-        f"{P}:services[0].version: got 1.1; Input should be a valid string. YAML read this value as float (1.1): quote it",
+        f"{P}:services[0] (orders-api).version: got 1.1; Input should be a valid string. YAML read this value as float (1.1): quote it",
     ),
     "argo cannot parse a day pause": (
         _with(services__0__canary={"steps": [{"setWeight": 10}, {"pause": "1d"}]}),
-        f'{P}:services[0].canary.steps[1].pause: got "1d"; must be a Go duration as Argo Rollouts parses it',
+        f'{P}:services[0] (orders-api).canary.steps[1].pause: got "1d"; must be a Go duration as Argo Rollouts parses it',
     ),
     "argo cannot parse a week interval": (
         _with(services__0__analysis={"interval": "1w"}),
-        f'{P}:services[0].analysis.interval: got "1w"; must be a Go duration',
+        f'{P}:services[0] (orders-api).analysis.interval: got "1w"; must be a Go duration',
     ),
     "loki retention under a day": (
         _with(loki={"retention": "12h"}),
@@ -84,23 +84,23 @@ CASES = {
     ),
     "analysis that can never fail": (
         _with(services__0__analysis={"count": 3, "failureLimit": 3}),
-        f"{P}:services[0].analysis: got ",
+        f"{P}:services[0] (orders-api).analysis: got ",
     ),
     "service name starting with a digit": (
         _with(services__0__name="1-orders"),
-        f'{P}:services[0].name: got "1-orders"; must start with a letter',
+        f'{P}:services[0] (1-orders).name: got "1-orders"; must start with a letter',
     ),
     "reserved namespace": (
         _with(services__0__namespace="kube-system"),
-        f'{P}:services[0].namespace: got "kube-system"; is reserved for the cluster or the platform',
+        f'{P}:services[0] (orders-api).namespace: got "kube-system"; is reserved for the cluster or the platform',
     ),
     "platform namespace": (
         _with(services__0__namespace="monitoring"),
-        f'{P}:services[0].namespace: got "monitoring"; the platform\'s own namespaces',
+        f'{P}:services[0] (orders-api).namespace: got "monitoring"; the platform\'s own namespaces',
     ),
     "image Kubernetes cannot pull": (
         _with(services__0__image="registry.example.com/Orders-API:1.4.2"),
-        f"{P}:services[0].image: got ",
+        f"{P}:services[0] (orders-api).image: got ",
     ),
     "team alert that is not promql": (
         _with(
@@ -108,7 +108,7 @@ CASES = {
                 {"name": "QueueBacklog", "expr": "sum(rate(jobs[5m]) > 1", "summary": "s", "runbook": "https://r.example.com"}
             ]
         ),
-        f'{P}:services[0].alerts[0].expr: got "sum(rate(jobs[5m]) > 1"; is not valid PromQL',
+        f'{P}:services[0] (orders-api).alerts[0] (QueueBacklog).expr: got "sum(rate(jobs[5m]) > 1"; is not valid PromQL',
     ),
     "team alert on a forbidden label": (
         _with(
@@ -121,7 +121,7 @@ CASES = {
                 }
             ]
         ),
-        f"{P}:services[0].alerts[0].expr: got \"sum by (user_id) (rate(errors_total[5m])) > 1\"; uses the forbidden label(s) ['user_id']",
+        f"{P}:services[0] (orders-api).alerts[0] (UserErrors).expr: got \"sum by (user_id) (rate(errors_total[5m])) > 1\"; uses the forbidden label(s) ['user_id']",
     ),
     "internet-facing grafana without tls": (
         _with(prometheusStack={"grafana": {"ingress": {"enabled": True, "host": "grafana.example.com", "scheme": "internet-facing"}}}),

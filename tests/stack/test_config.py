@@ -61,19 +61,19 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict], dict], dict[str, str], str]] = [
         "threshold-above-range",
         lambda v: _service(v, 1, analysis={"errorRatio": 1.5}),
         {},
-        f"{PROJECT}:services[1].analysis.errorRatio: got 1.5; Input should be less than 1.",
+        f"{PROJECT}:services[1] (legacy-api).analysis.errorRatio: got 1.5; Input should be less than 1.",
     ),
     (
         "threshold-negative",
         lambda v: _service(v, 0, analysis={"latencyP95Seconds": -0.1}),
         {},
-        f"{PROJECT}:services[0].analysis.latencyP95Seconds: got -0.1; Input should be greater than 0.",
+        f"{PROJECT}:services[0] (orders-api).analysis.latencyP95Seconds: got -0.1; Input should be greater than 0.",
     ),
     (
         "canary-weights-not-increasing",
         lambda v: _service(v, 2, canary={"steps": [{"setWeight": 50}, {"pause": "60s"}, {"setWeight": 10}]}),
         {},
-        f"{PROJECT}:services[2].canary: got",
+        f"{PROJECT}:services[2] (billing-api).canary: got",
     ),
     (
         "canary-weight-over-100",
@@ -85,19 +85,19 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict], dict], dict[str, str], str]] = [
         "service-name-not-dns1123",
         lambda v: _service(v, 0, name="My_API"),
         {},
-        f'{PROJECT}:services[0].name: got "My_API"; must be a DNS-1123 label',
+        f'{PROJECT}:services[0] (My_API).name: got "My_API"; must be a DNS-1123 label',
     ),
     (
         "duplicate-service-name",
         lambda v: _service(v, 2, name="legacy-api"),
         {},
-        f'{PROJECT}:services[2].name: got "legacy-api"; duplicate of services[1].name, service names must be unique.',
+        f'{PROJECT}:services[2] (legacy-api).name: got "legacy-api"; duplicate of services[1].name, service names must be unique.',
     ),
     (
         "port-out-of-range",
         lambda v: _service(v, 1, port=70000),
         {},
-        f"{PROJECT}:services[1].port: got 70000; Input should be less than or equal to 65535.",
+        f"{PROJECT}:services[1] (legacy-api).port: got 70000; Input should be less than or equal to 65535.",
     ),
     (
         "missing-irsa",
@@ -164,7 +164,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict], dict], dict[str, str], str]] = [
         "unpinned-image",
         lambda v: _service(v, 1, image="registry.example.com/legacy-api:latest"),
         {},
-        f"{PROJECT}:services[1].image: got",
+        f"{PROJECT}:services[1] (legacy-api).image: got",
     ),
     (
         "retention-size-exceeds-volume",
@@ -200,7 +200,7 @@ BAD_CONFIGS += [
         "latency-objective-not-a-bucket",
         lambda v: _service(v, 0, slo={"latencySeconds": 0.4}),
         {},
-        f"{PROJECT}:services[0].slo.latencySeconds: got 0.4; the latency SLO reads the duration histogram's bucket at that "
+        f"{PROJECT}:services[0] (orders-api).slo.latencySeconds: got 0.4; the latency SLO reads the duration histogram's bucket at that "
         "bound and no series has it, so its alerts could never fire. Use one of the buckets: 0.005, 0.01, 0.025, 0.05, 0.1, "
         "0.25, 0.3, 0.5, 0.75, 1, 2.5, 5, 10 (or declare the service's own in metrics.buckets).",
     ),
@@ -210,7 +210,7 @@ BAD_CONFIGS += [
             v, 0, alerts=[{"name": "ServiceDown", "expr": "up == 0", "summary": "down", "runbook": "https://wiki.example.com/x"}]
         ),
         {},
-        f'{PROJECT}:services[0].alerts[0].name: got "ServiceDown"; the platform already has an alert of that name',
+        f'{PROJECT}:services[0] (orders-api).alerts[0] (ServiceDown).name: got "ServiceDown"; the platform already has an alert of that name',
     ),
 ]
 
@@ -266,7 +266,7 @@ def test_all_problems_are_reported_together():
         load_stack_config(to_pulumi_config(values)[0], set())
     assert len(err.value.issues) == 2
     assert err.value.issues[0].startswith(f"{PROJECT}:loki.retension: unknown key.")
-    assert err.value.issues[1].startswith(f"{PROJECT}:services[1].port: got 0;")
+    assert err.value.issues[1].startswith(f"{PROJECT}:services[1] (legacy-api).port: got 0;")
 
 
 def test_canary_error_names_the_offending_step():
@@ -274,7 +274,7 @@ def test_canary_error_names_the_offending_step():
     with pytest.raises(ConfigError) as err:
         load_stack_config(to_pulumi_config(values)[0], set())
     assert err.value.issues == [
-        f"{PROJECT}:services[2].canary: got "
+        f"{PROJECT}:services[2] (billing-api).canary: got "
         '{"steps": [{"setWeight": 50}, {"pause": "60s"}, {"setWeight": 10}]}; '
         "steps[2].setWeight 10 must be greater than the previous weight 50."
     ]

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                     with (args.out / "results.jsonl").open("a") as log:
                         log.write(json.dumps({"label": label, "history": "live+1d" if args.history else "live", "alongside": sorted(set(projects) - {label}), **asdict(r)}) + "\n")
                 print(
-                    f"| {label} | live head | {r.services} | {r.groups} | {r.rules} | {r.ms_per_service:.1f} | "
+                    f"| {label} | {'live head, 1d of tiles' if args.history else 'live head'} | {r.services} | {r.groups} | {r.rules} | {r.ms_per_service:.1f} | "
                     f"{r.slowest_group_ms:.0f} | {r.cycle_share:.0%} | - | {r.rss_mib:.0f} |",
                     flush=True,
                 )
