@@ -16,6 +16,7 @@ from components.logging.loki import Loki, LokiArgs
 from components.metrics.dcgm import DcgmExporter, DcgmExporterArgs
 from components.metrics.remote import MetricsBackend, MetricsBackendArgs
 from components.metrics.stack import KubePrometheusStack, KubePrometheusStackArgs
+from components.services.canary import first_step_warning
 from components.services.monitoring import ServiceMonitoring, ServiceMonitoringArgs
 from components.stack import read_secrets, read_stack_config
 
@@ -261,3 +262,6 @@ if config.services:
     pulumi.export("serviceDashboards", dashboards)
     # What each canary step really sends without a traffic router: traffic follows pod counts.
     pulumi.export("canaryTrafficShares", shares)
+    warning = first_step_warning(config.services)
+    if warning:
+        pulumi.log.warn(warning)

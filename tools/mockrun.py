@@ -171,6 +171,32 @@ class RunResult:
         return found[0]
 
 
+def duplicate_keys(text: str) -> list[str]:
+    """Every key defined twice in one mapping, at any depth, with both lines: YAML parsers keep the
+    last one silently (a second `services:` block appended to a stack file replaced every service)."""
+    found: list[str] = []
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value)
+                where = f"{path}.{name}" if path else name
+                if name in seen:
+                    found.append(f"{where}: defined twice, at lines {seen[name]} and {key.start_mark.line + 1}; keep one (merge them).")
+                else:
+                    seen[name] = key.start_mark.line + 1
+                walk(value, where)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, f"{path}[{index}]")
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, "")
+    return found
+
+
 def load_stack_file(stack: str, project_dir: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
     """Config as the Pulumi CLI hands it to the program: objects as JSON text, `secure:` keys secret.
 
@@ -178,7 +204,11 @@ def load_stack_file(stack: str, project_dir: Path = ROOT) -> tuple[dict[str, Any
     """
     path = project_dir / f"Pulumi.{stack}.yaml"
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text()
+        duplicates = duplicate_keys(text)
+        if duplicates:
+            raise ConfigError([f"{path.name}: {problem}" for problem in duplicates])
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

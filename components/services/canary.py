@@ -170,6 +170,24 @@ def real_shares(service: ServiceConfig) -> dict[int, float]:
     return {s.set_weight: round(real_share(service.replicas, s.set_weight), 3) for s in service.canary.steps if s.set_weight is not None}
 
 
+def first_step_warning(services: list[ServiceConfig]) -> str | None:
+    """One warning for every service whose first canary step really sends at least twice its
+    weight (traffic follows pod counts without a traffic router), or None."""
+    heavy = []
+    for service in services:
+        shares = real_shares(service)
+        first = min(shares) if shares else None
+        if first is not None and shares[first] >= 2 * first / 100:
+            heavy.append(f"{service.name} (setWeight {first} sends {shares[first]:.0%} with {service.replicas} replica{'' if service.replicas == 1 else 's'})")
+    if not heavy:
+        return None
+    return (
+        f"The first canary step of {len(heavy)} service{'s' if len(heavy) > 1 else ''} really sends at least twice its weight: "
+        f"{', '.join(heavy)}. Without a traffic router, traffic follows pod counts: add replicas or start with a larger weight "
+        "(stack output canaryTrafficShares has every step)."
+    )
+
+
 def canary_steps(service: ServiceConfig) -> list[dict[str, Any]]:
     analysis = analysis_ref(service)
     steps: list[dict[str, Any]] = []

@@ -118,14 +118,6 @@ class ServiceMonitoring(pulumi.ComponentResource):
             else None
         )
         self.canary_shares = real_shares(svc)
-        first = min(self.canary_shares) if self.canary_shares else None
-        if first is not None and self.canary_shares[first] >= 2 * first / 100:
-            pulumi.log.warn(
-                f"services {svc.name}: its first canary step (setWeight {first}) really sends "
-                f"{self.canary_shares[first]:.0%} of the traffic with {svc.replicas} replicas: without a traffic router, "
-                "traffic follows pod counts. Add replicas or start with a larger weight.",
-                resource=self,
-            )
         self.register_outputs(
             {"dashboard_url": self.dashboard_url, "service": svc.name, "canary_shares": {str(w): s for w, s in self.canary_shares.items()}}
         )

@@ -20,6 +20,33 @@ MAX_REPLICAS_SEARCHED = 100
 MAX_RETENTION_SHARE = 0.85
 
 
+def _survives_a_node_loss(config: StackConfig) -> list[str]:
+    """Prod refuses what one node's loss would stop: scraping and rule evaluation (Prometheus),
+    notifications (Alertmanager), log ingestion (Loki), as it refuses a canary it cannot judge."""
+    if not config.prod:
+        return []
+    issues = []
+    stack, loki = config.prometheus_stack, config.loki
+    why = "a prod stack must survive a node loss"
+    if stack.enabled and stack.prometheus.replicas < 2:
+        issues.append(
+            f"{PROJECT}:prometheusStack.prometheus.replicas: got {stack.prometheus.replicas}; {why}: one Prometheus down stops "
+            "every alert and canary analysis. Set 2 (the replicas scrape alike; Alertmanager deduplicates their alerts)."
+        )
+    if stack.enabled and stack.alertmanager.replicas < 2:
+        issues.append(
+            f"{PROJECT}:prometheusStack.alertmanager.replicas: got {stack.alertmanager.replicas}; {why}: one Alertmanager down "
+            "sends no page. Set 3 (a gossip quorum; 2 at least)."
+        )
+    if loki.enabled and (loki.deployment_mode == "Monolithic" or loki.replicas < 2):
+        got = f"deploymentMode {loki.deployment_mode} with {loki.replicas} replica{'s' if loki.replicas > 1 else ''}"
+        issues.append(
+            f"{PROJECT}:loki: got {got}; {why}: one Loki down stops log ingestion. Set deploymentMode Distributed and replicas 3 "
+            "(logs written three times)."
+        )
+    return issues
+
+
 def cross_checks(config: StackConfig) -> list[str]:
     issues = []
     if config.cluster.oidc_provider_arn is None:
@@ -47,6 +74,7 @@ def cross_checks(config: StackConfig) -> list[str]:
             )
     issues += _canary_shares(config)
     issues += _alerting(config)
+    issues += _survives_a_node_loss(config)
     if config.services and not config.argo_rollouts.enabled:
         issues.append(f"{PROJECT}:argoRollouts.enabled: got false; services need the Argo Rollouts controller for their canaries.")
     if config.services and not config.prometheus_stack.enabled:

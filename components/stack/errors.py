@@ -97,7 +97,8 @@ def _field_accepts(root: type[BaseModel], loc: Loc, candidate: str) -> bool:
     if field is None:
         return False
     try:
-        TypeAdapter(Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation).validate_python(candidate)
+        annotation: Any = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+        TypeAdapter(annotation).validate_python(candidate)
     except (ValidationError, TypeError):
         return False
     return True

@@ -75,19 +75,28 @@ PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
 
 
 def _foreign_keys(raw: dict[str, Any]) -> list[str]:
-    """Keys under a misspelt project prefix: ignored by the program, they would silently drop config
-    (a misspelt `services` key makes `pulumi up` delete every service)."""
+    """Keys of no namespace this program or its providers read: the program would ignore them, and
+    silently drop config (a misspelt `services` prefix makes `pulumi up` delete every service; a
+    `loki:storageSize` key leaves Loki at its defaults)."""
     own_keys = set(allowed_keys(StackConfig)) | set(SECRET_CONFIG_KEYS)
     issues = []
     for full in sorted(raw):
         namespace, _, key = full.partition(":")
         if not key or namespace == PROJECT or namespace in PROVIDER_NAMESPACES:
             continue
-        close = difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.75)
-        if close or key in own_keys:
+        ignored = "Keys under another namespace are ignored, so this value would be dropped."
+        if namespace in own_keys:
+            # `loki:storageSize` for the `storageSize` key of the `loki` section.
             issues.append(
-                f"{full}: unknown config namespace {namespace!r}; did you mean '{PROJECT}:{key}'? Keys under another "
-                f"namespace are ignored, so this value would be dropped. Use the '{PROJECT}:' prefix."
+                f"{full}: unknown config namespace {namespace!r}; {ignored} Write it as the '{key}' key of the "
+                f"'{PROJECT}:{namespace}' section ({PROJECT}:{namespace}: {{{key}: ...}})."
+            )
+        elif difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.75) or key in own_keys:
+            issues.append(f"{full}: unknown config namespace {namespace!r}; did you mean '{PROJECT}:{key}'? {ignored} Use the '{PROJECT}:' prefix.")
+        else:
+            issues.append(
+                f"{full}: unknown config namespace {namespace!r}; this program reads '{PROJECT}:' keys and its providers' "
+                f"({', '.join(PROVIDER_NAMESPACES)}). {ignored} If it is the platform's, write it as '{PROJECT}:{key}'."
             )
     return issues
 
@@ -140,16 +149,17 @@ def with_item_names(issue: str, structured: dict[str, Any]) -> str:
     path, sep, rest = issue.removeprefix(prefix).partition(": ")
     if not issue.startswith(prefix) or not sep:
         return issue
-    out, node = "", structured
+    out = ""
+    node_any: Any = structured
     for token in re.findall(r"\[\d+\]|[^.\[\]]+", path):
         if token.startswith("["):
             index = int(token[1:-1])
-            node = node[index] if isinstance(node, list) and index < len(node) else None
-            name = node.get("name") if isinstance(node, dict) else None
+            node_any = node_any[index] if isinstance(node_any, list) and index < len(node_any) else None
+            name = node_any.get("name") if isinstance(node_any, dict) else None
             out += f"{token} ({name})" if isinstance(name, str) and name else token
         else:
             out += f".{token}" if out else token
-            node = node.get(token) if isinstance(node, dict) else None
+            node_any = node_any.get(token) if isinstance(node_any, dict) else None
     return f"{prefix}{out}{sep}{rest}"
 
 

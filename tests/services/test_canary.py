@@ -149,7 +149,7 @@ def test_prod_refuses_a_first_step_that_sends_half_the_traffic():
         load_stack_config(*to_pulumi_config(values))
     name = values["services"][0]["name"]
     assert err.value.issues == [
-        "eks-observability:services[0].replicas: got 1; the first canary step (setWeight 10) really sends 50% of the traffic "
+        "eks-observability:services[0] (orders-api).replicas: got 1; the first canary step (setWeight 10) really sends 50% of the traffic "
         "to the canary (traffic follows pod counts), over canary.maxFirstStepShare 0.45 (the prod default): run at least "
         "2 replicas (33%), or raise canary.maxFirstStepShare."
     ], name
@@ -189,3 +189,24 @@ def test_the_platform_knows_the_package_buckets():
     from components.conventions import DEFAULT_BUCKETS
 
     assert DEFAULT_BUCKETS == BUCKETS
+
+
+def test_one_warning_lists_every_service_whose_first_step_is_heavy():
+    """One line for the whole stack, not one per service (a render of nine services printed nine)."""
+    from components.services.canary import first_step_warning
+    from components.services.config import ServiceConfig
+
+    def service(name: str, replicas: int, first: int) -> ServiceConfig:
+        steps = [{"setWeight": first}, {"pause": "1m"}, {"setWeight": 100}]
+        return ServiceConfig.model_validate(
+            {"name": name, "namespace": name, "port": 8080, "image": "r.example.com/a:1.0.0", "version": "1.0.0", "replicas": replicas,
+             "canary": {"steps": steps}}
+        )  # fmt: skip
+
+    services = [service("solo-api", 1, 10), service("fine-api", 9, 10), service("pair-api", 2, 10)]
+    assert first_step_warning(services) == (
+        "The first canary step of 2 services really sends at least twice its weight: solo-api (setWeight 10 sends 50% with 1 "
+        "replica), pair-api (setWeight 10 sends 33% with 2 replicas). Without a traffic router, traffic follows pod counts: add replicas "
+        "or start with a larger weight (stack output canaryTrafficShares has every step)."
+    )
+    assert first_step_warning([services[1]]) is None

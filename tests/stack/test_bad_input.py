@@ -66,6 +66,17 @@ CASES = {
         },
         "eks-observabilty:services: unknown config namespace 'eks-observabilty'; did you mean 'eks-observability:services'?",
     ),
+    "a section written as a namespace": (
+        {**{f"{P}:{k}": v for k, v in fixture_values().items()}, "loki:storageSize": "100Gi"},
+        "loki:storageSize: unknown config namespace 'loki'; Keys under another namespace are ignored, so this value would be "
+        f"dropped. Write it as the 'storageSize' key of the '{P}:loki' section ({P}:loki: {{storageSize: ...}}).",
+    ),
+    "a namespace nothing reads": (
+        {**{f"{P}:{k}": v for k, v in fixture_values().items()}, "monitoring:retention": "30d"},
+        f"monitoring:retention: unknown config namespace 'monitoring'; this program reads '{P}:' keys and its providers' "
+        f"(aws, kubernetes, pulumi). Keys under another namespace are ignored, so this value would be dropped. If it is the "
+        f"platform's, write it as '{P}:retention'.",
+    ),
     "yaml turned a version into a number": (
         _with(services__0__version=1.1),
         f"{P}:services[0] (orders-api).version: got 1.1; Input should be a valid string. YAML read this value as float (1.1): quote it",
@@ -184,6 +195,20 @@ def test_broken_stack_files(tmp_path, text, expected):
     _stack_file(tmp_path, text=text)
     problems = _problems(_render(tmp_path))
     assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_a_key_defined_twice_is_refused_with_both_lines(tmp_path):
+    """A second `services:` block appended to the file: YAML keeps the last one silently, so every
+    service of the first would disappear from the render (and `pulumi up` would delete them)."""
+    text = yaml.safe_dump({"config": {f"{P}:{k}": v for k, v in fixture_values().items()}}, sort_keys=False)
+    first = text.splitlines().index(f"  {P}:services:") + 1
+    text += f"  {P}:services:\n  - name: mediprepai\n    namespace: mediprepai\n    port: 8080\n    port: 8081\n"
+    lines = len(text.splitlines())
+    _stack_file(tmp_path, text=text)
+    assert _problems(_render(tmp_path)) == [
+        f"Pulumi.bad.yaml: config.{P}:services: defined twice, at lines {first} and {lines - 4}; keep one (merge them).",
+        f"Pulumi.bad.yaml: config.{P}:services[0].port: defined twice, at lines {lines - 1} and {lines}; keep one (merge them).",
+    ]
 
 
 def test_an_unquoted_date_is_not_a_traceback(tmp_path):

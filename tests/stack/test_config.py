@@ -244,6 +244,41 @@ def test_prod_refuses_alerting_that_cannot_reach_anyone(change, expected):
     assert [i for i in err.value.issues if i.startswith(expected)], err.value.issues
 
 
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda v: _set(v, "prometheusStack.prometheus.replicas", 1),
+            f"{PROJECT}:prometheusStack.prometheus.replicas: got 1; a prod stack must survive a node loss: one Prometheus down "
+            "stops every alert and canary analysis. Set 2",
+        ),
+        (
+            lambda v: _set(v, "prometheusStack.alertmanager.replicas", 1),
+            f"{PROJECT}:prometheusStack.alertmanager.replicas: got 1; a prod stack must survive a node loss: one Alertmanager "
+            "down sends no page. Set 3",
+        ),
+        (
+            lambda v: _set(_set(v, "loki.deploymentMode", "Monolithic"), "loki.replicas", 1),
+            f"{PROJECT}:loki: got deploymentMode Monolithic with 1 replica; a prod stack must survive a node loss: one Loki down "
+            "stops log ingestion. Set deploymentMode Distributed and replicas 3",
+        ),
+        (
+            lambda v: _set(_set(v, "loki.deploymentMode", "Distributed"), "loki.replicas", 1),
+            f"{PROJECT}:loki: got deploymentMode Distributed with 1 replica; a prod stack must survive a node loss",
+        ),
+    ],
+    ids=["one-prometheus", "one-alertmanager", "monolithic-loki", "one-replica-loki"],
+)
+def test_prod_refuses_what_a_node_loss_would_stop(change, expected):
+    """As prod refuses a canary it cannot judge: one Prometheus, one Alertmanager or one Loki is a
+    single node's loss away from no alerts, no pages or no logs."""
+    with pytest.raises(ConfigError) as err:
+        load_stack_config(*to_pulumi_config(change(fixture_values("prod")), {key: REDACTED for key in SECRET_CONFIG_KEYS}))
+    assert [i for i in err.value.issues if i.startswith(expected)], err.value.issues
+    # The same in dev is fine: dev runs one of each.
+    load_stack_config(*to_pulumi_config(change(fixture_values()), {key: REDACTED for key in SECRET_CONFIG_KEYS}))
+
+
 @pytest.mark.parametrize(("breaker", "plain_secrets", "expected"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
 def test_bad_config_is_rejected_before_any_resource(run, breaker, plain_secrets, expected):
     values = breaker(fixture_values())
