@@ -7,13 +7,16 @@ with yours. First comes what `pulumi up` does with each change (`tools/changes.p
 and every object the releases' pinned charts render (where `../shared/charts` or `$CHARTS_DIR` has
 them) classified as updated, created, deleted, retained, replaced, or refused (a change the cluster
 will not apply, which would fail the `up`); then the diff of the rendered files, options included.
-Exit status: 0 when nothing changed, 1 when something did, 2 when either side cannot be rendered,
-3 when a change would be refused.
+It also names the secrets the change adds (a new receiver's webhook): set them before `pulumi up`.
+Exit status, as `diff`'s: 0 when nothing changed, 1 when something did, 2 when either side cannot
+be rendered, 3 when a change would be refused. `make diff` treats 1 as success (a difference is
+what a reviewer asked to see), 2 and 3 as failures.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -30,6 +33,14 @@ def _render(project: Path, stack: str, out: Path) -> subprocess.CompletedProcess
         text=True,
         timeout=600,
     )
+
+
+def _added_secrets(base: Path, head: Path) -> list[str]:
+    """Secret keys the head needs and the base did not (a base rendered before secrets.json existed names none)."""
+    if not (base / "secrets.json").exists():
+        return []
+    before = set(json.loads((base / "secrets.json").read_text())["needed"])
+    return [key for key in json.loads((head / "secrets.json").read_text())["needed"] if key not in before]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             timeout=900,
         )
         print(f"== what `pulumi up` does to stack {args.stack} ==", classified.stderr + classified.stdout, sep="\n")
+        new_secrets = _added_secrets(work / "base", work / "head")
+        if new_secrets:
+            print(f"== secrets this change adds (set each before `pulumi up`; names only) ==\n{', '.join(new_secrets)}")
         # Paths read base/<file> (at the base ref) and head/<file> (the working tree).
         diff = subprocess.run(["diff", "-ruN", "base", "head"], cwd=work, capture_output=True, text=True, timeout=120)
         print(f"== rendered files ==\n{diff.stdout}", end="")

@@ -12,6 +12,8 @@ Layout (a contract reviewers and other tools rely on):
                                          aliases, deleteBeforeReplace, replaceOnChanges and the file
                                          it renders to, keyed by `<type>::<name>`, for review
     summary.json                         resource counts by type
+    secrets.json                         the secret config keys the stack needs (names only), and
+                                         which of them its stack file does not set
 
 Same config, same bytes. Secrets are written as the redaction marker. Bad config writes nothing
 and exits 2 with one line per problem.
@@ -35,8 +37,9 @@ import yaml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from components.conventions import PROJECT  # noqa: E402
 from components.lib.charts import ChartUnavailableError  # noqa: E402
-from components.stack import ConfigError  # noqa: E402
+from components.stack import ConfigError, load_stack_config, required_secrets  # noqa: E402
 from tools.mockrun import (  # noqa: E402
     ROOT,
     Registration,
@@ -187,6 +190,14 @@ def render(result: RunResult) -> dict[str, str]:
     return files
 
 
+def secrets_needed(stack: str, project_dir: Path = ROOT) -> dict[str, list[str]]:
+    """The secret keys the stack's config needs, and those its stack file does not set (CI sets
+    them from the environment's secrets; locally, `pulumi config set --secret`). Names only."""
+    config, in_file = load_stack_file(stack, project_dir)
+    needed = required_secrets(load_stack_config(*with_redacted_secrets(config, in_file)))
+    return {"needed": needed, "notInStackFile": [key for key in needed if f"{PROJECT}:{key}" not in in_file]}
+
+
 def run_stack(stack: str, project_dir: Path = ROOT) -> RunResult:
     config, secret_keys = load_stack_file(stack, project_dir)
     config, secret_keys = with_redacted_secrets(config, secret_keys)
@@ -236,8 +247,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"render: {err}; nothing was written.", file=sys.stderr)
         return 2
     files = render(result)
+    secrets = secrets_needed(args.stack, args.stack_dir)
+    files["secrets.json"] = dump_json(secrets)
     write(files, out)
     print(summary_table(result))
+    if secrets["notInStackFile"]:
+        print(
+            f"secrets this stack needs that Pulumi.{args.stack}.yaml does not set: {', '.join(secrets['notInStackFile'])} "
+            f"(`pulumi config set --secret <key> --stack {args.stack}`, or in CI the environment secret of the same name in "
+            "upper snake case)"
+        )
     print(f"wrote {len(files)} files to {out}")
     return 0
 

@@ -125,3 +125,22 @@ def test_make_diff_shows_a_change(tmp_path):
     changed = [line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("diff ")]
     assert changed == ["head/aws/cloudwatch.LogGroup/fluent-bit-log-group.json"]
     assert '-  "retentionInDays": 7,' in proc.stdout and '+  "retentionInDays": 14,' in proc.stdout
+
+
+def test_make_diff_names_the_secrets_a_change_adds_and_a_difference_is_not_an_error(tmp_path):
+    """Enabling Slack needs two webhook secrets: the diff says so (names only) before CI fails on
+    them, and `make diff` exits 0 for a found difference (tools.diff's 1), as a reviewer expects."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    (clone / ".venv").symlink_to(ROOT / ".venv")
+    stack = clone / "Pulumi.dev.yaml"
+    data = yaml.safe_load(stack.read_text())  # edited as a user's tool would: parsed, re-serialised
+    data["config"]["eks-observability:alerting"]["slack"]["enabled"] = True
+    stack.write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = subprocess.run(
+        ["make", "-s", "-o", ".venv/.runtime", "diff", "STACK=dev", "BASE=HEAD"], cwd=clone, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert "== secrets this change adds (set each before `pulumi up`; names only) ==\nslackWebhookUrlCritical, slackWebhookUrlWarning\n" in proc.stdout
+    assert '-    "notInStackFile": [],' not in proc.stdout  # the file lists names, never values
+    assert "head/secrets.json" in proc.stdout
