@@ -132,7 +132,8 @@ def test_make_diff_names_the_secrets_a_change_adds_and_a_difference_is_not_an_er
     them, and `make diff` exits 0 for a found difference (tools.diff's 1), as a reviewer expects."""
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
-    (clone / ".venv").symlink_to(ROOT / ".venv")
+    for installed in (".venv", ".engines"):  # what `make test` installed in this checkout
+        (clone / installed).symlink_to(ROOT / installed)
     stack = clone / "Pulumi.dev.yaml"
     data = yaml.safe_load(stack.read_text())  # edited as a user's tool would: parsed, re-serialised
     data["config"]["eks-observability:alerting"]["slack"]["enabled"] = True
