@@ -4,7 +4,9 @@ protect its data. Nothing here pins a value a user may change."""
 
 from __future__ import annotations
 
-import re
+import copy
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -13,7 +15,7 @@ from components.stack import StackConfig, load_stack_config
 from tests import promtool
 from tests.conftest import ROOT, STACK_FILES, run_stack_file
 from tests.manifests import CRD_FILES, validate
-from tests.services.support import SERVICE_KINDS
+from tests.services.support import SERVICE_KINDS, service_stack
 from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets
 from tools.render import render
 
@@ -81,46 +83,82 @@ def test_protected_stacks_protect_their_data(stack_file):
 def test_every_service_gets_its_stack(stack_file):
     _, config, result = stack_file
     for service in config.services:
-        kinds = sorted(r.inputs["kind"] for r in result.registrations if r.name.startswith(f"svc-{service.name}-") and r.custom)
+        kinds = sorted(r["kind"] for r in service_stack(result, service.name).values())
         assert kinds == SERVICE_KINDS, service.name
 
 
+SERVICES = "eks-observability:services"
+
+
 def _edit(text: str, stack: str) -> dict[str, str]:
-    """The everyday edits a user makes to a stack file, each applied on its own."""
+    """The everyday edits a user makes to a stack file, each applied on its own, through a YAML
+    parser as `pulumi config set` or any tool does (the file comes back re-serialised)."""
+    original = yaml.safe_load(text)
+
+    def edited(change: Callable[[dict[str, Any]], None]) -> str:
+        data = copy.deepcopy(original)
+        change(data["config"])
+        return yaml.safe_dump(data, sort_keys=False)
+
+    services: list[dict[str, Any]] = original["config"].get(SERVICES) or []
     # A prod canary's first step must send the canary under half the traffic: 2 replicas is the least there.
     replicas = 2 if stack == "prod" else 1
-    service = (
-        f"    - {{name: newprep-api, namespace: newprep, port: 8012, replicas: {replicas}, version: 0.1.0, "
-        "image: registry.example.com/newprep-api:0.1.0}\n"
-    )
-    marker = "  eks-observability:services:\n"
-    edits = {"add a service": text.replace(marker, marker + service)}
-    first = re.search(r"name: ([a-z0-9-]+), namespace", text)
-    if first:
-        edits["rename a service"] = text.replace(f"name: {first.group(1)},", "name: renamed-api,", 1)
-    edits["bump a version"] = re.sub(
-        r"version: ([0-9]+)\.([0-9]+)\.([0-9]+)", lambda m: f"version: {m.group(1)}.{int(m.group(2)) + 1}.0", text, count=1
-    )
+
+    def new_service(name: str) -> dict[str, Any]:
+        return {"name": name, "namespace": name, "port": 8012, "replicas": replicas, "version": "0.1.0", "image": f"registry.example.com/{name}:0.1.0"}
+
+    def add(config: dict[str, Any], *names: str) -> None:
+        config.setdefault(SERVICES, []).extend(new_service(name) for name in names)
+
+    def switch(section: str, *path: str) -> Callable[[dict[str, Any]], None]:
+        def on(config: dict[str, Any]) -> None:
+            node = config.setdefault(f"eks-observability:{section}", {})
+            for part in path:
+                node = node.setdefault(part, {})
+            node["enabled"] = True
+
+        return on
+
+    edits = {
+        "add a service": edited(lambda c: add(c, "newprep-api")),
+        "enable dcgmExporter": edited(switch("dcgmExporter")),
+        "enable datadog": edited(switch("datadog")),
+        "enable slack": edited(switch("alerting", "slack")),
+    }
+    if services:
+        first = services[0]["name"]
+        # Names that prefix or extend an existing one: each service's objects are its own.
+        edits["add services whose names prefix others'"] = edited(lambda c: add(c, first.rsplit("-", 1)[0], f"{first}-v2"))
+        edits["rename a service"] = edited(lambda c: c[SERVICES][0].update(name="renamed-api"))
+        edits["remove a service"] = edited(lambda c: c[SERVICES].pop(0))
+        edits["reorder the services"] = edited(lambda c: c[SERVICES].reverse())
+
+        def bump(config: dict[str, Any]) -> None:
+            major, minor, _ = str(config[SERVICES][0]["version"]).split(".", 2)
+            config[SERVICES][0]["version"] = f"{major}.{int(minor) + 1}.0"
+
+        edits["bump a version"] = edited(bump)
     if stack == "prod":
-        edits["longer retention"] = text.replace("retention: 30d", "retention: 45d")
-    for key in ("dcgmExporter", "datadog"):
-        edits[f"enable {key}"] = (
-            text + f"  eks-observability:{key}:\n    enabled: true\n"
-            if f"eks-observability:{key}:" not in text
-            else text.replace(f"  eks-observability:{key}:\n    enabled: false", f"  eks-observability:{key}:\n    enabled: true")
-        )
-    edits["enable slack"] = text.replace("    slack:\n      enabled: false", "    slack:\n      enabled: true")
+        edits["longer retention"] = edited(lambda c: c["eks-observability:prometheusStack"]["prometheus"].update(retention="45d"))
     return edits
 
 
 @pytest.mark.parametrize("stack", STACK_FILES)
 def test_everyday_edits_stay_valid(stack, tmp_path):
-    """Adding, renaming and retuning services or switching components on keeps a stack file deployable."""
+    """Adding, renaming, removing, reordering and retuning services or switching components on keeps
+    a stack file deployable, and every service still gets exactly its own objects. The edits go
+    through a YAML parser, so a copy a YAML tool has rewritten gets the very same edits."""
     text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+    rewritten = yaml.safe_dump(yaml.safe_load(text), sort_keys=False, width=60, indent=4)
+    assert rewritten != text and _edit(rewritten, stack) == _edit(text, stack)
     for name, edited in _edit(text, stack).items():
         (tmp_path / f"Pulumi.{stack}.yaml").write_text(edited)
         config, secret_keys = with_redacted_secrets(*load_stack_file(stack, tmp_path))
         result = run_program(config, secret_keys, stack=stack)
+        services = load_stack_config(config, secret_keys).services
+        for service in services:
+            kinds = sorted(r["kind"] for r in service_stack(result, service.name).values())
+            assert kinds == SERVICE_KINDS, (name, service.name)
         rules = [r.inputs["spec"]["groups"] for r in result.registrations if r.custom and r.inputs.get("kind") == "PrometheusRule"]
         for groups in rules:
             proc = promtool.check_rules(groups)

@@ -11,8 +11,11 @@ SERVICE_KINDS = ["AnalysisTemplate", "NetworkPolicy", "PodDisruptionBudget", "Pr
 
 
 def service_stack(result: RunResult, service: str) -> dict[str, dict]:
-    prefix = f"svc-{service}-"
-    return {r.name.removeprefix(prefix): r.inputs for r in result.registrations if r.name.startswith(prefix) and r.custom}
+    """The objects of exactly this service: the children of its component (`svc-<name>`), not of
+    every service whose name merely starts the same (`mediprepai` and `mediprepai-api`)."""
+    (component,) = [r for r in result.registrations if not r.custom and r.name == f"svc-{service}"]
+    prefix = f"{component.name}-"
+    return {r.name.removeprefix(prefix): r.inputs for r in result.registrations if r.parent == component.urn and r.custom}
 
 
 def rule_groups(result: RunResult, service: str) -> list[dict]:
