@@ -2,6 +2,8 @@
 
     python -m tools.ci_secrets --stack prod           set them with `pulumi config set --secret`
     python -m tools.ci_secrets --stack prod --check   only say which are missing
+    python -m tools.ci_secrets --stack prod --environment prod-preview
+                                                      name the job's GitHub environment in messages
 
 Each secret config key comes from the environment variable of the same name in upper snake case
 (`grafanaAdminPassword` from `GRAFANA_ADMIN_PASSWORD`), which the workflow fills from the GitHub
@@ -41,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--check", action="store_true", help="only report missing environment variables")
+    parser.add_argument("--environment", help="the GitHub environment the job runs in, where a missing secret belongs (default: the stack)")
     args = parser.parse_args(argv)
     try:
         keys = needed(args.stack)
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in missing:
         print(
             f"ci_secrets: {key} is required by Pulumi.{args.stack}.yaml; add the secret {env_name(key)} to the GitHub "
-            f"environment {args.stack!r} and pass it to this step's env.",
+            f"environment {args.environment or args.stack!r} and pass it to this step's env.",
             file=sys.stderr,
         )
     if missing:

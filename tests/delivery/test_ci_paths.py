@@ -55,6 +55,20 @@ def test_missing_secret_is_named(monkeypatch):
     assert "grafanaAdminPassword is required by Pulumi.dev.yaml; add the secret GRAFANA_ADMIN_PASSWORD" in proc.stderr
 
 
+def test_a_preview_names_its_own_environment_for_a_missing_secret(monkeypatch):
+    """Previews run in `<stack>-preview`: the missing secret belongs there, not in `<stack>`."""
+    for key in SECRET_CONFIG_KEYS:
+        monkeypatch.delenv(env_name(key), raising=False)
+    step = next(s for s in _load("pull-request.yml")["jobs"]["preview"]["steps"] if "tools.ci_secrets" in s.get("run", ""))
+    assert '--environment "$STACK-preview"' in step["run"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.ci_secrets", "--stack", "dev", "--check", "--environment", "dev-preview"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "add the secret GRAFANA_ADMIN_PASSWORD to the GitHub environment 'dev-preview'" in proc.stderr
+
+
 def test_forks_and_comments():
     pr = _load("pull-request.yml")
     comment = next(s for s in pr["jobs"]["rendered-diff"]["steps"] if s.get("name") == "Comment the diff")
@@ -63,7 +77,8 @@ def test_forks_and_comments():
     assert pr["jobs"]["preview"]["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     test = pr["jobs"]["test"]
     assert any(s.get("run") == "make schemas" for s in test["steps"])
-    assert next(s for s in test["steps"] if "make test" in s.get("run", ""))["env"]["REQUIRE_SHARED_SCHEMAS"] == "1"
+    # .ci/run exports REQUIRE_SHARED_SCHEMAS=1: a missing schema fails the job rather than skipping.
+    assert any(s.get("run") == "bash .ci/run" for s in test["steps"])
 
 
 def test_fetch_schemas_reads_a_chart_repository(tmp_path, monkeypatch):

@@ -46,7 +46,7 @@ def test_actionlint_can_fail(tmp_path):
 def test_pull_request_tests_and_previews_both_stacks():
     pr = _load("pull-request.yml")
     assert pr["on"] == {"pull_request": {"branches": ["main"]}}
-    assert "make test" in pr["jobs"]["test"]["steps"][-1]["run"]
+    assert pr["jobs"]["test"]["steps"][-1]["run"] == "bash .ci/run"
     preview = pr["jobs"]["preview"]
     assert [m["stack"] for m in preview["strategy"]["matrix"]["include"]] == ["dev", "prod"]
     assert preview["permissions"]["id-token"] == "write"
@@ -78,3 +78,43 @@ def test_no_long_lived_aws_keys():
         assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, path.name
         if "configure-aws-credentials" in text:
             assert "role-to-assume" in text and "id-token: write" in text, path.name
+
+
+def test_main_runs_every_test_a_pull_request_runs():
+    """The merge-to-main job used to skip the schema tests: both run the schema fetch and .ci/run."""
+    runs = {
+        name: [s.get("run") for s in doc["jobs"]["test"]["steps"] if "run" in s]
+        for name, doc in (("pull-request", _load("pull-request.yml")), ("deploy", _load("deploy.yml")))
+    }
+    assert runs["pull-request"] == runs["deploy"] == ["make schemas", "bash .ci/run"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "export REQUIRE_SHARED_SCHEMAS=1" in ci and "make test" in ci
+
+
+def test_cluster_and_region_come_from_the_stack_config():
+    """No workflow repeats a stack's cluster or region: each job reads them from the stack file
+    (tools/ci_target.py) before it assumes a role or writes a kubeconfig."""
+    from tests.conftest import STACK_FILES
+    from tools.ci_target import target
+
+    texts = {path.name: path.read_text() for path in WORKFLOWS.glob("*.yml")}
+    for stack in STACK_FILES:
+        where = target(stack)
+        for name, text in texts.items():
+            assert where["cluster"] not in text and f"aws-region: {where['region']}" not in text, (stack, name)
+    for job in (_load("pull-request.yml")["jobs"]["preview"], _load("pulumi-up.yml")["jobs"]["up"]):
+        steps = job["steps"]
+        reads = next(i for i, s in enumerate(steps) if "tools.ci_target" in s.get("run", ""))
+        assume = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@"))
+        assert reads < assume and steps[reads]["id"] == "target"
+        assert steps[assume]["with"]["aws-region"] == "${{ steps.target.outputs.region }}"
+        kubeconfig = next(s for s in steps if "update-kubeconfig" in s.get("run", ""))
+        assert kubeconfig["env"] == {"CLUSTER": "${{ steps.target.outputs.cluster }}", "REGION": "${{ steps.target.outputs.region }}"}
+
+
+def test_ci_target_prints_the_stack_files_cluster_and_region():
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "tools.ci_target", "--stack", "prod"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["eks-observability:cluster"]
+    assert proc.returncode == 0 and proc.stdout == f"cluster={config['name']}\nregion={config['region']}\n"
