@@ -18,10 +18,11 @@ from components.metrics.remote import MetricsBackend, MetricsBackendArgs
 from components.metrics.stack import KubePrometheusStack, KubePrometheusStackArgs
 from components.services.canary import first_step_warning
 from components.services.monitoring import ServiceMonitoring, ServiceMonitoringArgs
-from components.stack import read_secrets, read_stack_config
+from components.stack import placeholder_secrets, read_secrets, read_stack_config
 
 # Validation comes first: a bad key or a missing secret stops the run before any resource exists.
 config = read_stack_config()
+placeholders = placeholder_secrets()
 secrets = read_secrets(config)
 cluster, ns, grafana = config.cluster, config.namespaces, config.grafana
 identity = cluster.identity
@@ -118,6 +119,7 @@ if stack.enabled:
             gpu_rules=config.dcgm_exporter.enabled,
             log_group_names=[config.log_group_name] if config.fluent_bit.enabled else [],
             secrets=secrets,
+            placeholder_secrets=placeholders,
             external_labels={"cluster": cluster.name, "environment": config.environment},
             backend=backend,
             trace_logs=config.loki.enabled and config.fluent_bit.enabled and config.fluent_bit.send_to_loki,
@@ -202,6 +204,7 @@ if config.datadog.enabled:
             namespace="datadog",
             cluster_name=cluster.name,
             secrets=secrets,
+            placeholder_secrets=placeholders,
         ),
         opts=deploy_opts("datadog"),
     )

@@ -52,6 +52,9 @@ EXEMPLAR_TRACE_LABEL: Final = "trace_id"
 
 MANAGED_BY_LABELS: Final = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": PROJECT}
 
+# What a Secret built from stack secrets ignores in a placeholder preview (components/stack/secrets.py).
+SECRET_DATA: Final = ["stringData", "data"]
+
 # The audience EKS puts in projected service-account tokens for IRSA.
 IRSA_AUDIENCE: Final = "sts.amazonaws.com"
 # The service-account annotation EKS's pod identity webhook reads the role to assume from.

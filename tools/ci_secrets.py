@@ -2,8 +2,8 @@
 
     python -m tools.ci_secrets --stack prod           set them with `pulumi config set --secret`
     python -m tools.ci_secrets --stack prod --check   only say which are missing
-    python -m tools.ci_secrets --stack prod --environment prod-preview
-                                                      name the job's GitHub environment in messages
+    python -m tools.ci_secrets --stack prod --names   list them (names only): what a preview, which
+                                                      runs on placeholders, shows the reviewer
 
 Each secret config key comes from the environment variable of the same name in upper snake case
 (`grafanaAdminPassword` from `GRAFANA_ADMIN_PASSWORD`), which the workflow fills from the GitHub
@@ -43,18 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--check", action="store_true", help="only report missing environment variables")
-    parser.add_argument("--environment", help="the GitHub environment the job runs in, where a missing secret belongs (default: the stack)")
+    parser.add_argument("--environment", help="the GitHub environment holding the secrets (default: the stack's own)")
+    parser.add_argument("--names", action="store_true", help="only list the secrets the stack needs and where they belong")
     args = parser.parse_args(argv)
     try:
         keys = needed(args.stack)
     except ConfigError as err:
         print(f"ci_secrets: Pulumi.{args.stack}.yaml is invalid:", *err.issues, sep="\n  ", file=sys.stderr)
         return 2
+    environment = args.environment or args.stack
+    if args.names:
+        listed = ", ".join(f"{key} ({env_name(key)})" for key in keys) or "none"
+        print(f"ci_secrets: {args.stack} needs these secrets in the GitHub environment {environment!r}: {listed}")
+        return 0
     missing = [key for key in keys if not os.environ.get(env_name(key))]
     for key in missing:
         print(
             f"ci_secrets: {key} is required by Pulumi.{args.stack}.yaml; add the secret {env_name(key)} to the GitHub "
-            f"environment {args.environment or args.stack!r} and pass it to this step's env.",
+            f"environment {environment!r} and pass it to this step's env.",
             file=sys.stderr,
         )
     if missing:

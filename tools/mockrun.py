@@ -50,6 +50,7 @@ class Registration:
     aliases: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
     replace_on_changes: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
     transforms: int = 0
     provider: str = ""
     depends_on: list[str] = field(default_factory=list)
@@ -121,6 +122,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     aliases=[_alias(a) for a in request.aliases],
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     replace_on_changes=sorted(request.replaceOnChanges),
+                    ignore_changes=sorted(request.ignoreChanges),
                     transforms=len(request.transforms),
                     provider=request.provider,
                     depends_on=list(request.dependencies),
@@ -266,6 +268,7 @@ def run_program(
     stack: str = "dev",
     program: Optional[Callable[[], None]] = None,
     check: bool = True,
+    preview: bool = False,
 ) -> RunResult:
     """Run `__main__.py` (or `program`) under mocks with this config; return what it registered.
 
@@ -276,7 +279,7 @@ def run_program(
     monitor = RecordingMonitor(RecordingMocks(region, account))
     settings.ROOT.set(None)
     set_all_config(dict(config), sorted(secret_keys))
-    pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
 
     def main() -> None:
         if program is not None:

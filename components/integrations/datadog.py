@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..conventions import DAEMONSET_RELEASE_TIMEOUT_S, MANAGED_BY_LABELS, PROJECT
+from ..conventions import DAEMONSET_RELEASE_TIMEOUT_S, MANAGED_BY_LABELS, PROJECT, SECRET_DATA
 from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.types import ChartVersion, Model
@@ -49,6 +49,7 @@ class DatadogArgs(BaseModel):
     namespace: str = Field(description="Namespace of the agent.")
     cluster_name: str = Field(description="Cluster name reported to Datadog.")
     secrets: dict[str, Any] = Field(description="Secret Outputs by stack config key (the two of KEY_SECRETS).")
+    placeholder_secrets: bool = Field(False, description="The secrets are a preview's placeholders: the Secret ignores changes to its data.")
 
 
 class Datadog(pulumi.ComponentResource):
@@ -61,7 +62,7 @@ class Datadog(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=KEYS_SECRET, namespace=args.namespace, labels=dict(MANAGED_BY_LABELS)),
             type="Opaque",
             string_data={key: args.secrets[config_key] for key, config_key in KEY_SECRETS.items()},
-            opts=child_opts(self, opts),
+            opts=child_opts(self, opts, ignore_changes=SECRET_DATA if args.placeholder_secrets else None),
         )
         values = datadog_values(args.config, args.cluster_name)
         self.release = helm_release(

@@ -17,6 +17,7 @@ from ..conventions import (
     PROJECT,
     PROMETHEUS_OPERATOR_CRDS,
     PROMETHEUS_RELEASE,
+    SECRET_DATA,
     SELECTOR_LABELS,
     SERVICE_DASHBOARD_UID,
 )
@@ -61,6 +62,7 @@ class KubePrometheusStackArgs(BaseModel):
     gpu_rules: bool = Field(description="Include the GPU alert group (DCGM exporter deployed).")
     log_group_names: list[str] = Field(default_factory=list, description="Log groups Grafana's CloudWatch datasource may query.")
     secrets: dict[str, Any] = Field(default_factory=dict, description="Secret Outputs by stack config key.")
+    placeholder_secrets: bool = Field(False, description="The secrets are a preview's placeholders: Secrets ignore changes to their data.")
     external_labels: dict[str, str] = Field(
         default_factory=dict, description="Labels on everything this Prometheus sends out (cluster, environment)."
     )
@@ -167,7 +169,7 @@ class KubePrometheusStack(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=secret, namespace=self._args.namespace, labels=dict(MANAGED_BY_LABELS)),
             type="Opaque",
             string_data=data,
-            opts=child_opts(self, self._opts),
+            opts=child_opts(self, self._opts, ignore_changes=SECRET_DATA if self._args.placeholder_secrets else None),
         )
 
     def _receivers_secret(self) -> list[pulumi.Resource]:

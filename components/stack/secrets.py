@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pulumi
 
 from ..conventions import PROJECT, SECRET_CONFIG_KEYS
@@ -24,8 +26,33 @@ def required_secrets(config: StackConfig) -> list[str]:
     return needed
 
 
+# Set by the pull-request preview job, whose GitHub environment holds no stack secrets: any branch
+# can run a workflow, so real values there would be readable by every branch.
+PLACEHOLDERS_ENV = "EKS_OBSERVABILITY_PREVIEW_PLACEHOLDERS"
+PLACEHOLDER = "preview-placeholder"
+
+
+def placeholder_secrets() -> bool:
+    """Whether this run stands a placeholder in for every secret: a preview only. The Secrets that
+    hold them then ignore changes to their data, so the preview shows no false update of them; an
+    update (`pulumi up`) with the variable set is refused before anything is created."""
+    if os.environ.get(PLACEHOLDERS_ENV) != "1":
+        return False
+    if not pulumi.runtime.is_dry_run():
+        raise ConfigError(
+            [
+                f"{PLACEHOLDERS_ENV}=1: placeholder secrets are for `pulumi preview` only; `pulumi up` needs the stack's real "
+                "secrets (tools/ci_secrets.py sets them in the deploy job's protected environment). Unset it."
+            ]
+        )
+    return True
+
+
 def read_secrets(config: StackConfig) -> dict[str, pulumi.Output[str]]:
-    """The secrets this configuration needs, as secret Outputs; a missing one is an error naming the command."""
+    """The secrets this configuration needs, as secret Outputs; a missing one is an error naming the
+    command. In a placeholder preview (`placeholder_secrets()`), the placeholder for each."""
+    if placeholder_secrets():
+        return {key: pulumi.Output.secret(PLACEHOLDER) for key in required_secrets(config)}
     pulumi_config = pulumi.Config(PROJECT)
     secrets = {key: pulumi_config.get_secret(key) for key in required_secrets(config)}
     missing = [key for key, value in secrets.items() if value is None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import tarfile
@@ -18,6 +19,7 @@ from tools.ci_secrets import env_name, needed
 
 
 def _secret_step_env(job: dict) -> dict[str, str]:
+    """The env of the one step that sets the stack's secrets, which runs before the Pulumi command."""
     steps = [s for s in job["steps"] if "tools.ci_secrets" in s.get("run", "")]
     assert len(steps) == 1, "one step sets the stack's secrets"
     (step,) = steps
@@ -28,16 +30,23 @@ def _secret_step_env(job: dict) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("stack", STACK_FILES)
-def test_every_secret_a_stack_needs_reaches_its_preview_and_its_up(stack):
-    jobs = {"preview": _load("pull-request.yml")["jobs"]["preview"], "up": _load("pulumi-up.yml")["jobs"]["up"]}
+def test_every_secret_a_stack_needs_reaches_its_up_and_none_its_preview(stack):
+    """Real secrets only where a reviewer stands between a branch and them: the deploy job's
+    environment. The preview job, which any branch of the repository can run, gets none of them
+    and runs on the program's placeholders."""
+    up = _load("pulumi-up.yml")["jobs"]["up"]
     declared = _load("pulumi-up.yml")["on"]["workflow_call"]["secrets"]
-    for job_name, job in jobs.items():
-        env = _secret_step_env(job)
-        for key in needed(stack):
-            assert env.get(env_name(key)) == f"${{{{ secrets.{env_name(key)} }}}}", (job_name, key)
-            if job_name == "up":
-                assert env_name(key) in declared, key
+    env = _secret_step_env(up)
+    for key in needed(stack):
+        assert env.get(env_name(key)) == f"${{{{ secrets.{env_name(key)} }}}}", key
+        assert env_name(key) in declared, key
     assert _load("deploy.yml")["jobs"]["prod"]["secrets"] == "inherit"
+    preview = _load("pull-request.yml")["jobs"]["preview"]
+    used = re.findall(r"secrets\.([A-Z_]+)", yaml.safe_dump(preview))
+    assert used == ["PULUMI_ACCESS_TOKEN"], used
+    action = next(s for s in preview["steps"] if s.get("with", {}).get("command") == "preview")
+    assert action["env"]["EKS_OBSERVABILITY_PREVIEW_PLACEHOLDERS"] == "1"
+    assert not any("EKS_OBSERVABILITY_PREVIEW_PLACEHOLDERS" in yaml.safe_dump(job) for job in _load("pulumi-up.yml")["jobs"].values())
 
 
 def test_every_secret_key_has_a_variable():
@@ -55,18 +64,17 @@ def test_missing_secret_is_named(monkeypatch):
     assert "grafanaAdminPassword is required by Pulumi.dev.yaml; add the secret GRAFANA_ADMIN_PASSWORD" in proc.stderr
 
 
-def test_a_preview_names_its_own_environment_for_a_missing_secret(monkeypatch):
-    """Previews run in `<stack>-preview`: the missing secret belongs there, not in `<stack>`."""
-    for key in SECRET_CONFIG_KEYS:
-        monkeypatch.delenv(env_name(key), raising=False)
+def test_a_preview_lists_the_secrets_and_where_they_belong():
+    """The preview names the secrets (never their values) and the environment that must hold them."""
     step = next(s for s in _load("pull-request.yml")["jobs"]["preview"]["steps"] if "tools.ci_secrets" in s.get("run", ""))
-    assert '--environment "$STACK-preview"' in step["run"]
+    assert step["run"] == '.venv/bin/python -m tools.ci_secrets --stack "$STACK" --names' and "secrets." not in yaml.safe_dump(step)
     proc = subprocess.run(
-        [sys.executable, "-m", "tools.ci_secrets", "--stack", "dev", "--check", "--environment", "dev-preview"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 2
-    assert "add the secret GRAFANA_ADMIN_PASSWORD to the GitHub environment 'dev-preview'" in proc.stderr
+        [sys.executable, "-m", "tools.ci_secrets", "--stack", "dev", "--names"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0
+    assert proc.stdout == (
+        "ci_secrets: dev needs these secrets in the GitHub environment 'dev': grafanaAdminPassword (GRAFANA_ADMIN_PASSWORD)\n"
+    )
 
 
 def test_forks_and_comments():

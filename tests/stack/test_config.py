@@ -351,3 +351,27 @@ def test_reads_config_the_way_the_cli_passes_it(monkeypatch):
         read_stack_config()
     assert err.value.issues[0].startswith(f"{PROJECT}:grafanaAdminPassword: got <value hidden>; this key holds a secret")
     assert PASSWORD not in str(err.value)
+
+
+def test_a_placeholder_preview_holds_no_real_secret_and_up_refuses_it(monkeypatch):
+    """The pull-request preview's environment holds no stack secret (any branch can run a workflow):
+    the program stands a placeholder in for each, its Secrets ignore their data so the preview shows
+    no false update of them, and a `pulumi up` with the variable set is refused before anything exists."""
+    from components.stack.secrets import PLACEHOLDER, PLACEHOLDERS_ENV
+    from tools.mockrun import run_program
+
+    monkeypatch.setenv(PLACEHOLDERS_ENV, "1")
+    config, _ = to_pulumi_config(fixture_values("prod"))  # not one secret set
+    preview = run_program(config, set(), stack="prod", preview=True)
+    secrets = {r.name: r for r in preview.of_type("kubernetes:core/v1:Secret") if "stringData" in r.inputs}
+    assert set(secrets) == {"kube-prometheus-stack-alertmanager-receivers", "kube-prometheus-stack-grafana-admin"}
+    for name, secret in secrets.items():
+        assert secret.ignore_changes == ["data", "stringData"], name
+        assert PLACEHOLDER in json.dumps(secret.inputs["stringData"], default=str), name
+    up = run_program(config, set(), stack="prod", check=False)
+    assert isinstance(up.error, ConfigError) and up.registrations == []
+    assert up.error.issues[0].startswith(f"{PLACEHOLDERS_ENV}=1: placeholder secrets are for `pulumi preview` only")
+    # Without the variable, nothing changes: a missing secret is still an error naming the command.
+    monkeypatch.delenv(PLACEHOLDERS_ENV)
+    missing = run_program(config, set(), stack="prod", check=False, preview=True)
+    assert isinstance(missing.error, ConfigError) and "required secret is not set" in missing.error.issues[0]
