@@ -105,3 +105,26 @@ def shared_schemas() -> Path:
     if os.environ.get("REQUIRE_SHARED_SCHEMAS") == "1":
         pytest.fail(message + "; REQUIRE_SHARED_SCHEMAS=1 makes this a failure")
     pytest.skip(message)
+
+
+# Where `make test`'s time goes, tier by tier (a tier is a folder: tests/engines, tests/charts, ...).
+_TIER_SECONDS: dict[str, float] = {}
+
+
+def _tier(nodeid: str) -> str:
+    parts = nodeid.split("::")[0].split("/")
+    if parts[0] == "instrumentation":
+        return "instrumentation/tests"
+    return "/".join(parts[:2]) if len(parts) > 2 else "tests (top level)"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _TIER_SECONDS[_tier(report.nodeid)] = _TIER_SECONDS.get(_tier(report.nodeid), 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _TIER_SECONDS:
+        return
+    terminalreporter.section("time per tier (setup, call and teardown)")
+    for tier, seconds in sorted(_TIER_SECONDS.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{seconds / 60:6.1f} min  {tier}")

@@ -10,6 +10,7 @@ from components.integrations.datadog import datadog_values
 from components.integrations.kubecost import kubecost_values
 from components.logging.fluent_bit_values import fluent_bit_values, parse_sections, pipeline
 from components.logging.loki_values import loki_values
+from components.metrics.backend import grafana_datasources
 from components.metrics.dcgm_values import dcgm_values
 from components.metrics.values import kube_prometheus_stack_values
 from tests.conftest import REDACTED, SECRET_CONFIG_KEYS
@@ -41,6 +42,14 @@ def test_helm_values_come_from_the_renderers(case):
             True,
             config.protect_data,
             {"cluster": config.cluster.name, "environment": config.environment},
+            datasources=grafana_datasources(
+                config.prometheus_stack.backend.mode,
+                None,
+                region,
+                PROMETHEUS,
+                config.prometheus_stack.prometheus.scrape_interval,
+                trace_logs=config.loki.enabled and config.fluent_bit.enabled and config.fluent_bit.send_to_loki,
+            ),
         ),
         "loki": loki_values(
             config.loki,
