@@ -24,8 +24,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.stack import ConfigError, load_stack_config, required_secrets  # noqa: E402
-from tools.mockrun import ROOT, load_stack_file, with_redacted_secrets  # noqa: E402
+from components.stack import ConfigError, required_secrets  # noqa: E402
+from tools.mockrun import ROOT, report_invalid, stack_config  # noqa: E402
 
 
 def env_name(key: str) -> str:
@@ -35,8 +35,7 @@ def env_name(key: str) -> str:
 
 def needed(stack: str, project_dir: Path = ROOT) -> list[str]:
     """Secret config keys Pulumi.<stack>.yaml needs at deploy time."""
-    config = load_stack_config(*with_redacted_secrets(*load_stack_file(stack, project_dir)))
-    return required_secrets(config)
+    return required_secrets(stack_config(stack, project_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         keys = needed(args.stack)
     except ConfigError as err:
-        print(f"ci_secrets: Pulumi.{args.stack}.yaml is invalid:", *err.issues, sep="\n  ", file=sys.stderr)
-        return 2
+        return report_invalid("ci_secrets", args.stack, err)
     environment = args.environment or args.stack
     if args.names:
         listed = ", ".join(f"{key} ({env_name(key)})" for key in keys) or "none"

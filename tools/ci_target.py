@@ -16,12 +16,12 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.stack import ConfigError, load_stack_config  # noqa: E402
-from tools.mockrun import ROOT, load_stack_file, with_redacted_secrets  # noqa: E402
+from components.stack import ConfigError  # noqa: E402
+from tools.mockrun import ROOT, report_invalid, stack_config  # noqa: E402
 
 
 def target(stack: str, project_dir: Path = ROOT) -> dict[str, str]:
-    config = load_stack_config(*with_redacted_secrets(*load_stack_file(stack, project_dir)))
+    config = stack_config(stack, project_dir)
     return {"cluster": config.cluster.name, "region": config.cluster.region}
 
 
@@ -32,8 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         found = target(args.stack)
     except ConfigError as err:
-        print(f"ci_target: Pulumi.{args.stack}.yaml is invalid:", *err.issues, sep="\n  ", file=sys.stderr)
-        return 2
+        return report_invalid("ci_target", args.stack, err)
     for key, value in found.items():
         print(f"{key}={value}")
     return 0

@@ -239,6 +239,20 @@ def load_stack_file(stack: str, project_dir: Path = ROOT) -> tuple[dict[str, Any
     return config, secret_keys
 
 
+def stack_config(stack: str, project_dir: Path = ROOT) -> Any:
+    """Pulumi.<stack>.yaml validated as the program validates it, secrets standing in as redacted
+    (a StackConfig); raises ConfigError."""
+    from components.stack import load_stack_config
+
+    return load_stack_config(*with_redacted_secrets(*load_stack_file(stack, project_dir)))
+
+
+def report_invalid(tool: str, stack: str, err: ConfigError) -> int:
+    """A CI tool's answer to an invalid stack file: its problems, one per line, and exit code 2."""
+    print(f"{tool}: Pulumi.{stack}.yaml is invalid:", *err.issues, sep="\n  ", file=sys.stderr)
+    return 2
+
+
 def with_redacted_secrets(config: dict[str, Any], secret_keys: set[str]) -> tuple[dict[str, Any], set[str]]:
     """Stand the redaction marker in for every secret key an operator would set with the CLI."""
     config = dict(config)

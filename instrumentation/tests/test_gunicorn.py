@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-from uvicorn_process import get, gunicorn, run
+from uvicorn_process import get, gunicorn, requests_counted, run
 
 APP = '''
 import logging
@@ -34,14 +32,6 @@ ENV = {"WEB_CONCURRENCY": "2", "SERVICE_NAME": "orders-api", "SERVICE_VERSION": 
 REQUESTS = 60
 
 
-def _total(url: str) -> float:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (127.0.0.1)
-        text = response.read().decode()
-    return sum(
-        s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == "http_requests_total" and s.labels["path"] == "/work"
-    )
-
-
 def test_two_workers_count_together_and_log_json(tmp_path: Path) -> None:
     metrics = tmp_path / "metrics"
     metrics.mkdir()
@@ -53,9 +43,9 @@ def test_two_workers_count_together_and_log_json(tmp_path: Path) -> None:
         for _ in range(REQUESTS):
             assert get(f"{served.url}/work") == 200  # a new connection each: both workers answer
         deadline = time.monotonic() + 5  # a request is counted after its response is sent
-        while _total(f"{served.url}/metrics") < REQUESTS and time.monotonic() < deadline:
+        while requests_counted(f"{served.url}/metrics", "/work") < REQUESTS and time.monotonic() < deadline:
             time.sleep(0.1)
-        totals = [_total(f"{served.url}/metrics") for _ in range(20)]
+        totals = [requests_counted(f"{served.url}/metrics", "/work") for _ in range(20)]
     assert totals == [REQUESTS] * 20
     assert not (metrics / "counter_4242.db").exists()
     lines = [line for line in served.output.splitlines() if line.strip()]

@@ -7,8 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-from uvicorn_process import get, uvicorn
+from uvicorn_process import get, requests_counted, uvicorn
 
 APP = '''
 from fastapi import FastAPI
@@ -27,16 +26,6 @@ instrument(app, service="orders-api", version="1.4.2", log_level=None)
 REQUESTS = 60
 
 
-def _total(url: str) -> float:
-    import urllib.request
-
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (127.0.0.1)
-        text = response.read().decode()
-    return sum(
-        s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == "http_requests_total" and s.labels["path"] == "/work"
-    )
-
-
 def _scrapes(tmp_path: Path, multiprocess: bool) -> list[float]:
     # Empty is unset to prometheus_client and to the package, whatever the outer environment holds.
     env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics") if multiprocess else ""}
@@ -48,9 +37,9 @@ def _scrapes(tmp_path: Path, multiprocess: bool) -> list[float]:
             assert get(f"{served.url}/work") == 200  # a new connection each: both workers answer
         # A request is counted after its response is sent: let the last one land (bounded).
         deadline = time.monotonic() + 5
-        while _total(f"{served.url}/metrics") < REQUESTS and time.monotonic() < deadline and multiprocess:
+        while requests_counted(f"{served.url}/metrics", "/work") < REQUESTS and time.monotonic() < deadline and multiprocess:
             time.sleep(0.1)
-        return [_total(f"{served.url}/metrics") for _ in range(20)]
+        return [requests_counted(f"{served.url}/metrics", "/work") for _ in range(20)]
 
 
 def test_every_scrape_counts_every_workers_requests(tmp_path: Path) -> None:

@@ -27,6 +27,17 @@ def get(url: str, headers: dict[str, str] | None = None) -> int:
         return int(error.code)
 
 
+def requests_counted(url: str, path: str) -> float:
+    """`http_requests_total` of one route template, summed over its series, as a scrape of `url` shows it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (127.0.0.1)
+        text = response.read().decode()
+    return sum(
+        s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == "http_requests_total" and s.labels["path"] == path
+    )
+
+
 @dataclass
 class Served:
     url: str
