@@ -4,6 +4,7 @@ written, no traceback."""
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +122,15 @@ CASES = {
         ),
         f'{P}:services[0] (orders-api).alerts[0] (QueueBacklog).expr: got "sum(rate(jobs[5m]) > 1"; is not valid PromQL',
     ),
+    "a duration yaml read as a number": (
+        _with(
+            services__0__alerts=[
+                {"name": "QueueBacklog", "expr": "up == 0", "for": 10, "summary": "s", "runbook": "https://r.example.com"}
+            ]
+        ),
+        f"{P}:services[0] (orders-api).alerts[0] (QueueBacklog).for: got 10; Input should be a valid string. YAML read this value "
+        'as int (10): write it as a quoted value with its unit, e.g. "10s" or "10m".',
+    ),
     "team alert on a forbidden label": (
         _with(
             services__0__alerts=[
@@ -172,6 +182,15 @@ def test_bad_input_is_one_clear_line(tmp_path, case):
     problems = _problems(_render(tmp_path))
     assert len(problems) == 1, problems
     assert problems[0].startswith(expected), problems[0]
+
+
+def test_each_yaml_hint_leads_to_a_value_that_passes(tmp_path):
+    """The hint's value, written as it says, renders: quoting `10` alone would only trade this error
+    for a second one (a duration needs its unit)."""
+    config = copy.deepcopy(CASES["a duration yaml read as a number"][0])
+    config[f"{P}:services"][0]["alerts"][0]["for"] = "10m"
+    _stack_file(tmp_path, config)
+    assert _render(tmp_path, writes=True).returncode == 0
 
 
 def test_analysis_and_tls_messages_say_what_is_allowed(tmp_path):
