@@ -32,7 +32,7 @@ import yaml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools import charts  # noqa: E402
+from tools import charts, engines  # noqa: E402
 
 Verdict = Literal["unchanged", "updated", "created", "deleted", "retained", "replaced", "refused"]
 ORDER: tuple[Verdict, ...] = ("refused", "replaced", "deleted", "retained", "created", "updated", "unchanged")
@@ -231,10 +231,15 @@ def main(argv: Optional[list[str]] = None) -> int:
             for p in set(before) | set(after)
             if p.startswith("helm/") and before.get(p) != after.get(p)
         }
-        (old, missing_old), (new, missing_new) = charts.render_all(before, only=changed), charts.render_all(after, only=changed)
-        objects = (old, new)
-        for missing in sorted({f"{r.release} ({r.folder})" for r in missing_old + missing_new}):
-            print(f"changes: chart of {missing} not in {charts.CHARTS_DIR}: its objects are not classified", file=sys.stderr)
+        try:
+            (old, missing_old), (new, missing_new) = charts.render_all(before, only=changed), charts.render_all(after, only=changed)
+        except engines.EngineError as err:
+            # The program's own resources are still classified: say what is missing, not a traceback.
+            print(f"changes: the charts' objects are not classified: {err}", file=sys.stderr)
+        else:
+            objects = (old, new)
+            for missing in sorted({f"{r.release} ({r.folder})" for r in missing_old + missing_new}):
+                print(f"changes: chart of {missing} not in {charts.CHARTS_DIR}: its objects are not classified", file=sys.stderr)
     changes = classify(before, after, objects)
     print(summary(changes))
     return 1 if any(c.verdict == "refused" for c in changes) else 0

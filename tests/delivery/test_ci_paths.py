@@ -168,3 +168,29 @@ def test_make_diff_names_the_secrets_a_change_adds_and_a_difference_is_not_an_er
     assert "== secrets this change adds (set each before `pulumi up`; names only) ==\nslackWebhookUrlCritical, slackWebhookUrlWarning\n" in proc.stdout
     assert '-    "notInStackFile": [],' not in proc.stdout  # the file lists names, never values
     assert "head/secrets.json" in proc.stdout
+
+
+def test_changes_without_helm_classify_the_resources_and_say_why_not_the_charts(tmp_path, monkeypatch, capsys):
+    """A machine without `make tools`: the program's resources are still classified, and one line
+    says the charts' objects are not (it was a traceback)."""
+    from tests.conftest import run_stack_file
+    from tools import changes, engines
+    from tools.render import render
+
+    files = render(run_stack_file("dev"))
+    for side, retention in (("before", "7"), ("after", "14")):
+        for rel, text in files.items():
+            path = tmp_path / side / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if rel == "helm/loki.yaml":
+                text = text.replace("retention_period: 360h", f"retention_period: {retention}h") + f"# {side}\n"
+            path.write_text(text)
+
+    def no_helm(name: str) -> str:
+        raise engines.EngineError(f"{name} >= 4.0 not found (none on PATH or in .engines/bin): run `make tools`")
+
+    monkeypatch.setattr(engines, "binary", no_helm)
+    assert changes.main([str(tmp_path / "before"), str(tmp_path / "after")]) == 0
+    out, err = capsys.readouterr()
+    assert err == "changes: the charts' objects are not classified: helm >= 4.0 not found (none on PATH or in .engines/bin): run `make tools`\n"
+    assert "updated   helm/loki.yaml" in out
