@@ -108,7 +108,8 @@ def shared_schemas() -> Path:
 
 
 # Where `make test`'s time goes, tier by tier (a tier is a folder: tests/engines, tests/charts, ...).
-_TIER_SECONDS: dict[str, float] = {}
+# Read from the terminal reporter's reports at the end: a conftest's runtest hooks see only the
+# tests under its own folder, and instrumentation/tests has its own.
 
 
 def _tier(nodeid: str) -> str:
@@ -118,13 +119,14 @@ def _tier(nodeid: str) -> str:
     return "/".join(parts[:2]) if len(parts) > 2 else "tests (top level)"
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    _TIER_SECONDS[_tier(report.nodeid)] = _TIER_SECONDS.get(_tier(report.nodeid), 0.0) + report.duration
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _TIER_SECONDS:
+    seconds: dict[str, float] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if isinstance(report, pytest.TestReport):
+                seconds[_tier(report.nodeid)] = seconds.get(_tier(report.nodeid), 0.0) + report.duration
+    if not seconds:
         return
     terminalreporter.section("time per tier (setup, call and teardown)")
-    for tier, seconds in sorted(_TIER_SECONDS.items(), key=lambda item: -item[1]):
-        terminalreporter.write_line(f"{seconds / 60:6.1f} min  {tier}")
+    for tier, total in sorted(seconds.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{total / 60:6.1f} min  {tier}")
