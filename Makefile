@@ -58,7 +58,7 @@ test: $(VENV)/.dev tools $(CHECKOV_VENV)/.installed $(OLDEST_VENV)/.installed li
 	@echo "==> pytest, the whole suite: 25 to 40 minutes on 2 cores; the slowest tests and the time per tier print at the end"
 	$(BIN)/python -m pytest -q --durations=10
 
-## test-fast: the edit loop (about 5 minutes on 2 cores): config, rendering, golden files, promtool checks; no real servers, charts or installs
+## test-fast: the edit loop (about 4 minutes on 2 cores): config, rendering, golden files, promtool checks; no real servers, charts or installs
 # Left out, and run by `make test` and CI: the real-engine tier, helm template of the charts, the change
 # lab, the SLO alerts' timing on promtool (incidents minute by minute: 5 of the 6 minutes of
 # tests/services), the service package's real servers and its install tests on both ends of its ranges.
