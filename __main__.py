@@ -23,7 +23,7 @@ from components.stack import placeholder_secrets, read_secrets, read_stack_confi
 # Validation comes first: a bad key or a missing secret stops the run before any resource exists.
 config = read_stack_config()
 placeholders = placeholder_secrets()
-secrets = read_secrets(config)
+secrets = read_secrets(config, placeholders)
 cluster, ns, grafana = config.cluster, config.namespaces, config.grafana
 identity = cluster.identity
 stack = config.prometheus_stack

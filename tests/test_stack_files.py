@@ -16,7 +16,7 @@ from tests import promtool
 from tests.conftest import ROOT, STACK_FILES, run_stack_file
 from tests.manifests import CRD_FILES, validate
 from tests.services.support import SERVICE_KINDS, service_stack
-from tools.mockrun import RunResult, load_stack_file, run_program, with_redacted_secrets
+from tools.mockrun import RunResult, load_stack_file, run_program, stack_config, with_redacted_secrets
 from tools.render import render
 
 # Resources that hold data: protected and retained wherever the stack protects its data.
@@ -26,8 +26,7 @@ STATEFUL = ("aws:s3/bucket:Bucket", "aws:cloudwatch/logGroup:LogGroup")
 @pytest.fixture(scope="module", params=STACK_FILES)
 def stack_file(request) -> tuple[str, StackConfig, RunResult]:
     stack = request.param
-    config = load_stack_config(*with_redacted_secrets(*load_stack_file(stack)))
-    return stack, config, run_stack_file(stack)
+    return stack, stack_config(stack), run_stack_file(stack)
 
 
 def _docs(result: RunResult) -> list[dict]:

@@ -39,14 +39,13 @@ if __package__ in (None, ""):
 
 from components.conventions import PROJECT  # noqa: E402
 from components.lib.charts import ChartUnavailableError  # noqa: E402
-from components.stack import ConfigError, required_secrets  # noqa: E402
+from components.stack import ConfigError, load_stack_config, required_secrets  # noqa: E402
 from tools.mockrun import (  # noqa: E402
     ROOT,
     Registration,
     RunResult,
     load_stack_file,
     run_program,
-    stack_config,
     unwrap_secrets,
     with_redacted_secrets,
 )
@@ -194,8 +193,8 @@ def render(result: RunResult) -> dict[str, str]:
 def secrets_needed(stack: str, project_dir: Path = ROOT) -> dict[str, list[str]]:
     """The secret keys the stack's config needs, and those its stack file does not set (CI sets
     them from the environment's secrets; locally, `pulumi config set --secret`). Names only."""
-    _, in_file = load_stack_file(stack, project_dir)
-    needed = required_secrets(stack_config(stack, project_dir))
+    config, in_file = load_stack_file(stack, project_dir)
+    needed = required_secrets(load_stack_config(*with_redacted_secrets(config, in_file)))
     return {"needed": needed, "notInStackFile": [key for key in needed if f"{PROJECT}:{key}" not in in_file]}
 
 

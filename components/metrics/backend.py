@@ -145,6 +145,12 @@ def trace_logs_link(title: str = "Log lines of this trace") -> dict[str, str]:
     }
 
 
+def serves_exemplars(mode: str) -> bool:
+    """Whether the backend answers exemplar queries: the cluster's Prometheus stores them, Thanos'
+    querier reads them from its sidecars, AMP keeps none (AWS documents it)."""
+    return mode != "amp"
+
+
 def grafana_datasources(
     mode: str, query_url: Any, region: str, local_url: str, scrape_interval: str, trace_logs: bool
 ) -> list[dict[str, Any]]:
@@ -162,7 +168,7 @@ def grafana_datasources(
             json_data["exemplarTraceIdDestinations"] = [trace_logs_link()]
         return {"name": name, "uid": uid, "type": "prometheus", "access": "proxy", "url": url, "jsonData": json_data}
 
-    backend = datasource("Prometheus", PROMETHEUS_DATASOURCE_UID, local_url if mode == "prometheus" else query_url, mode != "amp")
+    backend = datasource("Prometheus", PROMETHEUS_DATASOURCE_UID, local_url if mode == "prometheus" else query_url, serves_exemplars(mode))
     backend["isDefault"] = True
     if mode == "amp":
         backend["jsonData"] |= {"sigV4Auth": True, "sigV4AuthType": "default", "sigV4Region": region}

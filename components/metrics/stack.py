@@ -30,7 +30,7 @@ from ..lib.sidecar import dashboard_config_map
 from ..services.dashboards import service_detail
 from . import dashboards
 from .alertmanager import RECEIVERS_SECRET, receiver_secret_keys
-from .backend import grafana_datasources, prometheus_backend_values
+from .backend import grafana_datasources, prometheus_backend_values, serves_exemplars
 from .config import AlertingConfig, PrometheusStackConfig
 from .remote import MetricsBackend
 from .rules import platform_rule_groups
@@ -153,10 +153,9 @@ class KubePrometheusStack(pulumi.ComponentResource):
 
     @property
     def _exemplars(self) -> bool:
-        """Whether the `prometheus` datasource serves exemplars: the cluster's Prometheus stores them
-        (Thanos' querier reads them from its sidecars); AMP keeps none."""
+        """Whether the `prometheus` datasource, which the dashboards read, serves exemplars."""
         cfg = self._args.config
-        return cfg.prometheus.exemplars > 0 and cfg.backend.mode != "amp"
+        return cfg.prometheus.exemplars > 0 and serves_exemplars(cfg.backend.mode)
 
     @property
     def _cloudwatch(self) -> bool:

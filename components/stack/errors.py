@@ -6,10 +6,11 @@ import difflib
 import json
 import re
 import typing
-from typing import Annotated, Any, Optional, Union
+from typing import Any, Optional, Union
 
 import pulumi
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from ..conventions import PROJECT, SECRET_CONFIG_KEYS
 from ..lib.types import url_credential
@@ -47,13 +48,18 @@ def _unwrap_models(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(annotation) for m in _unwrap_models(arg)]
 
 
+def _field(model: type[BaseModel], key: Union[str, int]) -> Optional[FieldInfo]:
+    """The field of `model` a stack-file key names (its alias or its Python name)."""
+    return next((f for n, f in model.model_fields.items() if key in (n, f.alias)), None)
+
+
 def model_at(root: type[BaseModel], loc: Loc) -> Optional[type[BaseModel]]:
     """The config model that owns the key at `loc` (for suggesting the nearest valid key)."""
     model = root
     for part in loc:
         if isinstance(part, int):
             continue
-        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        field = _field(model, part)
         if field is None:
             return None
         models = _unwrap_models(field.annotation)
@@ -93,12 +99,11 @@ _YAML_TYPED = ("string_type", "string_pattern_mismatch")
 def _field_accepts(root: type[BaseModel], loc: Loc, candidate: str) -> bool:
     """Whether the field at `loc` would take `candidate` (a fix is only offered if it passes)."""
     owner = model_at(root, loc[:-1]) if loc else None
-    field = next((f for n, f in owner.model_fields.items() if loc[-1] in (n, f.alias)), None) if owner else None
+    field = _field(owner, loc[-1]) if owner else None
     if field is None:
         return False
     try:
-        annotation: Any = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
-        TypeAdapter(annotation).validate_python(candidate)
+        TypeAdapter(field.rebuild_annotation()).validate_python(candidate)
     except (ValidationError, TypeError):
         return False
     return True

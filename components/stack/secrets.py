@@ -48,10 +48,10 @@ def placeholder_secrets() -> bool:
     return True
 
 
-def read_secrets(config: StackConfig) -> dict[str, pulumi.Output[str]]:
+def read_secrets(config: StackConfig, placeholders: bool = False) -> dict[str, pulumi.Output[str]]:
     """The secrets this configuration needs, as secret Outputs; a missing one is an error naming the
-    command. In a placeholder preview (`placeholder_secrets()`), the placeholder for each."""
-    if placeholder_secrets():
+    command. With `placeholders` (`placeholder_secrets()`, a preview), the placeholder for each."""
+    if placeholders:
         return {key: pulumi.Output.secret(PLACEHOLDER) for key in required_secrets(config)}
     pulumi_config = pulumi.Config(PROJECT)
     secrets = {key: pulumi_config.get_secret(key) for key in required_secrets(config)}

@@ -167,13 +167,18 @@ def fleet_group() -> dict[str, Any]:
     return {**group, "rules": [{**r, "expr": re.sub(f'service="{name}"', wide, r["expr"])} for r in group["rules"]]}
 
 
-def keep_last(source: Path, target: Path, days: float) -> None:
-    """A second TSDB with only the blocks of the last `days` (hard links, before any compaction)."""
-    cutoff = (int(time.time()) - int(days * 86400)) // BLOCK_S * BLOCK_S * 1000
+def link_blocks(source: Path, target: Path, since_ms: int = 0) -> None:
+    """`target` as a TSDB of `source`'s blocks starting at or after `since_ms`, as hard links: the
+    blocks are never rewritten in place, so `source` is untouched whatever a server does to `target`."""
     target.mkdir(parents=True)
     for block in sorted(p for p in source.iterdir() if (p / "meta.json").exists()):
-        if json.loads((block / "meta.json").read_text())["minTime"] >= cutoff:
+        if json.loads((block / "meta.json").read_text())["minTime"] >= since_ms:
             subprocess.run(["cp", "-al", str(block), str(target / block.name)], check=True, timeout=600)
+
+
+def keep_last(source: Path, target: Path, days: float) -> None:
+    """A second TSDB with only the blocks of the last `days` (before any compaction)."""
+    link_blocks(source, target, (int(time.time()) - int(days * 86400)) // BLOCK_S * BLOCK_S * 1000)
 
 
 def compact(data: Path, timeout_s: float = 3600, quiet_s: float = 150) -> int:

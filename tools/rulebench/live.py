@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -108,9 +107,7 @@ def seed(history: Path, data: Path, services: int) -> int:
     """`data` as the last day of `prepare`'s history in `history`, extended to now: the first
     `services` services' traffic and the tiles' events from the history's end. Returns where the
     extension ends (seconds): a server on `data` refuses samples older than its newest block."""
-    data.mkdir()
-    for block in sorted(p for p in (history / "raw-1d").iterdir() if (p / "meta.json").exists()):
-        subprocess.run(["cp", "-al", str(block), str(data / block.name)], check=True, timeout=600)
+    backfill.link_blocks(history / "raw-1d", data)
     origin = backfill.History.load(history)
     newest = max(json.loads((b / "meta.json").read_text())["maxTime"] for b in data.iterdir() if (b / "meta.json").exists())
     # On a cycle: promtool records nothing from a start between two of the group's evaluations.
@@ -134,8 +131,8 @@ def offset_lookups(rules: Path) -> list[tuple[str, str]]:
 def found(server: Server, lookups: list[tuple[str, str]], services: int) -> dict[str, str]:
     """For each offset lookup, how many of the services it finds, now."""
     answers = {}
+    measured = "|".join(service for _, service in service_names(services))
     for name, offset in lookups:
-        measured = "|".join(service for _, service in service_names(services))
         expr = f'count(count by (service) ({name}{{service=~"{measured}"}} offset {offset}))'
         result = server.get("/api/v1/query", query=expr)["result"]
         answers[f"{name} offset {offset}"] = f"{int(float(result[0]['value'][1])) if result else 0}/{services}"
