@@ -17,7 +17,7 @@ from components.metrics.dcgm import DcgmExporter, DcgmExporterArgs
 from components.metrics.remote import MetricsBackend, MetricsBackendArgs
 from components.metrics.stack import KubePrometheusStack, KubePrometheusStackArgs
 from components.services.canary import first_step_warning
-from components.services.monitoring import ServiceMonitoring, ServiceMonitoringArgs
+from components.services.monitoring import ServiceFleetRules, ServiceMonitoring, ServiceMonitoringArgs
 from components.stack import placeholder_secrets, read_secrets, read_stack_config
 
 # Validation comes first: a bad key or a missing secret stops the run before any resource exists.
@@ -241,6 +241,7 @@ if cluster.network_policies and stack.enabled:
 
 if config.services:
     # Validation guarantees Prometheus and Argo Rollouts are on whenever services are configured.
+    ServiceFleetRules("svc-slo-windows", ns.monitoring, opts=deploy_opts(ns.monitoring, after=crds))
     dashboards = {}
     shares: dict[str, dict[str, float]] = {}
     for service in config.services:

@@ -141,6 +141,16 @@ BURN_RATE_ALERTS: Final[tuple[tuple[str, Severity, str, tuple[tuple[float, str, 
 # the server.
 SLO_TILES: Final = (("30m", "1h"), ("1h", "2h"), ("2h", "6h"), ("6h", "1d"), ("1d", "3d"))
 SLO_RULE_INTERVAL: Final = "30s"
+# The windows summed for every service at once, in one platform group (SLO_FLEET_GROUP): each of
+# their tile lookups reaches into hours-old blocks, where a lookup costs about the same for 3 series
+# as for 600, so one lookup for the fleet replaces one per service (docs/rule-cost.md). The first of
+# them reads the service groups' tiles, which run at other evaluation offsets and may be mid-evaluation
+# as it reads: every such lookup reads SLO_FLEET_LAG back, so all its tiles end on the same service
+# evaluation. These windows therefore end 30 to 60s before the alert that reads them; the page's
+# 1h/5m and 10m/2m pairs stay in the service group, unlagged.
+SLO_FLEET_WINDOWS: Final = ("2h", "6h", "1d", "3d")
+SLO_FLEET_LAG: Final = SLO_RULE_INTERVAL
+SLO_FLEET_GROUP: Final = "service-fleet.slo-windows"
 # The windows that time a page are read raw, but recorded as events first like the 30m base: each
 # reads the histogram once, and the ratios, the page's traffic gate and the 2m page window read them.
 SLO_EVENT_WINDOWS: Final = ("2m", "5m", "10m")

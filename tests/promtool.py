@@ -35,7 +35,10 @@ def test_rules(groups: list[dict[str, Any]], tests: list[dict[str, Any]], evalua
     """`promtool test rules` with these rule groups and unit tests."""
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
-        spec = {"rule_files": ["rules.yaml"], "evaluation_interval": evaluation_interval, "tests": tests}
+        # In list order: the fleet SLO group before the service groups that read its ratios, as
+        # `slo_rule_groups` lists them (promtool's own order is a random map walk).
+        order = [g["name"] for g in groups]
+        spec = {"rule_files": ["rules.yaml"], "evaluation_interval": evaluation_interval, "group_eval_order": order, "tests": tests}
         (Path(tmp) / "test.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
         return subprocess.run([require("promtool"), "test", "rules", "test.yaml"], capture_output=True, text=True, cwd=tmp)
 

@@ -33,7 +33,7 @@ from components.lib.types import duration_seconds  # noqa: E402
 from components.metrics.config import AlertingConfig  # noqa: E402
 from components.metrics.rules import platform_rule_groups  # noqa: E402
 from components.services.config import ServiceConfig  # noqa: E402
-from components.services.rules import service_rule_groups  # noqa: E402
+from components.services.rules import slo_rule_groups  # noqa: E402
 from tools import engines  # noqa: E402
 from tools.synthetic import INPUT_INTERVAL, STEP_S, Phase, minutes, noisy, series  # noqa: E402
 
@@ -91,6 +91,8 @@ def firing(
     spec = {
         "rule_files": ["rules.yaml"],
         "evaluation_interval": f"{STEP}s",
+        # In list order (promtool's own is a random map walk): the fleet SLO group first, as `slo_rule_groups` lists it.
+        "group_eval_order": [g["name"] for g in groups],
         "tests": [
             {"interval": INPUT_INTERVAL, "input_series": input_series or series(phases, LABELS, up_labels=UP_LABELS), "alert_rule_test": checks}
         ],
@@ -156,7 +158,7 @@ def table(
     defects)."""
     service = service or reference_service()
     http = [g for g in platform_rule_groups(AlertingConfig(), {}, gpu=False) if g["name"] == "platform.http"]
-    groups = service_rule_groups(service, "https://runbooks.example.com") + http
+    groups = slo_rule_groups([service], "https://runbooks.example.com") + http
     groups = [
         {**g, "rules": [{k: v for k, v in {**r, "expr": plant(r["expr"])}.items() if keep_firing or k != "keep_firing_for"} for r in g["rules"]]}
         for g in groups

@@ -29,8 +29,8 @@ def selector(metric: str, matchers: Sequence[str] = ()) -> str:
     return f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
 
 
-def rate(series: str, window: str) -> str:
-    return f"rate({series}[{window}])"
+def rate(series: str, window: str, offset: str = "") -> str:
+    return f"rate({series}[{window}]{f' offset {offset}' if offset else ''})"
 
 
 def increase(series: str, window: str) -> str:
@@ -92,13 +92,13 @@ def le(seconds: float) -> str:
     return repr(float(seconds))
 
 
-def rate_or_zero(numerator: str, denominator: str, window: str, labels: Sequence[str]) -> str:
+def rate_or_zero(numerator: str, denominator: str, window: str, labels: Sequence[str], offset: str = "") -> str:
     """`sum(rate(numerator))`, or 0 for every group that has `denominator` traffic but no numerator series.
 
     Client libraries create a `status="500"` series only at the first error: without the `or`, a
     version that never failed has no error rate at all, and every ratio built on it is empty.
     """
-    return f"({sum_by(rate(numerator, window), labels)} or {sum_by(rate(denominator, window), labels)} * 0)"
+    return f"({sum_by(rate(numerator, window, offset), labels)} or {sum_by(rate(denominator, window, offset), labels)} * 0)"
 
 
 def ratio(numerator: str, denominator: str) -> str:

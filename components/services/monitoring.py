@@ -1,5 +1,6 @@
 """One service's monitoring stack: Service, ServiceMonitor, canary Rollout, AnalysisTemplate and
-PrometheusRule (recording rules and SLO burn-rate alerts). One instance per `services` entry."""
+PrometheusRule (recording rules and SLO burn-rate alerts), one instance per `services` entry; and
+the one PrometheusRule that sums the long SLO windows of every service at once."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..conventions import PROJECT, SELECTOR_LABELS, SERVICE_DASHBOARD_UID
+from ..conventions import MANAGED_BY_LABELS, PROJECT, SELECTOR_LABELS, SERVICE_DASHBOARD_UID
 from ..lib.options import child_opts
 from .canary import analysis_template_spec, real_shares, template_name
 from .config import ServiceConfig
 from .manifests import labels, monitoring_labels, network_policy_spec, pdb_spec, rollout_spec, service_monitor_spec, service_spec
-from .rules import service_rule_groups
+from .rules import fleet_rule_groups, service_rule_groups
 
 
 class ServiceMonitoringArgs(BaseModel):
@@ -121,3 +122,23 @@ class ServiceMonitoring(pulumi.ComponentResource):
         self.register_outputs(
             {"dashboard_url": self.dashboard_url, "service": svc.name, "canary_shares": {str(w): s for w, s in self.canary_shares.items()}}
         )
+
+
+class ServiceFleetRules(pulumi.ComponentResource):
+    """The PrometheusRule of the long SLO windows (2h to 3d) of every service, in the monitoring
+    namespace: one lookup per tile for the whole fleet instead of one per service. The same for any
+    `services` list, so adding or renaming a service never changes it."""
+
+    NAME = "service-slo-windows"
+
+    def __init__(self, name: str, namespace: str, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(f"{PROJECT}:services:ServiceFleetRules", name, None, opts)
+        self.rules = k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=self.NAME, namespace=namespace, labels={**MANAGED_BY_LABELS, **SELECTOR_LABELS}),
+            spec={"groups": fleet_rule_groups()},
+            opts=child_opts(self, opts),
+        )
+        self.register_outputs({"name": self.NAME, "namespace": namespace})

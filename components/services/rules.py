@@ -1,8 +1,10 @@
 """A service's rules: recording rules, then SLO burn-rate alerts built on them (validate ->
 record -> alert, as sloth does). Pure data; `ServiceMonitoring` wraps it in a PrometheusRule.
 
-Every recording rule reads only its own service's series, so N services cost N times one
-service, and no series has two writers.
+Every recording rule of a service's group reads only its own service's series, so N services cost
+N times one service. The long windows (SLO_FLEET_WINDOWS) are summed for every service at once in
+one platform group (`ServiceFleetRules`), whose series keep each service's labels: no series has
+two writers.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from ..conventions import (
     RECORD_SLO_REQUESTS,
     SERVICE_RULE_GROUP_PREFIX,
     SLO_EVENT_WINDOWS,
+    SLO_FLEET_GROUP,
+    SLO_FLEET_LAG,
+    SLO_FLEET_WINDOWS,
     SLO_LABEL,
     SLO_PART_LABEL,
     SLO_PARTS,
@@ -112,36 +117,36 @@ def _parts(service: ServiceConfig, expr: str, labels: Sequence[str] = BY_SERVICE
     return "\nor ".join([parts, *zeros])
 
 
-def _events(service: ServiceConfig, window: str, part: str) -> str:
+def _events(matchers: Sequence[str], window: str, part: str) -> str:
     """Recorded events of `window` of the parts matching `part` (a regex), summed per service."""
-    return q.sum_by(q.selector(record_slo_events(window), [*scope(service), _part_matcher(part)]), BY_SERVICE)
+    return q.sum_by(q.selector(record_slo_events(window), [*matchers, _part_matcher(part)]), BY_SERVICE)
 
 
 def _part_matcher(part: str) -> str:
     return q.match(SLO_PART_LABEL, part) if "|" in part else q.eq(SLO_PART_LABEL, part)
 
 
-def raw_slo_ratio(service: ServiceConfig, slo: str, window: str) -> str:
-    """One SLO's error ratio over `window` from the raw histogram: what every built window must equal.
-    Latency is 1 - fast/total, which reads the +Inf bucket once, not twice."""
+def raw_slo_ratio(service: ServiceConfig, slo: str, window: str, lag: str = "") -> str:
+    """One SLO's error ratio over `window` (ending `lag` ago) from the raw histogram: what every
+    built window must equal. Latency is 1 - fast/total, which reads the +Inf bucket once, not twice."""
     c, matchers = service.metrics, scope(service)
     bucket = f"{c.duration_metric}_bucket"
     every = q.selector(bucket, [*matchers, q.eq("le", q.le(float("inf")))])
-    total = q.sum_by(q.rate(every, window), BY_SERVICE)
+    total = q.sum_by(q.rate(every, window, lag), BY_SERVICE)
     if slo == "latency":
         fast = q.selector(bucket, [*matchers, q.eq("le", q.le(service.slo.latency_seconds))])
-        return f"1 - (\n{q.sum_by(q.rate(fast, window), BY_SERVICE)}\n/\n{total}\n)"
+        return f"1 - (\n{q.sum_by(q.rate(fast, window, lag), BY_SERVICE)}\n/\n{total}\n)"
     errors = q.selector(bucket, [*matchers, q.eq("le", q.le(float("inf"))), q.match("status", "5..")])
-    return q.ratio(q.rate_or_zero(errors, every, window, BY_SERVICE), total)
+    return q.ratio(q.rate_or_zero(errors, every, window, BY_SERVICE, lag), total)
 
 
-def _slo_ratios(service: ServiceConfig, window: str) -> str:
+def _slo_ratios(matchers: Sequence[str], window: str) -> str:
     """Both SLOs' error ratios over a window from its recorded events, bad / total (never an average
     of ratios), in one rule of two lookups: 1 - good/total, where availability's good is `ok` and
-    latency's `fast`. With no traffic both are 0/0, NaN, which compares false with every threshold."""
-    matchers = scope(service)
+    latency's `fast`. With no traffic both are 0/0, NaN, which compares false with every threshold.
+    `matchers` select one service, or none for every service at once (the fleet group)."""
     good = q.sum_by(q.selector(record_slo_events(window), [*matchers, q.match(SLO_PART_LABEL, "ok|fast")]), [*BY_SERVICE, SLO_PART_LABEL])
-    shares = f"1 - (\n{good}\n/ on ({', '.join(BY_SERVICE)}) group_left\n{_events(service, window, TOTAL)}\n)"
+    shares = f"1 - (\n{good}\n/ on ({', '.join(BY_SERVICE)}) group_left\n{_events(matchers, window, TOTAL)}\n)"
     for slo, part in (("availability", "ok"), ("latency", "fast")):
         shares = f'label_replace({shares}, "{SLO_LABEL}", "{slo}", "{SLO_PART_LABEL}", "{part}")'
     return q.sum_by(shares, [*BY_SERVICE, SLO_LABEL])
@@ -166,19 +171,19 @@ def _raw_events(service: ServiceConfig, window: str, extended: bool = False) -> 
     return {"record": record_slo_events(window, tile=extended), "expr": expr}
 
 
-def _tiled(service: ServiceConfig, tile: str, window: str, extended: bool) -> str:
-    """Events in `window` as the sum of recorded `tile` events, one tile apart back from now; the
-    oldest is the exact tile unless this sum is itself a tile (which starts a sample earlier). A tile
-    from before the series existed (or Prometheus ran) counts as no events, in every part alike, so
-    the ratio is that of the history there is, as rate() gives it. Each tile is one lookup, labelled
-    apart so `or` keeps them all and one `sum` adds them."""
+def _tiled(matchers: Sequence[str], tile: str, window: str, extended: bool, lag_s: int = 0) -> str:
+    """Events in `window` as the sum of recorded `tile` events, one tile apart back from now (from
+    `lag_s` ago); the oldest is the exact tile unless this sum is itself a tile (which starts a
+    sample earlier). A tile from before the series existed (or Prometheus ran) counts as no events,
+    in every part alike, so the ratio is that of the history there is, as rate() gives it. Each tile
+    is one lookup, labelled apart so `or` keeps them all and one `sum` adds them."""
     tile_s = int(duration_seconds(tile))
     tiles = int(duration_seconds(window)) // tile_s
-    matchers = scope(service)
 
     def at(k: int) -> str:
         recorded = q.selector(record_slo_events(tile, tile=extended or k < tiles - 1), matchers)
-        return q.with_labels(f"{recorded} offset {q.duration(k * tile_s)}" if k else recorded, {TILE_LABEL: str(k)})
+        back = k * tile_s + lag_s
+        return q.with_labels(f"{recorded} offset {q.duration(back)}" if back else recorded, {TILE_LABEL: str(k)})
 
     return q.sum_by("\nor ".join(at(k) for k in range(tiles)), [*BY_SERVICE, SLO_PART_LABEL])
 
@@ -187,22 +192,45 @@ def _page_traffic(service: ServiceConfig) -> str:
     """Requests per second over PAGE_TRAFFIC_WINDOW, from its recorded events: events over the
     samples' span, which is the window less one scrape interval, is what rate() reads."""
     span_s = _span_s(service, PAGE_TRAFFIC_WINDOW)
-    return f"{_events(service, PAGE_TRAFFIC_WINDOW, TOTAL)} / {span_s}"
+    return f"{_events(scope(service), PAGE_TRAFFIC_WINDOW, TOTAL)} / {span_s}"
+
+
+def _tiled_rules(matchers: Sequence[str], fleet: bool) -> list[dict[str, Any]]:
+    """The tiled windows' events (and the tiles of the next window) of the service group, or of the
+    fleet group (SLO_FLEET_WINDOWS): the fleet's lookups of the service groups' tiles read
+    SLO_FLEET_LAG back, its lookups of its own tiles land on its own evaluations."""
+    lag_s = int(duration_seconds(SLO_FLEET_LAG))
+    rules = []
+    for index, (tile, window) in enumerate(SLO_TILES):
+        if (window in SLO_FLEET_WINDOWS) != fleet:
+            continue
+        back = lag_s if fleet and tile not in SLO_FLEET_WINDOWS else 0
+        rules.append({"record": record_slo_events(window), "expr": _tiled(matchers, tile, window, extended=False, lag_s=back)})
+        if index + 1 < len(SLO_TILES):  # a tile of the next window
+            rules.append({"record": record_slo_events(window, tile=True), "expr": _tiled(matchers, tile, window, extended=True, lag_s=back)})
+    return rules
 
 
 def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     """SLO events per window (the page's windows and the first of SLO_TILES raw, longer ones tiled
-    from it), the error ratio of each SLI per window (availability: 5xx share; latency: share slower
-    than the objective), and the request rate that gates the page."""
+    from it, up to the fleet group's windows), the error ratio of each SLI per window (availability:
+    5xx share; latency: share slower than the objective), and the request rate that gates the page."""
     rules = [_raw_events(service, window) for window in (*SLO_EVENT_WINDOWS, SLO_TILES[0][0])]
     rules.append(_raw_events(service, SLO_TILES[0][0], extended=True))
-    for index, (tile, window) in enumerate(SLO_TILES):
-        rules.append({"record": record_slo_events(window), "expr": _tiled(service, tile, window, extended=False)})
-        if index + 1 < len(SLO_TILES):  # a tile of the next window
-            rules.append({"record": record_slo_events(window, tile=True), "expr": _tiled(service, tile, window, extended=True)})
-    rules += [{"record": record_slo_errors(window), "expr": _slo_ratios(service, window)} for window in SLO_WINDOWS]
+    rules += _tiled_rules(scope(service), fleet=False)
+    windows = [window for window in SLO_WINDOWS if window not in SLO_FLEET_WINDOWS]
+    rules += [{"record": record_slo_errors(window), "expr": _slo_ratios(scope(service), window)} for window in windows]
     rules.append({"record": RECORD_SLO_REQUESTS, "expr": _page_traffic(service)})
     return rules
+
+
+def fleet_rule_groups() -> list[dict[str, Any]]:
+    """The long windows (SLO_FLEET_WINDOWS) of every service at once, and their error ratios: one
+    group for the whole platform, whatever the services, since it reads only the service groups'
+    recorded tiles. Every recorded series keeps its service's `namespace` and `service`."""
+    rules = _tiled_rules([], fleet=True)
+    rules += [{"record": record_slo_errors(window), "expr": _slo_ratios([], window)} for window in SLO_FLEET_WINDOWS]
+    return [{"name": SLO_FLEET_GROUP, "interval": SLO_RULE_INTERVAL, "rules": rules}]
 
 
 def _burn(service: ServiceConfig, alert: str, slo: str, budget: float, severity: str, pairs: tuple[tuple[float, str, str], ...]) -> str:
@@ -319,6 +347,12 @@ def budget_alerts(service: ServiceConfig) -> list[AlertRule]:
             "or raw paths as labels; raise services[].metrics.maxRoutes only for real new routes.",
         )
     ]
+
+
+def slo_rule_groups(services: Sequence[ServiceConfig], runbook_base_url: str) -> list[dict[str, Any]]:
+    """Every rule group these services' SLOs need, as the cluster runs them: the fleet group, then
+    each service's. Listed in the order promtool evaluates them (`group_eval_order`)."""
+    return fleet_rule_groups() + [group for service in services for group in service_rule_groups(service, runbook_base_url)]
 
 
 def service_alert_names() -> list[str]:

@@ -8,7 +8,7 @@ from components.lib.contract import MetricContract
 from components.services.canary import analysis_template_spec
 from components.services.dashboards import service_detail
 from components.services.manifests import network_policy_spec, pdb_spec, rollout_spec, service_monitor_spec, service_spec
-from components.services.rules import service_rule_groups
+from components.services.rules import fleet_rule_groups, service_rule_groups
 from tests.golden import assert_golden
 from tests.stackfixtures import fixture_config
 
@@ -36,6 +36,11 @@ def test_service_manifests(name):
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_service_rules(name):
     assert_golden(f"services/{name}.rules.yaml", {"groups": service_rule_groups(SERVICES[name], RUNBOOKS)})
+
+
+def test_fleet_rules():
+    """The long SLO windows of every service, one group whatever the services."""
+    assert_golden("services/fleet.rules.yaml", {"groups": fleet_rule_groups()})
 
 
 def test_service_dashboard():

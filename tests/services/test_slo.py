@@ -8,8 +8,9 @@ import re
 
 import pytest
 
+from components.conventions import SLO_FLEET_GROUP
 from components.services.config import ServiceConfig
-from components.services.rules import service_rule_groups
+from components.services.rules import service_rule_groups, slo_rule_groups
 from tests import promtool
 from tests.conftest import FLEET, ROOT
 from tests.services.support import RUNBOOKS, rule_groups
@@ -45,7 +46,9 @@ CASES = {
     ),
     "ServiceAvailabilityBudgetBurnSlow": (
         [Phase(60, 600, error_ratio=0.02)],
-        16,
+        # The slow pairs' windows come from the fleet group, which reads the service groups' tiles
+        # one evaluation back (SLO_FLEET_LAG): a ticket fires 30s later than from raw windows (16.0).
+        16.5,
         _alert(TICKET, "availability", "warning", "99.50%", "of requests answered without 5xx", SLOW),
     ),
     "ServiceLatencyBudgetBurnFast": (
@@ -55,7 +58,7 @@ CASES = {
     ),
     "ServiceLatencyBudgetBurnSlow": (
         [Phase(60, 600, slow_ratio=0.04)],
-        16,
+        16.5,
         _alert("ServiceLatencyBudgetBurnSlow", "latency", "warning", "99.00%", "of requests faster than 0.5s", SLOW),
     ),
 }
@@ -65,7 +68,7 @@ CASES = {
 def test_slo_alert_fires_with_its_labels_and_annotations(alert):
     """Silent one evaluation before, firing with exactly these labels and annotations at the minute measured."""
     phases, fires, expected = CASES[alert]
-    groups = service_rule_groups(reference_service(), RUNBOOKS)
+    groups = slo_rule_groups([reference_service()], RUNBOOKS)
     tests = [
         {
             "interval": INPUT_INTERVAL,
@@ -132,7 +135,7 @@ def test_the_planted_paging_defects_are_caught():
 def test_whole_second_latency_objective_matches_prometheus_3_buckets():
     """`latencySeconds: 1` must select `le="1.0"`, the bound Prometheus 3 stores; `le="1"` matches nothing."""
     service = ServiceConfig.model_validate({**reference_service().model_dump(by_alias=True), "slo": {"latencySeconds": 1}})
-    groups = service_rule_groups(service, RUNBOOKS)
+    groups = slo_rule_groups([service], RUNBOOKS)
     phases = [*HISTORY, Phase(30, 600, slow_ratio=0.5)]
     alert = "ServiceLatencyBudgetBurnFast"
     fired = first_firing(groups, phases, START, [alert], series(phases, LABELS, latency_seconds=1))[alert]
@@ -140,11 +143,13 @@ def test_whole_second_latency_objective_matches_prometheus_3_buckets():
 
 
 def test_each_service_records_only_its_own_series():
-    """Two services' rule files loaded together: every recorded series has exactly one writer."""
+    """Two services' rule files loaded together: every recorded series has exactly one writer. A
+    service's group reads only its service's series; the fleet group's sums and ratios keep each
+    service apart (one series per part or SLO and service, never one for the fleet)."""
     other = ServiceConfig(
         name="billing-api", namespace="billing", port=8000, version="2.0.0", image="registry.example.com/billing-api:2.0.0"
     )
-    groups = service_rule_groups(reference_service(), RUNBOOKS) + service_rule_groups(other, RUNBOOKS)
+    groups = slo_rule_groups([reference_service(), other], RUNBOOKS)
     other_labels = 'namespace="billing", service="billing-api", method="GET", path="/invoices", version="2.0.0"'
     phases = [Phase(10, 600, error_ratio=0.01)]
     checks = [
@@ -155,7 +160,18 @@ def test_each_service_records_only_its_own_series():
                 {"labels": '{namespace="orders", service="orders-api"}', "value": 1},
                 {"labels": '{namespace="billing", service="billing-api"}', "value": 1},
             ],
-        }
+        },
+        *(
+            {
+                "expr": f"count by (namespace, service) ({name})",
+                "eval_time": "9m",
+                "exp_samples": [
+                    {"labels": '{namespace="orders", service="orders-api"}', "value": count},
+                    {"labels": '{namespace="billing", service="billing-api"}', "value": count},
+                ],
+            }
+            for name, count in (("service:slo_parts:increase3d", 3), ("service:slo_errors:ratio_rate3d", 2), ("service:slo_errors:ratio_rate1h", 2))
+        ),
     ]
     tests = [
         {"interval": INPUT_INTERVAL, "input_series": series(phases, LABELS) + series(phases, other_labels), "promql_expr_test": checks}
@@ -163,6 +179,8 @@ def test_each_service_records_only_its_own_series():
     proc = promtool.test_rules(groups, tests, "30s")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for group in groups:
+        if group["name"] == SLO_FLEET_GROUP:
+            continue
         for rule in group["rules"]:
             if "record" in rule and "absent(" not in rule["expr"]:
                 assert rule["expr"].count('service="') >= rule["expr"].count("{"), rule["expr"]
@@ -170,7 +188,7 @@ def test_each_service_records_only_its_own_series():
 
 def test_service_down_and_absent():
     """Burn-rate alerts are silent without data; these say so."""
-    groups = service_rule_groups(reference_service(), RUNBOOKS)
+    groups = slo_rule_groups([reference_service()], RUNBOOKS)
     target = 'up{namespace="orders", service="orders-api", job="orders-api", instance="10.0.0.1:8080", pod="orders-api-1"}'
     labels = {"namespace": "orders", "service": "orders-api"}
     tests = [
@@ -248,7 +266,7 @@ def test_a_teams_own_alert_fires_with_the_platform_labels():
     from tests.stackfixtures import fixture_config
 
     billing = next(s for s in fixture_config().services if s.name == "billing-api")
-    groups = service_rule_groups(billing, RUNBOOKS)
+    groups = slo_rule_groups([billing], RUNBOOKS)
     assert groups[-1]["name"] == "service.billing.billing-api.custom"
     series = [{"series": 'billing_credits_remaining{namespace="billing", plan="pro", pod="billing-1"}', "values": "500 400 300 200 90x20"}]
     expected = {
@@ -277,7 +295,7 @@ def test_near_the_sample_limit_warns_before_scrapes_are_dropped():
     service = reference_service()
     limit = service.metrics.sample_limit
     assert limit == 50 * 4 * 8 * 17
-    groups = service_rule_groups(service, RUNBOOKS)
+    groups = slo_rule_groups([service], RUNBOOKS)
     samples = 'scrape_samples_post_metric_relabeling{namespace="orders", service="orders-api", pod="orders-api-1"}'
     tests: list[dict] = [
         {

@@ -38,7 +38,8 @@ def _prepare_one(out: Path, name: str, end_s: int) -> str:
     first = min(json.loads((b / "meta.json").read_text())["minTime"] for b in data.iterdir() if (b / "meta.json").exists())
     # The page's windows are never read at an offset: only what the tiles read is backfilled.
     skip = {record_slo_events(window) for window in SLO_EVENT_WINDOWS}
-    backfill.record_events(backfill.fleet_group(), first // 1000, end_s, data, skip)
+    for group in backfill.slo_groups():
+        backfill.record_events(group, first // 1000, end_s, data, skip)
     return f"{name}: SLO events recorded; {backfill.compact(data)} blocks after compaction"
 
 

@@ -153,10 +153,17 @@ def service_configs(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def fleet_group() -> dict[str, Any]:
-    """One service's SLO group with its matcher widened to every benchmark service: the recorded
-    series are the same, per service, in one promtool rule instead of one per service (promtool
-    writes a block per rule and 2 hours)."""
+def slo_groups() -> list[dict[str, Any]]:
+    """What records the tiles for every benchmark service, in the order they read each other: one
+    service's SLO group with its matcher widened to every benchmark service (the recorded series are
+    the same, per service, in one promtool rule instead of one per service: promtool writes a block
+    per rule and 2 hours), then the platform's fleet group of the long windows."""
+    from components.services.rules import fleet_rule_groups
+
+    return [_wide_service_group(), *fleet_rule_groups()]
+
+
+def _wide_service_group() -> dict[str, Any]:
     from components.services.config import ServiceConfig
     from components.services.rules import service_rule_groups
 

@@ -18,10 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.conventions import BURN_RATE_ALERTS, SLO_LABEL, SLO_PART_LABEL, SLO_TILES, record_slo_errors, record_slo_events
+from components.conventions import (
+    BURN_RATE_ALERTS,
+    SLO_FLEET_LAG,
+    SLO_FLEET_WINDOWS,
+    SLO_LABEL,
+    SLO_PART_LABEL,
+    SLO_TILES,
+    record_slo_errors,
+    record_slo_events,
+)
 from components.lib import promql as q
 from components.services.config import ServiceConfig
-from components.services.rules import RECORDED_WINDOWS, raw_slo_ratio, scope, service_rule_groups
+from components.services.rules import RECORDED_WINDOWS, fleet_rule_groups, raw_slo_ratio, scope, service_rule_groups
 
 from . import traffic
 from .backfill import openmetrics_blocks, record_events
@@ -65,13 +74,14 @@ def thresholds(service: ServiceConfig, slo: str, window: str) -> tuple[float, ..
     return tuple(sorted(found))
 
 
-def _slo_group(service: ServiceConfig, plant: Callable[[str], str] | None = None) -> dict:
-    """The service's SLO group as rendered; `plant` rewrites every expression (to prove the
-    comparison catches a wrong one)."""
+def _slo_groups(service: ServiceConfig, plant: Callable[[str], str] | None = None) -> list[dict]:
+    """The service's SLO group and the fleet group of the long windows as rendered, in the order
+    they read each other; `plant` rewrites every expression (to prove the comparison catches a wrong one)."""
     (group,) = [g for g in service_rule_groups(service, "https://runbooks.invalid") if g["name"].endswith(".rules")]
+    groups = [group, *fleet_rule_groups()]
     if plant is not None:
-        group = {**group, "rules": [{**r, "expr": plant(r["expr"])} for r in group["rules"]]}
-    return group
+        groups = [{**g, "rules": [{**r, "expr": plant(r["expr"])} for r in g["rules"]]} for g in groups]
+    return groups
 
 
 def _backfill(service: ServiceConfig, days: float, work: Path, pod_lifetime_s: int | None) -> Path:
@@ -98,13 +108,14 @@ def compare(
     plant: Callable[[str], str] | None = None,
     pod_lifetime_s: int | None = None,
 ) -> list[WindowReport]:
-    group = _slo_group(service, plant)
+    groups = _slo_groups(service, plant)
     for _ in range(ATTEMPTS):
         with tempfile.TemporaryDirectory(prefix="slo-equivalence-") as tmp:
             work = Path(tmp)
             data = _backfill(service, days, work, pod_lifetime_s)
-            record_events(group, ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S), data)
-            reports = _read(service, group, data, days, step_s, windows)
+            for group in groups:
+                record_events(group, ORIGIN_S, ORIGIN_S + int(days * traffic.DAY_S), data)
+            reports = _read(service, groups, data, days, step_s, windows)
             if reports is not None:
                 return reports
             print(
@@ -113,24 +124,34 @@ def compare(
     raise RuntimeError(f"the recorded {SLO_TILES[0][0]} events differ from their own raw expression in {ATTEMPTS} backfills")
 
 
-def _read(service: ServiceConfig, group: dict, data: Path, days: float, step_s: int, windows: tuple[str, ...]) -> list[WindowReport] | None:
+def _read(service: ServiceConfig, groups: list[dict], data: Path, days: float, step_s: int, windows: tuple[str, ...]) -> list[WindowReport] | None:
     """Both answers of every window, or None when the backfill is not what the live group would
     have recorded: the raw base window must equal its own raw expression, whatever the traffic.
     (About one backfill in six has shown recorded samples that do not; the cause is not known.)"""
-    expr = {r["record"]: r["expr"] for r in group["rules"] if "record" in r}
-    start: float = ORIGIN_S + 3 * traffic.DAY_S + 3600  # every window full from here on
+    expr = {r["record"]: r["expr"] for g in groups for r in g["rules"] if "record" in r}
+    begin: float = ORIGIN_S + 3 * traffic.DAY_S + 3600  # every window full from here on
     with prometheus(data) as server:
-        # Compare at the instants the group evaluated (promtool keeps the group's hash offset,
-        # as the live rule manager does), not a step off them.
-        probe = q.selector(record_slo_events(SLO_TILES[0][0]), [*scope(service), q.eq(SLO_PART_LABEL, "error")])
-        (stamp,) = server.get("/api/v1/query", query=f"timestamp({probe})", time=str(start))["result"]
-        start = float(stamp["value"][1])
+
+        def stamp(series: str, at: float, back: str = "") -> float:
+            selected = q.selector(series, [*scope(service), q.eq(SLO_PART_LABEL, "error")]) + (f" offset {back}" if back else "")
+            (sample,) = server.get("/api/v1/query", query=f"timestamp({selected})", time=str(at))["result"]
+            return float(sample["value"][1])
+
+        # Compare at the instants each group evaluated (promtool keeps the group's hash offset, as
+        # the live rule manager does), not a step off them. A fleet window ends on the service
+        # group's last evaluation at least SLO_FLEET_LAG back: its raw twin ends there too.
+        start = stamp(record_slo_events(SLO_TILES[0][0]), begin)
+        fleet_start = stamp(record_slo_events(SLO_FLEET_WINDOWS[0]), begin)
+        tile = record_slo_events(SLO_TILES[0][1], tile=True)
+        fleet_lag = f"{round((fleet_start - stamp(tile, fleet_start, SLO_FLEET_LAG)) * 1000)}ms"
         end = ORIGIN_S + int(days * traffic.DAY_S) - 3600
 
         def report(slo: str, window: str) -> WindowReport:
-            both = server.query_range(expr[record_slo_errors(window)], start, end, step_s)
+            fleet = window in SLO_FLEET_WINDOWS
+            first = fleet_start if fleet else start
+            both = server.query_range(expr[record_slo_errors(window)], first, end, step_s)
             built = {labels: points for labels, points in both.items() if (SLO_LABEL, slo) in labels}
-            raw = server.query_range(raw_slo_ratio(service, slo, window), start, end, step_s)
+            raw = server.query_range(raw_slo_ratio(service, slo, window, fleet_lag if fleet else ""), first, end, step_s)
             return _report(service, slo, window, built, raw)
 
         if any(report(slo, SLO_TILES[0][0]).max_relative_difference > BASE_TOLERANCE for slo in SLOS):

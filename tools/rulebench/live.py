@@ -118,14 +118,15 @@ def seed(history: Path, data: Path, services: int) -> int:
     backfill.openmetrics_blocks(service_names(services), profile, origin.start_s, (start, until), data)
     # The page's windows are never read at an offset: only what the tiles read is recorded.
     skip = {record_slo_events(window) for window in SLO_EVENT_WINDOWS}
-    backfill.record_events(backfill.fleet_group(), start, until, data, skip)
+    for group in backfill.slo_groups():
+        backfill.record_events(group, start, until, data, skip)
     return until
 
 
 def offset_lookups(rules: Path) -> list[tuple[str, str]]:
     """Every (recorded series, offset) the rules read at an offset."""
     exprs = [r["expr"] for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]]
-    return sorted({m for expr in exprs for m in re.findall(r"(service:slo_parts:increase\w+)\{[^}]*\}\s+offset\s+(\w+)", expr)})
+    return sorted({m for expr in exprs for m in re.findall(r"(service:slo_parts:increase\w+)(?:\{[^}]*\})?\s+offset\s+(\w+)", expr)})
 
 
 def found(server: Server, lookups: list[tuple[str, str]], services: int) -> dict[str, str]:

@@ -30,7 +30,11 @@ RENDER = """
 import json, sys
 from components.services.config import ServiceConfig
 from components.services.rules import service_rule_groups
-groups = []
+try:  # the long windows of every service in one group, since 2026-12-07
+    from components.services.rules import fleet_rule_groups
+    groups = fleet_rule_groups()
+except ImportError:
+    groups = []
 for entry in json.loads(sys.argv[1]):
     groups += service_rule_groups(ServiceConfig.model_validate(entry), "https://runbooks.example.com")
 print(json.dumps(groups))
