@@ -63,7 +63,7 @@ test: $(VENV)/.dev tools $(CHECKOV_VENV)/.installed $(OLDEST_VENV)/.installed li
 # lab, the SLO alerts' timing on promtool (incidents minute by minute: 5 of the 6 minutes of
 # tests/services), the service package's real servers and its install tests on both ends of its ranges.
 FAST_SKIP := --ignore=tests/engines --ignore=tests/charts --ignore=tests/changes --ignore=instrumentation/tests \
-	--ignore=tests/services/test_slo.py --ignore=tests/services/test_slo_windows.py \
+	--ignore=tests/services/test_slo.py --ignore=tests/services/test_slo_windows.py --ignore=tests/services/test_budgets.py \
 	--ignore=tests/test_package_ranges.py --deselect=tests/delivery/test_ci_paths.py::test_make_diff_shows_a_change \
 	--deselect=tests/delivery/test_ci_paths.py::test_make_diff_names_the_secrets_a_change_adds_and_a_difference_is_not_an_error
 test-fast: $(VENV)/.dev

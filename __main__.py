@@ -16,6 +16,7 @@ from components.logging.loki import Loki, LokiArgs
 from components.metrics.dcgm import DcgmExporter, DcgmExporterArgs
 from components.metrics.remote import MetricsBackend, MetricsBackendArgs
 from components.metrics.stack import KubePrometheusStack, KubePrometheusStackArgs
+from components.services.budgets import retention_warning
 from components.services.canary import first_step_warning
 from components.services.monitoring import ServiceFleetRules, ServiceMonitoring, ServiceMonitoringArgs
 from components.stack import placeholder_secrets, read_secrets, read_stack_config
@@ -241,7 +242,8 @@ if cluster.network_policies and stack.enabled:
 
 if config.services:
     # Validation guarantees Prometheus and Argo Rollouts are on whenever services are configured.
-    ServiceFleetRules("svc-slo-windows", ns.monitoring, opts=deploy_opts(ns.monitoring, after=crds))
+    period = config.alerting.slo_period
+    ServiceFleetRules("svc-slo-windows", ns.monitoring, config.alerting.runbook_base_url, period, opts=deploy_opts(ns.monitoring, after=crds))
     dashboards = {}
     shares: dict[str, dict[str, float]] = {}
     for service in config.services:
@@ -253,6 +255,7 @@ if config.services:
                 prometheus_url=backend.query_url if backend else metrics.prometheus_url,
                 sigv4_region=backend.sigv4_region if backend else None,
                 runbook_base_url=config.alerting.runbook_base_url,
+                slo_period=period,
                 grafana_url=metrics.grafana_url if grafana else None,
                 adopted=cluster.adopt_existing_objects,
                 monitoring_namespace=ns.monitoring if cluster.network_policies else None,
@@ -266,6 +269,6 @@ if config.services:
     pulumi.export("serviceDashboards", dashboards)
     # What each canary step really sends without a traffic router: traffic follows pod counts.
     pulumi.export("canaryTrafficShares", shares)
-    warning = first_step_warning(config.services)
-    if warning:
-        pulumi.log.warn(warning)
+    for warning in (first_step_warning(config.services), retention_warning(period, stack.prometheus.retention)):
+        if warning:
+            pulumi.log.warn(warning)

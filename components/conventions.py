@@ -185,6 +185,15 @@ RECORD_SLO_REQUESTS: Final = f"service:slo_requests:rate{PAGE_TRAFFIC_WINDOW}"
 SLO_LABEL: Final = "slo"
 
 
+# Sloth's identity labels on the error-budget series (components/services/budgets.py): Sloth's own
+# dashboards select by them.
+SLOTH_ID_LABEL: Final = "sloth_id"
+SLOTH_SERVICE_LABEL: Final = "sloth_service"
+SLOTH_SLO_LABEL: Final = "sloth_slo"
+SLOTH_WINDOW_LABEL: Final = "sloth_window"
+SLO_PERIODS: Final = ("28d", "30d")
+
+
 def record_slo_errors(window: str) -> str:
     """Error ratio of each SLO (`slo`: `availability` or `latency`) over one window."""
     return f"service:slo_errors:ratio_rate{window}"
@@ -194,6 +203,8 @@ SERVICE_RULE_GROUP_PREFIX: Final = "service"
 
 # Dashboard UIDs: links (stack outputs, runbooks) and the dashboards themselves read these.
 SERVICE_DASHBOARD_UID: Final = "service-detail"
+ERROR_BUDGET_DASHBOARD_UID: Final = "service-error-budget"
+BUDGETS_OVERVIEW_DASHBOARD_UID: Final = "services-error-budgets"
 OVERVIEW_DASHBOARD_UID: Final = "platform-overview"
 GPU_DASHBOARD_UID: Final = "platform-gpu"
 ROLLOUTS_DASHBOARD_UID: Final = "platform-argo-rollouts"

@@ -25,7 +25,7 @@ def test_every_promql_expression_parses(rendered_prod):
             for text_ in doc["data"].values():
                 dashboard = json.loads(text_)
                 exprs += [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-                exprs += [v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
+                exprs += [v["query"] for v in dashboard["templating"].get("list", []) if v["type"] == "query"]
     assert len(exprs) > 100
     substitutions = {"$__rate_interval": "1m", "$service": "svc", "$namespace": "ns", "$version": "1.0.0", "$node": "node"}
     rules = []

@@ -198,6 +198,11 @@ class AlertingConfig(Model):
     pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig, description="PagerDuty receiver.")
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig, description="Dead man's switch for the Watchdog alert.")
     thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Platform alert thresholds.")
+    slo_period: Literal["28d", "30d"] = Field(
+        "30d",
+        description="Every service's SLO period: the error budget is spent and remaining over this many days "
+        "(kept by Prometheus: its retention should be at least as long).",
+    )
     runbook_base_url: str = Field(
         PLACEHOLDER_RUNBOOK_BASE_URL,
         description="Base URL of the runbooks; each alert links `<base>#<alert-name-lowercase>`.",

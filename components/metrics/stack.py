@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..aws.irsa import ClusterIdentity, IrsaRole, IrsaRoleArgs
 from ..conventions import (
+    BUDGETS_OVERVIEW_DASHBOARD_UID,
     DAEMONSET_RELEASE_TIMEOUT_S,
+    ERROR_BUDGET_DASHBOARD_UID,
     MANAGED_BY_LABELS,
     OVERVIEW_DASHBOARD_UID,
     PROJECT,
@@ -27,7 +29,7 @@ from ..lib.contract import MetricContract
 from ..lib.helm import Chart, helm_release
 from ..lib.options import child_opts
 from ..lib.sidecar import dashboard_config_map
-from ..services.dashboards import service_detail
+from ..services.dashboards import budgets_overview, error_budget, service_detail
 from . import dashboards
 from .alertmanager import RECEIVERS_SECRET, receiver_secret_keys
 from .backend import grafana_datasources, prometheus_backend_values, serves_exemplars
@@ -236,6 +238,10 @@ class KubePrometheusStack(pulumi.ComponentResource):
         self.services_dashboard = dashboard_config_map(
             f"{name}-dashboard-services", SERVICE_DASHBOARD_UID, args.namespace, service_detail(MetricContract(), exemplars=self._exemplars), child
         )
+        self.budget_dashboards = [
+            dashboard_config_map(f"{name}-dashboard-{uid}", uid, args.namespace, body, child)
+            for uid, body in ((ERROR_BUDGET_DASHBOARD_UID, error_budget()), (BUDGETS_OVERVIEW_DASHBOARD_UID, budgets_overview()))
+        ]
 
     def _urls(self) -> None:
         ns, ingress = self._args.namespace, self._args.config.grafana.ingress

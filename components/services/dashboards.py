@@ -1,19 +1,34 @@
-"""One templated dashboard for every service: pick namespace, service and versions.
+"""Templated dashboards for every service: the detail (pick namespace, service and versions), its
+error budget, and every service's budget on one page.
 
 Rates and error ratios read the per-service recording rules (the series the canary analysis
 judges); latency quantiles are computed from the buckets when the panel loads, as the analysis
-does. Canary and stable sit side by side as one line per version.
+does. Canary and stable sit side by side as one line per version. The budget dashboards read
+Sloth's series (components/services/budgets.py), so Sloth's own dashboards work beside them.
 """
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders.dashboard import Row
-from grafana_foundation_sdk.models.dashboard import GridPos
+from grafana_foundation_sdk.builders.common import TableSortByFieldState
+from grafana_foundation_sdk.builders.dashboard import DashboardLink, Row
+from grafana_foundation_sdk.builders.table import Panel as Table
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.models import dashboard as models
+from grafana_foundation_sdk.models.dashboard import DashboardLinkType, GridPos
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from ..conventions import LATENCY_QUANTILES, RECORD_ERROR_RATIO, RECORD_REQUEST_RATE, SERVICE_DASHBOARD_UID
+from ..conventions import (
+    BUDGETS_OVERVIEW_DASHBOARD_UID,
+    ERROR_BUDGET_DASHBOARD_UID,
+    LATENCY_QUANTILES,
+    RECORD_ERROR_RATIO,
+    RECORD_REQUEST_RATE,
+    SERVICE_DASHBOARD_UID,
+)
 from ..lib import promql as q
 from ..lib.contract import MetricContract
-from ..lib.dashboards import WIDTH, dashboard, encode, query, timeseries, variable
+from ..lib.dashboards import PROMETHEUS, WIDTH, dashboard, encode, query, timeseries, variable
+from .budgets import CURRENT_BURN_RATE, ERROR_BUDGET, OBJECTIVE, PERIOD_BUDGET_REMAINING, PERIOD_BURN_RATE, sli_error
 
 
 def service_detail(contract: MetricContract, exemplars: bool = False) -> str:
@@ -37,6 +52,7 @@ def service_detail(contract: MetricContract, exemplars: bool = False) -> str:
     of_service = f'{RECORD_REQUEST_RATE}{{namespace="$namespace", service="$service"}}'
     board = (
         dashboard("Services / Service detail", SERVICE_DASHBOARD_UID, "services")
+        .links(_budget_links())
         .with_variable(variable("namespace", f"label_values({RECORD_REQUEST_RATE}, namespace)", include_all=False))
         .with_variable(variable("service", f"label_values({in_namespace}, service)", include_all=False))
         .with_variable(variable("version", f"label_values({of_service}, version)"))
@@ -65,4 +81,71 @@ def service_detail(contract: MetricContract, exemplars: bool = False) -> str:
             timeseries(6, "Top 10 endpoints by p95 latency", "s", [query(top_endpoints, "{{path}}")], GridPos(h=10, w=WIDTH, x=0, y=10))
         )
     )
+    return encode(board)
+
+
+def _budget_links() -> list[Builder[models.DashboardLink]]:
+    """Between a service's detail, its budget and every service's budgets, keeping the picked service."""
+    return [DashboardLink("Services").type(DashboardLinkType.DASHBOARDS).tags(["services"]).keep_time(True).include_vars(True)]
+
+
+def error_budget() -> str:
+    """One service's error budgets over the SLO period, burn rates and SLI error ratios, per SLO."""
+    scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service")]
+    of_namespace = q.selector(OBJECTIVE, [q.eq("namespace", "$namespace")])
+    board = (
+        dashboard("Services / Error budget", ERROR_BUDGET_DASHBOARD_UID, "services", since="now-30d")
+        .links(_budget_links())
+        .with_variable(variable("namespace", f"label_values({OBJECTIVE}, namespace)", include_all=False))
+        .with_variable(variable("service", f"label_values({of_namespace}, service)", include_all=False))
+        .with_panel(
+            timeseries(
+                1,
+                "Error budget remaining over the SLO period",
+                "percentunit",
+                [query(q.selector(PERIOD_BUDGET_REMAINING, scope), "{{slo}}")],
+                GridPos(h=8, w=12, x=0, y=0),
+            ).min(-1).max(1)
+        )
+        .with_panel(
+            timeseries(
+                2,
+                "Burn rate (1 spends the budget exactly over the period)",
+                "none",
+                [
+                    query(q.selector(CURRENT_BURN_RATE, scope), "{{slo}} over 5m", "A"),
+                    query(q.selector(PERIOD_BURN_RATE, scope), "{{slo}} over the period", "B"),
+                ],
+                GridPos(h=8, w=12, x=12, y=0),
+            )
+        )
+        .with_panel(
+            timeseries(
+                3,
+                "SLI error ratio (1h) against the error budget",
+                "percentunit",
+                [
+                    query(q.selector(sli_error("1h"), scope), "{{slo}} errors over 1h", "A"),
+                    query(q.selector(ERROR_BUDGET, scope), "{{slo}} budget", "B"),
+                ],
+                GridPos(h=8, w=WIDTH, x=0, y=8),
+            )
+        )
+    )
+    return encode(board)
+
+
+def budgets_overview() -> str:
+    """Every service and SLO, the least budget left first: where to look, and what may ship."""
+    remaining = (
+        Table()
+        .id(1)
+        .title("Error budget remaining over the SLO period, least first")
+        .datasource(PROMETHEUS)
+        .grid_pos(GridPos(h=20, w=WIDTH, x=0, y=0))
+        .unit("percentunit")
+        .with_target(query(f"sort({PERIOD_BUDGET_REMAINING})", "{{service}} {{slo}}").instant().format(PromQueryFormat.TABLE))
+        .sort_by([TableSortByFieldState().display_name("Value").desc(False)])
+    )
+    board = dashboard("Services / Error budgets", BUDGETS_OVERVIEW_DASHBOARD_UID, "services", since="now-1h").links(_budget_links()).with_panel(remaining)
     return encode(board)

@@ -15,7 +15,7 @@ from ..lib.options import child_opts
 from .canary import analysis_template_spec, real_shares, template_name
 from .config import ServiceConfig
 from .manifests import labels, monitoring_labels, network_policy_spec, pdb_spec, rollout_spec, service_monitor_spec, service_spec
-from .rules import fleet_rule_groups, service_rule_groups
+from .rules import platform_slo_rule_groups, service_rule_groups
 
 
 class ServiceMonitoringArgs(BaseModel):
@@ -25,6 +25,7 @@ class ServiceMonitoringArgs(BaseModel):
     prometheus_url: Any = Field(description="Prometheus API the canary analysis queries (the cluster's, or the backend's).")
     sigv4_region: Optional[str] = Field(None, description="Sign analysis queries with SigV4 for this region (AMP).")
     runbook_base_url: str = Field(description="Base URL of the runbooks the alerts link to.")
+    slo_period: str = Field(description="The SLO period of the error budgets (`alerting.sloPeriod`).")
     grafana_url: Optional[str] = Field(None, description="Grafana base URL for the dashboard link; None without Grafana.")
     adopted: bool = Field(False, description="The Service and Rollout may predate the platform: retain them on delete.")
     monitoring_namespace: Optional[str] = Field(
@@ -110,7 +111,7 @@ class ServiceMonitoring(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=meta(f"{svc.name}-slo", SELECTOR_LABELS, team=False),
-            spec={"groups": service_rule_groups(svc, args.runbook_base_url)},
+            spec={"groups": service_rule_groups(svc, args.runbook_base_url, args.slo_period)},
             opts=child,
         )
         self.dashboard_url = (
@@ -125,20 +126,20 @@ class ServiceMonitoring(pulumi.ComponentResource):
 
 
 class ServiceFleetRules(pulumi.ComponentResource):
-    """The PrometheusRule of the long SLO windows (2h to 3d) of every service, in the monitoring
-    namespace: one lookup per tile for the whole fleet instead of one per service. The same for any
-    `services` list, so adding or renaming a service never changes it."""
+    """The PrometheusRule of the long SLO windows (2h to 3d) and the error budgets of every service,
+    in the monitoring namespace: one lookup per tile for the whole fleet instead of one per service.
+    The same for any `services` list, so adding or renaming a service never changes it."""
 
     NAME = "service-slo-windows"
 
-    def __init__(self, name: str, namespace: str, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, namespace: str, runbook_base_url: str, slo_period: str, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(f"{PROJECT}:services:ServiceFleetRules", name, None, opts)
         self.rules = k8s.apiextensions.CustomResource(
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=self.NAME, namespace=namespace, labels={**MANAGED_BY_LABELS, **SELECTOR_LABELS}),
-            spec={"groups": fleet_rule_groups()},
+            spec={"groups": platform_slo_rule_groups(runbook_base_url, slo_period)},
             opts=child_opts(self, opts),
         )
         self.register_outputs({"name": self.NAME, "namespace": namespace})

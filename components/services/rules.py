@@ -30,6 +30,7 @@ from ..conventions import (
     SLO_LABEL,
     SLO_PART_LABEL,
     SLO_PARTS,
+    SLO_PERIODS,
     SLO_RULE_INTERVAL,
     SLO_TILES,
     SLO_WINDOWS,
@@ -140,7 +141,7 @@ def raw_slo_ratio(service: ServiceConfig, slo: str, window: str, lag: str = "") 
     return q.ratio(q.rate_or_zero(errors, every, window, BY_SERVICE, lag), total)
 
 
-def _slo_ratios(matchers: Sequence[str], window: str) -> str:
+def slo_ratios(matchers: Sequence[str], window: str) -> str:
     """Both SLOs' error ratios over a window from its recorded events, bad / total (never an average
     of ratios), in one rule of two lookups: 1 - good/total, where availability's good is `ok` and
     latency's `fast`. With no traffic both are 0/0, NaN, which compares false with every threshold.
@@ -219,7 +220,7 @@ def slo_recording_rules(service: ServiceConfig) -> list[dict[str, Any]]:
     rules.append(_raw_events(service, SLO_TILES[0][0], extended=True))
     rules += _tiled_rules(scope(service), fleet=False)
     windows = [window for window in SLO_WINDOWS if window not in SLO_FLEET_WINDOWS]
-    rules += [{"record": record_slo_errors(window), "expr": _slo_ratios(scope(service), window)} for window in windows]
+    rules += [{"record": record_slo_errors(window), "expr": slo_ratios(scope(service), window)} for window in windows]
     rules.append({"record": RECORD_SLO_REQUESTS, "expr": _page_traffic(service)})
     return rules
 
@@ -229,7 +230,7 @@ def fleet_rule_groups() -> list[dict[str, Any]]:
     group for the whole platform, whatever the services, since it reads only the service groups'
     recorded tiles. Every recorded series keeps its service's `namespace` and `service`."""
     rules = _tiled_rules([], fleet=True)
-    rules += [{"record": record_slo_errors(window), "expr": _slo_ratios([], window)} for window in SLO_FLEET_WINDOWS]
+    rules += [{"record": record_slo_errors(window), "expr": slo_ratios([], window)} for window in SLO_FLEET_WINDOWS]
     return [{"name": SLO_FLEET_GROUP, "interval": SLO_RULE_INTERVAL, "rules": rules}]
 
 
@@ -349,19 +350,33 @@ def budget_alerts(service: ServiceConfig) -> list[AlertRule]:
     ]
 
 
-def slo_rule_groups(services: Sequence[ServiceConfig], runbook_base_url: str) -> list[dict[str, Any]]:
-    """Every rule group these services' SLOs need, as the cluster runs them: the fleet group, then
+def platform_slo_rule_groups(runbook_base_url: str, period: str = SLO_PERIODS[-1]) -> list[dict[str, Any]]:
+    """The fleet's groups: the long windows, then the error budgets (which read them)."""
+    from .budgets import budget_rule_groups
+
+    return fleet_rule_groups() + budget_rule_groups(period, runbook_base_url)
+
+
+def slo_rule_groups(services: Sequence[ServiceConfig], runbook_base_url: str, period: str = SLO_PERIODS[-1]) -> list[dict[str, Any]]:
+    """Every rule group these services' SLOs need, as the cluster runs them: the fleet's groups, then
     each service's. Listed in the order promtool evaluates them (`group_eval_order`)."""
-    return fleet_rule_groups() + [group for service in services for group in service_rule_groups(service, runbook_base_url)]
+    services_groups = [group for service in services for group in service_rule_groups(service, runbook_base_url, period)]
+    return platform_slo_rule_groups(runbook_base_url, period) + services_groups
 
 
 def service_alert_names() -> list[str]:
     """Every alert name the platform gives each service (the same for all services)."""
+    from .budgets import budget_alerts as error_budget_alerts
+
     example = ServiceConfig(name="example", namespace="example", port=8080, image="example:1", version="1")
-    return [a.alert for a in slo_alerts(example) + health_alerts(example) + budget_alerts(example)]
+    alerts = slo_alerts(example) + health_alerts(example) + budget_alerts(example) + error_budget_alerts(SLO_PERIODS[-1])
+    return [a.alert for a in alerts]
 
 
-def service_rule_groups(service: ServiceConfig, runbook_base_url: str) -> list[dict[str, Any]]:
+def service_rule_groups(service: ServiceConfig, runbook_base_url: str, period: str = SLO_PERIODS[-1]) -> list[dict[str, Any]]:
+    """The service's SLO group, its error-budget constants (Sloth's series, `period` long) and its team's own alerts."""
+    from .budgets import BUDGET_INTERVAL, service_budget_rules
+
     prefix = f"{SERVICE_RULE_GROUP_PREFIX}.{service.namespace}.{service.name}"
     alerts = slo_alerts(service) + health_alerts(service) + budget_alerts(service)
     custom = [{"name": f"{prefix}.custom", "rules": custom_alert_rules(service)}] if service.alerts else []
@@ -376,5 +391,7 @@ def service_rule_groups(service: ServiceConfig, runbook_base_url: str) -> list[d
             "interval": SLO_RULE_INTERVAL,
             "rules": slo_recording_rules(service) + recording_rules(service) + [a.to_rule(runbook_base_url) for a in alerts],
         },
+        # Constants, read by the fleet's error-budget group: evaluated once a minute, off the SLO group's cost.
+        {"name": f"{prefix}.budget", "interval": BUDGET_INTERVAL, "rules": service_budget_rules(service, period)},
         *custom,
     ]

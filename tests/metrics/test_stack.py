@@ -216,6 +216,8 @@ def test_dashboards_are_valid_grafana_json(rendered_prod):
         "k8s/monitoring/ConfigMap/dashboard-platform-gpu.yaml",
         "k8s/monitoring/ConfigMap/dashboard-platform-overview.yaml",
         "k8s/monitoring/ConfigMap/dashboard-service-detail.yaml",
+        "k8s/monitoring/ConfigMap/dashboard-service-error-budget.yaml",
+        "k8s/monitoring/ConfigMap/dashboard-services-error-budgets.yaml",
     ]
     uids = set()
     for doc in maps.values():
@@ -228,7 +230,7 @@ def test_dashboards_are_valid_grafana_json(rendered_prod):
         for panel in dashboard["panels"]:
             for target in panel.get("targets", []):
                 assert target["expr"]
-    assert uids == {"platform-argo-rollouts", "platform-gpu", "platform-overview", "service-detail"}
+    assert uids == {"platform-argo-rollouts", "platform-gpu", "platform-overview", "service-detail", "service-error-budget", "services-error-budgets"}
 
 
 def test_grafana_replicas_must_be_one(run, make_config):

@@ -6,9 +6,9 @@ import pytest
 
 from components.lib.contract import MetricContract
 from components.services.canary import analysis_template_spec
-from components.services.dashboards import service_detail
+from components.services.dashboards import budgets_overview, error_budget, service_detail
 from components.services.manifests import network_policy_spec, pdb_spec, rollout_spec, service_monitor_spec, service_spec
-from components.services.rules import fleet_rule_groups, service_rule_groups
+from components.services.rules import platform_slo_rule_groups, service_rule_groups
 from tests.golden import assert_golden
 from tests.stackfixtures import fixture_config
 
@@ -38,10 +38,16 @@ def test_service_rules(name):
     assert_golden(f"services/{name}.rules.yaml", {"groups": service_rule_groups(SERVICES[name], RUNBOOKS)})
 
 
-def test_fleet_rules():
-    """The long SLO windows of every service, one group whatever the services."""
-    assert_golden("services/fleet.rules.yaml", {"groups": fleet_rule_groups()})
+@pytest.mark.parametrize("period", ["28d", "30d"])
+def test_fleet_rules(period):
+    """The long SLO windows and the error budgets of every service, the same whatever the services."""
+    assert_golden(f"services/fleet.{period}.rules.yaml", {"groups": platform_slo_rule_groups(RUNBOOKS, period)})
 
 
 def test_service_dashboard():
     assert_golden("services/service-detail.json", service_detail(MetricContract()))
+
+
+def test_error_budget_dashboards():
+    assert_golden("services/error-budget.json", error_budget())
+    assert_golden("services/error-budgets.json", budgets_overview())
