@@ -188,6 +188,8 @@ SLO_LABEL: Final = "slo"
 # Sloth's identity labels on the error-budget series (components/services/budgets.py): Sloth's own
 # dashboards select by them.
 SLOTH_ID_LABEL: Final = "sloth_id"
+# The owning team of a service's alerts and budget series (`services[].team`, or the platform's).
+TEAM_LABEL: Final = "team"
 SLOTH_SERVICE_LABEL: Final = "sloth_service"
 SLOTH_SLO_LABEL: Final = "sloth_slo"
 SLOTH_WINDOW_LABEL: Final = "sloth_window"

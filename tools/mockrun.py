@@ -30,6 +30,7 @@ from pulumi.runtime.sync_await import _sync_await  # noqa: E402
 
 from components.conventions import PROJECT, REDACTED, SECRET_CONFIG_KEYS  # noqa: E402
 from components.stack.errors import ConfigError  # noqa: E402
+from components.stack.loading import declared_team_secrets  # noqa: E402
 
 # A made-up account for mock ARNs when the stack config names none.
 MOCK_ACCOUNT = "123456789012"
@@ -257,7 +258,11 @@ def with_redacted_secrets(config: dict[str, Any], secret_keys: set[str]) -> tupl
     """Stand the redaction marker in for every secret key an operator would set with the CLI."""
     config = dict(config)
     secret_keys = set(secret_keys)
-    for key in SECRET_CONFIG_KEYS:
+    try:
+        alerting = json.loads(config.get(f"{PROJECT}:alerting", "{}"))
+    except (TypeError, json.JSONDecodeError):
+        alerting = {}
+    for key in [*SECRET_CONFIG_KEYS, *sorted(declared_team_secrets({"alerting": alerting}))]:
         full = f"{PROJECT}:{key}"
         if full not in config:
             config[full] = REDACTED

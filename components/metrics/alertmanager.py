@@ -15,7 +15,7 @@ from typing import Any
 
 from ..lib.promql import duration
 from ..lib.types import duration_seconds
-from .config import AlertingConfig
+from .config import AlertingConfig, TeamConfig
 
 RECEIVERS_SECRET = "alertmanager-receivers"
 # kube-prometheus-stack mounts each secret in `alertmanagerSpec.secrets` at this path.
@@ -49,6 +49,17 @@ _SLACK_TEXT = (
 )
 
 
+def _team_keys(team: TeamConfig) -> dict[str, str]:
+    """A team's keys in the receivers Secret -> the stack secrets it names."""
+    keys = {}
+    if team.slack:
+        keys[f"team-{team.name}-{SLACK_CRITICAL_KEY}"] = team.slack.critical_webhook_secret
+        keys[f"team-{team.name}-{SLACK_WARNING_KEY}"] = team.slack.warning_webhook_secret
+    if team.pagerduty:
+        keys[f"team-{team.name}-{PAGERDUTY_KEY}"] = team.pagerduty.routing_key_secret
+    return keys
+
+
 def receiver_secret_keys(alerting: AlertingConfig) -> dict[str, str]:
     """Secret key in the receivers Secret -> the stack config secret that fills it."""
     keys = {}
@@ -61,6 +72,8 @@ def receiver_secret_keys(alerting: AlertingConfig) -> dict[str, str]:
         keys[HEARTBEAT_KEY] = "heartbeatCredentials"
     if alerting.heartbeat.url_from_secret:
         keys[HEARTBEAT_URL_KEY] = "heartbeatUrl"
+    for team in alerting.teams:
+        keys.update(_team_keys(team))
     return keys
 
 
@@ -79,12 +92,12 @@ def _slack(name: str, channel: str, key: str) -> dict[str, Any]:
     }
 
 
-def _pagerduty(alerting: AlertingConfig) -> dict[str, Any]:
+def _pagerduty(alerting: AlertingConfig, name: str = PAGERDUTY_RECEIVER, key: str = PAGERDUTY_KEY) -> dict[str, Any]:
     return {
-        "name": PAGERDUTY_RECEIVER,
+        "name": name,
         "pagerduty_configs": [
             {
-                "routing_key_file": f"{SECRETS_DIR}/{PAGERDUTY_KEY}",
+                "routing_key_file": f"{SECRETS_DIR}/{key}",
                 "url": alerting.pagerduty.url,
                 "send_resolved": True,
                 "severity": "critical",
@@ -101,6 +114,44 @@ def _heartbeat(alerting: AlertingConfig) -> dict[str, Any]:
     if heartbeat.authorization:
         webhook["http_config"] = {"authorization": {"type": heartbeat.authorization, "credentials_file": f"{SECRETS_DIR}/{HEARTBEAT_KEY}"}}
     return {"name": HEARTBEAT_RECEIVER, "webhook_configs": [webhook]}
+
+
+def _team_receivers(alerting: AlertingConfig, team: TeamConfig) -> list[dict[str, Any]]:
+    receivers = []
+    if team.pagerduty:
+        receivers.append(_pagerduty(alerting, f"team-{team.name}-pagerduty", f"team-{team.name}-{PAGERDUTY_KEY}"))
+    if team.slack:
+        receivers.append(_slack(f"team-{team.name}-{SLACK_CRITICAL}", team.slack.critical_channel, f"team-{team.name}-{SLACK_CRITICAL_KEY}"))
+        receivers.append(_slack(f"team-{team.name}-{SLACK_WARNING}", team.slack.warning_channel, f"team-{team.name}-{SLACK_WARNING_KEY}"))
+    return receivers
+
+
+def _severity_routes(pagerduty: str | None, critical: str | None, warning: str | None) -> list[dict[str, Any]]:
+    """critical: a page (`continue`, one incident per service) and the critical channel; warning: the warning channel."""
+    routes: list[dict[str, Any]] = []
+    if pagerduty:
+        # One service's critical alerts are one PagerDuty incident (its dedup key is the group's):
+        # ServiceDown after the SLO page, or the page of the other SLO, update it instead of paging again.
+        routes.append({"receiver": pagerduty, "matchers": ['severity = "critical"'], "group_by": ["namespace", "service"], "continue": True})
+    if critical:
+        routes.append({"receiver": critical, "matchers": ['severity = "critical"']})
+    if warning:
+        routes.append({"receiver": warning, "matchers": ['severity = "warning"']})
+    return routes
+
+
+def _team_route(alerting: AlertingConfig, team: TeamConfig) -> dict[str, Any]:
+    """A team's alerts (`team` label, from its services' rules) to its own receivers; an integration
+    the team has not configured falls back to the platform's, so no alert of a team goes nowhere."""
+    slack, pagerduty = alerting.slack.enabled, alerting.pagerduty.enabled
+    page = f"team-{team.name}-pagerduty" if team.pagerduty else (PAGERDUTY_RECEIVER if pagerduty else None)
+    critical = f"team-{team.name}-{SLACK_CRITICAL}" if team.slack else (SLACK_CRITICAL if slack else None)
+    warning = f"team-{team.name}-{SLACK_WARNING}" if team.slack else (SLACK_WARNING if slack else None)
+    return {
+        "receiver": warning or NULL_RECEIVER,
+        "matchers": [f'team = "{team.name}"'],
+        "routes": [{"receiver": NULL_RECEIVER, "matchers": ['severity = "info"']}, *_severity_routes(page, critical, warning)],
+    }
 
 
 def _routes(alerting: AlertingConfig) -> list[dict[str, Any]]:
@@ -123,16 +174,9 @@ def _routes(alerting: AlertingConfig) -> list[dict[str, Any]]:
         routes.append({"receiver": PAGERDUTY_RECEIVER, "matchers": [f'alertname =~ "{DELIVERY_FAILURES}"', 'integration = "slack"']})
         routes.append({"receiver": SLACK_CRITICAL, "matchers": [f'alertname =~ "{DELIVERY_FAILURES}"', 'integration = "pagerduty"']})
     routes.append({"receiver": NULL_RECEIVER, "matchers": ['severity = "info"']})
-    if pagerduty:
-        # `continue` so a critical alert pages and also lands in the critical Slack channel.
-        # One service's critical alerts are one PagerDuty incident (its dedup key is the group's):
-        # ServiceDown after the SLO page, or the page of the other SLO, update it instead of paging again.
-        routes.append(
-            {"receiver": PAGERDUTY_RECEIVER, "matchers": ['severity = "critical"'], "group_by": ["namespace", "service"], "continue": True}
-        )
-    if slack:
-        routes.append({"receiver": SLACK_CRITICAL, "matchers": ['severity = "critical"']})
-        routes.append({"receiver": SLACK_WARNING, "matchers": ['severity = "warning"']})
+    routes += [_team_route(alerting, team) for team in alerting.teams]
+    # `continue` on the page so a critical alert pages and also lands in the critical Slack channel.
+    routes += _severity_routes(PAGERDUTY_RECEIVER if pagerduty else None, SLACK_CRITICAL if slack else None, SLACK_WARNING if slack else None)
     return routes
 
 
@@ -145,6 +189,8 @@ def alertmanager_config(alerting: AlertingConfig) -> dict[str, Any]:
     if alerting.slack.enabled:
         receivers.append(_slack(SLACK_CRITICAL, alerting.slack.critical_channel, SLACK_CRITICAL_KEY))
         receivers.append(_slack(SLACK_WARNING, alerting.slack.warning_channel, SLACK_WARNING_KEY))
+    for team in alerting.teams:
+        receivers += _team_receivers(alerting, team)
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {

@@ -96,6 +96,59 @@ class PrometheusStackConfig(Model):
     )
 
 
+# A team's receiver credentials are stack secrets it names: top-level keys, camelCase like the platform's.
+SECRET_NAME_RE = re.compile(r"^[a-z][A-Za-z0-9]{2,63}$")
+# Alerts of unowned services, and the platform's own, carry this team; no configured team may take it.
+PLATFORM_TEAM = "platform"
+
+
+def _slack_channel(value: str) -> str:
+    if not re.match(r"^#[a-z0-9][a-z0-9_-]{0,79}$", value):
+        raise ValueError("must be a Slack channel name such as #alerts-critical")
+    return value
+
+
+def _secret_name(value: str) -> str:
+    if not SECRET_NAME_RE.match(value):
+        raise ValueError("must be a camelCase stack config key such as paymentsPagerdutyRoutingKey (set it with `pulumi config set --secret`)")
+    return value
+
+
+class TeamSlackConfig(Model):
+    critical_channel: str = Field(description="The team's channel for its critical alerts.")
+    warning_channel: str = Field(description="The team's channel for its warnings (tickets).")
+    critical_webhook_secret: str = Field(description="Stack secret holding the incoming-webhook URL of the critical channel.")
+    warning_webhook_secret: str = Field(description="Stack secret holding the incoming-webhook URL of the warning channel.")
+
+    _channels = field_validator("critical_channel", "warning_channel")(_slack_channel)
+    _secrets = field_validator("critical_webhook_secret", "warning_webhook_secret")(_secret_name)
+
+
+class TeamPagerDutyConfig(Model):
+    routing_key_secret: str = Field(description="Stack secret holding the Events v2 routing key of the team's PagerDuty service.")
+
+    _secret = field_validator("routing_key_secret")(_secret_name)
+
+
+class TeamConfig(Model):
+    name: str = Field(description="Team name, the `team` label of its services' alerts (`services[].team`).")
+    slack: Optional[TeamSlackConfig] = Field(None, description="The team's Slack channels; without, its alerts use the platform's.")
+    pagerduty: Optional[TeamPagerDutyConfig] = Field(None, description="The team's PagerDuty service; without, it pages the platform's.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9-]{0,62}$", value):
+            raise ValueError("must be a lower-case name such as payments (letters, digits, dashes)")
+        if value == PLATFORM_TEAM:
+            raise ValueError(f"'{PLATFORM_TEAM}' is the platform's own team (unowned services and platform alerts); pick another name")
+        return value
+
+    def secret_names(self) -> list[str]:
+        names = [self.slack.critical_webhook_secret, self.slack.warning_webhook_secret] if self.slack else []
+        return names + ([self.pagerduty.routing_key_secret] if self.pagerduty else [])
+
+
 class SlackConfig(Model):
     enabled: bool = Field(False, description="Send alerts to Slack (webhook URLs from secrets).")
     critical_channel: str = Field("#alerts-critical", description="Channel for severity=critical.")
@@ -198,6 +251,11 @@ class AlertingConfig(Model):
     pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig, description="PagerDuty receiver.")
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig, description="Dead man's switch for the Watchdog alert.")
     thresholds: AlertThresholds = Field(default_factory=AlertThresholds, description="Platform alert thresholds.")
+    teams: list[TeamConfig] = Field(
+        default_factory=list,
+        description="Teams that own services (`services[].team`): each team's alerts reach its own Slack channels and PagerDuty "
+        "service; the platform's alerts and unowned services' stay on the platform's receivers.",
+    )
     slo_period: Literal["28d", "30d"] = Field(
         "30d",
         description="Every service's SLO period: the error budget is spent and remaining over this many days "
@@ -207,6 +265,19 @@ class AlertingConfig(Model):
         PLACEHOLDER_RUNBOOK_BASE_URL,
         description="Base URL of the runbooks; each alert links `<base>#<alert-name-lowercase>`.",
     )
+
+    @field_validator("teams")
+    @classmethod
+    def _teams(cls, value: list[TeamConfig]) -> list[TeamConfig]:
+        names = [team.name for team in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"team names must be unique; {twice} appear more than once")
+        secrets = [secret for team in value for secret in team.secret_names()]
+        shared = sorted({secret for secret in secrets if secrets.count(secret) > 1})
+        if shared:
+            raise ValueError(f"each team secret holds one receiver's credential; {shared} are named more than once")
+        return value
 
     @field_validator("group_by")
     @classmethod

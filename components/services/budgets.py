@@ -19,6 +19,7 @@ from ..conventions import (
     SLOTH_SERVICE_LABEL,
     SLOTH_SLO_LABEL,
     SLOTH_WINDOW_LABEL,
+    TEAM_LABEL,
     record_slo_errors,
     record_slo_events,
 )
@@ -26,7 +27,7 @@ from ..lib import promql as q
 from ..lib.alerts import AlertRule
 from ..lib.types import duration_seconds
 from .config import ServiceConfig
-from .rules import slo_ratios
+from .rules import owning_team, slo_ratios
 
 BUDGET_GROUP = "service-fleet.error-budgets"
 BUDGET_INTERVAL = "1m"
@@ -77,6 +78,7 @@ def service_budget_rules(service: ServiceConfig, period: str) -> list[dict[str, 
         labels = {
             "namespace": service.namespace,
             "service": service.name,
+            TEAM_LABEL: owning_team(service),
             SLO_LABEL: slo,
             SLOTH_ID_LABEL: sloth_id(service, slo),
             SLOTH_SERVICE_LABEL: service.name,
@@ -104,7 +106,8 @@ def _period_events(period: str) -> str:
 
 
 def _per_slo(numerator: str, denominator: str) -> str:
-    return _without_window(f"{numerator}\n/ on ({', '.join(SLOTH_KEYS)}) group_left\n{denominator}")
+    """`numerator / denominator` per SLO, taking the team from the service's constants (the SLI ratios have none)."""
+    return _without_window(f"{numerator}\n/ on ({', '.join(SLOTH_KEYS)}) group_left ({TEAM_LABEL})\n{denominator}")
 
 
 def budget_rule_groups(period: str, runbook_base_url: str) -> list[dict[str, Any]]:

@@ -182,6 +182,9 @@ class ServiceConfig(Model):
         description="A NetworkPolicy on the service's pods admitting only its HTTP port (from anywhere) and its metrics port "
         "(from Prometheus only); needs cluster.networkPolicies. Turn off for a pod that serves other ports.",
     )
+    team: Optional[str] = Field(
+        None, description="The owning team, one of `alerting.teams`: its alerts reach the team's receivers; unset, the platform's."
+    )
     scrape_interval: Duration = Field("30s", description="ServiceMonitor interval.")
     canary: CanaryConfig = Field(default_factory=CanaryConfig, description="Canary steps.")
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig, description="Canary analysis thresholds.")

@@ -34,12 +34,14 @@ from ..conventions import (
     SLO_RULE_INTERVAL,
     SLO_TILES,
     SLO_WINDOWS,
+    TEAM_LABEL,
     record_slo_errors,
     record_slo_events,
 )
 from ..lib import promql as q
 from ..lib.alerts import AlertRule
 from ..lib.types import duration_seconds
+from ..metrics.config import PLATFORM_TEAM
 from .config import ServiceConfig
 
 BY_VERSION = ["namespace", "service", "version"]
@@ -357,6 +359,10 @@ def platform_slo_rule_groups(runbook_base_url: str, period: str = SLO_PERIODS[-1
     return fleet_rule_groups() + budget_rule_groups(period, runbook_base_url)
 
 
+def owning_team(service: ServiceConfig) -> str:
+    return service.team or PLATFORM_TEAM
+
+
 def slo_rule_groups(services: Sequence[ServiceConfig], runbook_base_url: str, period: str = SLO_PERIODS[-1]) -> list[dict[str, Any]]:
     """Every rule group these services' SLOs need, as the cluster runs them: the fleet's groups, then
     each service's. Listed in the order promtool evaluates them (`group_eval_order`)."""
@@ -378,8 +384,11 @@ def service_rule_groups(service: ServiceConfig, runbook_base_url: str, period: s
     from .budgets import BUDGET_INTERVAL, service_budget_rules
 
     prefix = f"{SERVICE_RULE_GROUP_PREFIX}.{service.namespace}.{service.name}"
-    alerts = slo_alerts(service) + health_alerts(service) + budget_alerts(service)
-    custom = [{"name": f"{prefix}.custom", "rules": custom_alert_rules(service)}] if service.alerts else []
+    # Every alert of the service carries its team: Alertmanager routes it to that team's receivers.
+    owner = {TEAM_LABEL: owning_team(service)}
+    alerts = [a.model_copy(update={"labels": {**a.labels, **owner}}) for a in slo_alerts(service) + health_alerts(service) + budget_alerts(service)]
+    custom_rules = [{**rule, "labels": {**rule["labels"], **owner}} for rule in custom_alert_rules(service)]
+    custom = [{"name": f"{prefix}.custom", "rules": custom_rules}] if service.alerts else []
     return [
         # One group: rules of a group run in order, so every window reads the events and rates
         # recorded before it in the same evaluation, and each alert the SLI of that evaluation,

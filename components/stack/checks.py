@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from ..conventions import PROJECT
+from ..conventions import PROJECT, SECRET_CONFIG_KEYS
 from ..lib.types import byte_size_bytes, quantity_bytes
 from ..metrics.config import PLACEHOLDER_RUNBOOK_BASE_URL
 from ..metrics.rules import all_alert_rules
 from ..services.canary import real_share
 from ..services.rules import service_alert_names
 from .config import StackConfig
+from .errors import allowed_keys
 
 # In prod the first canary step must send the canary less traffic than stable, with room to spare.
 PROD_MAX_FIRST_STEP_SHARE = 0.45
@@ -73,6 +74,7 @@ def cross_checks(config: StackConfig) -> list[str]:
                 f"({', '.join(sorted(platform))}) are not for services: use the team's own namespace."
             )
     issues += _canary_shares(config)
+    issues += _teams(config)
     issues += _alerting(config)
     issues += _survives_a_node_loss(config)
     if config.services and not config.argo_rollouts.enabled:
@@ -107,6 +109,26 @@ def cross_checks(config: StackConfig) -> list[str]:
 # Alerts the chart and the routing name: a team alert of the same name would be routed, inhibited
 # and silenced as the platform's.
 CHART_ALERTS_ROUTED = ("Watchdog", "InfoInhibitor")
+
+
+def _teams(config: StackConfig) -> list[str]:
+    """A service's team must be configured, and a team's secret may not take a key the program reads otherwise."""
+    teams = [team.name for team in config.alerting.teams]
+    issues = [
+        f"{PROJECT}:services[{index}].team: got {service.team!r}; must be one of alerting.teams "
+        f"({', '.join(teams) or 'none configured'}), or unset for the platform's receivers."
+        for index, service in enumerate(config.services)
+        if service.team is not None and service.team not in teams
+    ]
+    taken = set(SECRET_CONFIG_KEYS) | set(allowed_keys(StackConfig))
+    for index, team in enumerate(config.alerting.teams):
+        issues += [
+            f"{PROJECT}:alerting.teams[{index}]: secret name {secret!r} is a key the program already reads; "
+            f"name the team's own, e.g. {team.name.replace('-', '')}PagerdutyRoutingKey."
+            for secret in team.secret_names()
+            if secret in taken
+        ]
+    return issues
 
 
 def _alerting(config: StackConfig) -> list[str]:

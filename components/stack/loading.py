@@ -74,6 +74,21 @@ def _secret_values_in(value: Any, path: tuple[Union[str, int], ...]) -> list[str
 PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
 
 
+def declared_team_secrets(ours: dict[str, Any]) -> set[str]:
+    """The secret keys `alerting.teams` names, read before validation: they are top-level secret keys
+    like the platform's, not part of the structured config."""
+    teams = (ours.get("alerting") or {}).get("teams") if isinstance(ours.get("alerting"), dict) else None
+    names: set[str] = set()
+    for team in teams if isinstance(teams, list) else []:
+        if not isinstance(team, dict):
+            continue
+        slack, pagerduty = team.get("slack"), team.get("pagerduty")
+        for section, keys in ((slack, ("criticalWebhookSecret", "warningWebhookSecret")), (pagerduty, ("routingKeySecret",))):
+            if isinstance(section, dict):
+                names |= {section[k] for k in keys if isinstance(section.get(k), str)}
+    return names
+
+
 def _foreign_keys(raw: dict[str, Any]) -> list[str]:
     """Keys of no namespace this program or its providers read: the program would ignore them, and
     silently drop config (a misspelt `services` prefix makes `pulumi up` delete every service; a
@@ -174,13 +189,14 @@ def load_stack_config(raw: dict[str, Any], secret_keys: set[str], warn: Optional
     ours = {k[len(prefix) :]: _decode(v) for k, v in raw.items() if k.startswith(prefix)}
     issues: list[str] = _foreign_keys(raw)
 
-    for key in sorted(set(ours) & set(SECRET_CONFIG_KEYS)):
+    secret_names = set(SECRET_CONFIG_KEYS) | declared_team_secrets(ours)
+    for key in sorted(set(ours) & secret_names):
         if f"{prefix}{key}" not in secret_keys:
             issues.append(
                 f"{prefix}{key}: got <value hidden>; this key holds a secret and must be set with "
                 f"`pulumi config set --secret {key} <value>`, never as plain text."
             )
-    structured = copy.deepcopy({k: v for k, v in ours.items() if k not in SECRET_CONFIG_KEYS})
+    structured = copy.deepcopy({k: v for k, v in ours.items() if k not in secret_names})
     for key in sorted(structured):
         issues += [
             f"{p}: got <value hidden>; this looks like a credential. Credentials come only from secret keys "

@@ -13,6 +13,8 @@ from ..metrics.stack import GRAFANA_ADMIN_SECRETS
 from .config import StackConfig
 from .errors import ConfigError
 
+TEAM_SECRET = "a team's receiver credential, named in alerting.teams"
+
 
 def required_secrets(config: StackConfig) -> list[str]:
     """Secret config keys this configuration needs at deploy time, in a stable order."""
@@ -59,7 +61,7 @@ def read_secrets(config: StackConfig, placeholders: bool = False) -> dict[str, p
     if missing:
         raise ConfigError(
             [
-                f"{PROJECT}:{key}: required secret is not set ({SECRET_CONFIG_KEYS[key]}) "
+                f"{PROJECT}:{key}: required secret is not set ({SECRET_CONFIG_KEYS.get(key, TEAM_SECRET)}) "
                 f"Set it with `pulumi config set --secret {key} <value>`."
                 for key in missing
             ]

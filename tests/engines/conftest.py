@@ -61,6 +61,21 @@ PODS = {
 }
 
 
+# A team with its own receivers: its alerts (label `team`) reach them, and only them.
+TEAM = {
+    "name": "payments",
+    "slack": {
+        "criticalChannel": "#payments-oncall",
+        "warningChannel": "#payments",
+        "criticalWebhookSecret": "paymentsSlackCritical",
+        "warningWebhookSecret": "paymentsSlackWarning",
+    },
+    "pagerduty": {"routingKeySecret": "paymentsPagerdutyKey"},
+}
+PLATFORM_ROUTING_KEY = "0123456789abcdef0123456789abcdef"
+TEAM_ROUTING_KEY = "fedcba9876543210fedcba9876543210"
+
+
 @dataclass
 class Stack:
     result: RunResult
@@ -105,6 +120,7 @@ def _render(sink: WebhookSink) -> RunResult:
             "repeatInterval": "1m",
             "pagerduty": {"enabled": True, "url": sink.url("/pagerduty")},
             "heartbeat": {"enabled": True, "url": None, "authorization": "Bearer", "repeatInterval": "2s"},
+            "teams": [TEAM],
         },
     )
     values["services"].append(
@@ -117,7 +133,8 @@ def _render(sink: WebhookSink) -> RunResult:
             "healthPath": "/healthz",
         }
     )
-    config, secret_keys = to_pulumi_config(values, {k: REDACTED for k in SECRET_CONFIG_KEYS})
+    team_secrets = [*TEAM["slack"].values()][2:] + [TEAM["pagerduty"]["routingKeySecret"]]
+    config, secret_keys = to_pulumi_config(values, {k: REDACTED for k in [*SECRET_CONFIG_KEYS, *team_secrets]})
     return run_program(config, secret_keys, stack="prod")
 
 
@@ -127,9 +144,12 @@ def _alertmanager_files(result: RunResult, root: Path, sink: WebhookSink) -> Pat
     files = {
         "slack-critical-url": sink.url("/slack/critical"),
         "slack-warning-url": sink.url("/slack/warning"),
-        "pagerduty-routing-key": "0123456789abcdef0123456789abcdef",
+        "pagerduty-routing-key": PLATFORM_ROUTING_KEY,
         "heartbeat-credentials": HEARTBEAT_TOKEN,
         "heartbeat-url": sink.url(HEARTBEAT_PATH),
+        f"team-{TEAM['name']}-slack-critical-url": sink.url(f"/slack/{TEAM['name']}-critical"),
+        f"team-{TEAM['name']}-slack-warning-url": sink.url(f"/slack/{TEAM['name']}-warning"),
+        f"team-{TEAM['name']}-pagerduty-routing-key": TEAM_ROUTING_KEY,
     }
     for name, content in files.items():
         (secrets / name).write_text(content)

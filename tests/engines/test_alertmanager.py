@@ -10,7 +10,7 @@ import datetime
 import itertools
 from typing import Any
 
-from tests.engines.conftest import HEARTBEAT_PATH, HEARTBEAT_TOKEN, Stack
+from tests.engines.conftest import HEARTBEAT_PATH, HEARTBEAT_TOKEN, PLATFORM_ROUTING_KEY, TEAM, TEAM_ROUTING_KEY, Stack
 from tests.engines.servers import Request, post_json, wait_for
 
 _ids = itertools.count()
@@ -145,3 +145,29 @@ def test_one_service_is_one_incident_and_namespaces_tell_services_apart(stack: S
     assert joined[0].body["event_action"] == "trigger"
     assert other[0].body["dedup_key"] != first[0].body["dedup_key"]
     assert "team-b/" + service in other[0].body["payload"]["summary"]
+
+
+def test_a_teams_page_reaches_only_its_pagerduty_and_channel(stack: Stack):
+    """`alerting.teams`: a page for the team's service goes to the team's PagerDuty service (its routing
+    key) and critical channel; the platform's alert, sent alongside, to the platform's."""
+    team, platform = f"EngineTeamPage{next(_ids)}", f"EnginePlatformPage{next(_ids)}"
+    _send(
+        stack,
+        _alert(team, "critical", "Payments API is failing", service=team.lower(), team=TEAM["name"]),
+        _alert(platform, "critical", "A node is down", service=platform.lower()),
+    )
+    (page, *_) = wait_for(lambda: _pages(stack, team), 20, "the team's page")
+    assert page.body["routing_key"] == TEAM_ROUTING_KEY
+    (other, *_) = wait_for(lambda: _pages(stack, platform), 20, "the platform's page")
+    assert other.body["routing_key"] == PLATFORM_ROUTING_KEY
+    wait_for(lambda: _slack(stack, f"{TEAM['name']}-critical", team), 20, "the team's critical message")
+    wait_for(lambda: _slack(stack, "critical", platform), 20, "the platform's critical message")
+    assert _slack(stack, "critical", team) == [] and _slack(stack, f"{TEAM['name']}-critical", platform) == []
+    assert [p for p in _pages(stack, team) if p.body["routing_key"] != TEAM_ROUTING_KEY] == []
+
+
+def test_a_teams_warning_reaches_only_its_warning_channel(stack: Stack):
+    name = f"EngineTeamWarning{next(_ids)}"
+    _send(stack, _alert(name, "warning", "Payments budget is spent", team=TEAM["name"]))
+    wait_for(lambda: _slack(stack, f"{TEAM['name']}-warning", name), 20, "the team's warning message")
+    assert _slack(stack, "warning", name) == [] and _pages(stack, name) == []

@@ -39,7 +39,8 @@ def _groups(period: str = PERIOD) -> list[dict]:
     return fleet_rule_groups() + budget_rule_groups(period, RUNBOOKS) + service_rule_groups(service, RUNBOOKS, period)
 
 
-def _sample(name: str, value: float, slo: str = "availability", extra: str = "") -> dict:
+def _sample(name: str, value: float, slo: str = "availability", extra: str = ', team="platform"') -> dict:
+    """A series of the reference service's `slo`; the constants and what divides by them carry the owning team."""
     return {"labels": f"{name}{{{SLOTH.format(slo=slo)}{extra}}}", "value": value}
 
 
@@ -57,7 +58,7 @@ def test_a_steady_burn_is_sloths_series_and_a_share_of_the_budget():
         {
             "expr": SLO_INFO,
             "eval_time": at,
-            "exp_samples": [_sample(SLO_INFO, 1, slo, f', sloth_objective="{o}"') for slo, o in (("availability", "99.5"), ("latency", "99"))],
+            "exp_samples": [_sample(SLO_INFO, 1, slo, f', sloth_objective="{o}", team="platform"') for slo, o in (("availability", "99.5"), ("latency", "99"))],
         },
         *(
             {
@@ -119,7 +120,7 @@ def test_a_spent_budget_warns_once_per_slo():
     at = f"{(2 * 24 * 60 + 40) * 60}s"
     expected = {
         "exp_labels": {"namespace": "orders", "service": "orders-api", "slo": "availability", "severity": "warning",
-                       "sloth_id": "orders-api-availability", "sloth_service": "orders-api", "sloth_slo": "availability"},
+                       "sloth_id": "orders-api-availability", "sloth_service": "orders-api", "sloth_slo": "availability", "team": "platform"},
         "exp_annotations": {
             "summary": "orders-api has spent its availability error budget",
             "description": "orders-api in orders has -100% of its availability error budget left over the last 2d: its SLO is "

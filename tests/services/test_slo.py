@@ -22,7 +22,7 @@ START = HISTORY[0].minutes
 
 def _alert(name: str, slo: str, severity: str, objective: str, meaning: str, windows: str, gate: str = "") -> dict:
     return {
-        "exp_labels": {"namespace": "orders", "service": "orders-api", "severity": severity, "slo": slo},
+        "exp_labels": {"namespace": "orders", "service": "orders-api", "severity": severity, "slo": slo, "team": "platform"},
         "exp_annotations": {
             "summary": f"orders-api is burning its {slo} error budget ({'fast' if 'Fast' in name else 'slow'})",
             "description": f"orders-api in orders burns the {slo} budget of its {objective} objective ({meaning}) too fast: {windows}.{gate}",
@@ -190,7 +190,7 @@ def test_service_down_and_absent():
     """Burn-rate alerts are silent without data; these say so."""
     groups = slo_rule_groups([reference_service()], RUNBOOKS)
     target = 'up{namespace="orders", service="orders-api", job="orders-api", instance="10.0.0.1:8080", pod="orders-api-1"}'
-    labels = {"namespace": "orders", "service": "orders-api"}
+    labels = {"namespace": "orders", "service": "orders-api", "team": "platform"}
     tests = [
         {
             "interval": "1m",
@@ -270,7 +270,7 @@ def test_a_teams_own_alert_fires_with_the_platform_labels():
     assert groups[-1]["name"] == "service.billing.billing-api.custom"
     series = [{"series": 'billing_credits_remaining{namespace="billing", plan="pro", pod="billing-1"}', "values": "500 400 300 200 90x20"}]
     expected = {
-        "exp_labels": {"namespace": "billing", "service": "billing-api", "plan": "pro", "severity": "critical"},
+        "exp_labels": {"namespace": "billing", "service": "billing-api", "plan": "pro", "severity": "critical", "team": "platform"},
         "exp_annotations": {
             "summary": "Credits of plan pro are almost exhausted (90 left)",
             "description": "Credits of plan pro are almost exhausted (90 left)",
@@ -308,7 +308,7 @@ def test_near_the_sample_limit_warns_before_scrapes_are_dropped():
                     "alertname": "ServiceNearSampleLimit",
                     "exp_alerts": [
                         {
-                            "exp_labels": {"namespace": "orders", "service": "orders-api", "severity": "warning"},
+                            "exp_labels": {"namespace": "orders", "service": "orders-api", "severity": "warning", "team": "platform"},
                             "exp_annotations": _annotations("ServiceNearSampleLimit")
                             | {
                                 "description": _annotations("ServiceNearSampleLimit")["description"].replace(
