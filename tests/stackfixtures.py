@@ -58,3 +58,18 @@ def namespaces(result: Any) -> list[Any]:
 def fixture_config(*overlays: str, **overrides: Any) -> StackConfig:
     """The validated StackConfig of a fixture."""
     return load_stack_config(*to_pulumi_config(fixture_values(*overlays, **overrides)))
+
+
+# A team with its own receivers (`alerting.teams`), as a stack file gives it: the team tests and the
+# real-engine tier route its alerts.
+TEAM_PAYMENTS = {
+    "name": "payments",
+    "slack": {
+        "criticalChannel": "#payments-oncall",
+        "warningChannel": "#payments",
+        "criticalWebhookSecret": "paymentsSlackCritical",
+        "warningWebhookSecret": "paymentsSlackWarning",
+    },
+    "pagerduty": {"routingKeySecret": "paymentsPagerdutyKey"},
+}
+TEAM_PAYMENTS_SECRETS = ("paymentsSlackCritical", "paymentsSlackWarning", "paymentsPagerdutyKey")

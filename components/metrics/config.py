@@ -154,12 +154,7 @@ class SlackConfig(Model):
     critical_channel: str = Field("#alerts-critical", description="Channel for severity=critical.")
     warning_channel: str = Field("#alerts-warning", description="Channel for severity=warning.")
 
-    @field_validator("critical_channel", "warning_channel")
-    @classmethod
-    def _channel(cls, value: str) -> str:
-        if not re.match(r"^#[a-z0-9][a-z0-9_-]{0,79}$", value):
-            raise ValueError("must be a Slack channel name such as #alerts-critical")
-        return value
+    _channels = field_validator("critical_channel", "warning_channel")(_slack_channel)
 
 
 _HTTP_URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/%-]*)?$")

@@ -26,7 +26,7 @@ from tests.engines import golden
 from tests.engines.scrape import scrape_config
 from tests.engines.servers import HOST, WebhookSink, free_port, get_json, process, require, wait_for, webhook_sink
 from tests.engines.traffic import Pod, serving
-from tests.stackfixtures import fixture_values, to_pulumi_config
+from tests.stackfixtures import TEAM_PAYMENTS, TEAM_PAYMENTS_SECRETS, fixture_values, to_pulumi_config
 from tools import charts
 from tools.mockrun import RunResult, run_program
 from tools.render import render
@@ -62,16 +62,7 @@ PODS = {
 
 
 # A team with its own receivers: its alerts (label `team`) reach them, and only them.
-TEAM = {
-    "name": "payments",
-    "slack": {
-        "criticalChannel": "#payments-oncall",
-        "warningChannel": "#payments",
-        "criticalWebhookSecret": "paymentsSlackCritical",
-        "warningWebhookSecret": "paymentsSlackWarning",
-    },
-    "pagerduty": {"routingKeySecret": "paymentsPagerdutyKey"},
-}
+TEAM = TEAM_PAYMENTS
 PLATFORM_ROUTING_KEY = "0123456789abcdef0123456789abcdef"
 TEAM_ROUTING_KEY = "fedcba9876543210fedcba9876543210"
 
@@ -133,8 +124,7 @@ def _render(sink: WebhookSink) -> RunResult:
             "healthPath": "/healthz",
         }
     )
-    team_secrets = [*TEAM["slack"].values()][2:] + [TEAM["pagerduty"]["routingKeySecret"]]
-    config, secret_keys = to_pulumi_config(values, {k: REDACTED for k in [*SECRET_CONFIG_KEYS, *team_secrets]})
+    config, secret_keys = to_pulumi_config(values, {k: REDACTED for k in [*SECRET_CONFIG_KEYS, *TEAM_PAYMENTS_SECRETS]})
     return run_program(config, secret_keys, stack="prod")
 
 

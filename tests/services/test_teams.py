@@ -9,20 +9,12 @@ from typing import Any
 
 from tests import promtool
 from tests.conftest import REDACTED, SECRET_CONFIG_KEYS
+from tests.stackfixtures import TEAM_PAYMENTS, TEAM_PAYMENTS_SECRETS
 
-PAYMENTS = {
-    "name": "payments",
-    "slack": {
-        "criticalChannel": "#payments-oncall",
-        "warningChannel": "#payments",
-        "criticalWebhookSecret": "paymentsSlackCritical",
-        "warningWebhookSecret": "paymentsSlackWarning",
-    },
-    "pagerduty": {"routingKeySecret": "paymentsPagerdutyKey"},
-}
+PAYMENTS = TEAM_PAYMENTS
 # A team with only its own PagerDuty service: its Slack messages go to the platform's channels.
 SEARCH = {"name": "search", "pagerduty": {"routingKeySecret": "searchPagerdutyKey"}}
-TEAM_SECRETS = ("paymentsSlackCritical", "paymentsSlackWarning", "paymentsPagerdutyKey", "searchPagerdutyKey")
+TEAM_SECRETS = (*TEAM_PAYMENTS_SECRETS, "searchPagerdutyKey")
 
 
 def _values(make_config: Any, **alerting: Any) -> dict[str, Any]:
