@@ -62,7 +62,7 @@ def fixture_config(*overlays: str, **overrides: Any) -> StackConfig:
 
 # A team with its own receivers (`alerting.teams`), as a stack file gives it: the team tests and the
 # real-engine tier route its alerts.
-TEAM_PAYMENTS = {
+TEAM_PAYMENTS: dict[str, Any] = {
     "name": "payments",
     "slack": {
         "criticalChannel": "#payments-oncall",
