@@ -9,8 +9,8 @@ import re
 import pytest
 
 from components.conventions import SLO_FLEET_GROUP
-from components.services.config import ServiceConfig
 from components.services.budgets import BUDGET_GROUP
+from components.services.config import ServiceConfig
 from components.services.rules import service_rule_groups, slo_rule_groups
 from tests import promtool
 from tests.conftest import FLEET, ROOT
