@@ -23,11 +23,10 @@ from ..conventions import (
     record_slo_errors,
     record_slo_events,
 )
-from ..lib import promql as q
 from ..lib.alerts import AlertRule
 from ..lib.types import duration_seconds
 from .config import ServiceConfig
-from .rules import owning_team, slo_ratios
+from .rules import owning_team, slo_ratios, tiled
 
 BUDGET_GROUP = "service-fleet.error-budgets"
 BUDGET_INTERVAL = "1m"
@@ -95,14 +94,7 @@ def service_budget_rules(service: ServiceConfig, period: str) -> list[dict[str, 
 def _period_events(period: str) -> str:
     """The period's SLO events: the fleet group's 1d tiles, a day apart back from SLO_FLEET_LAG ago
     (that group may be mid-evaluation as this one reads), the oldest the exact 1d window."""
-    lag_s = int(duration_seconds(SLO_FLEET_LAG))
-    tiles = int(duration_seconds(period)) // int(duration_seconds(PERIOD_TILE))
-
-    def at(k: int) -> str:
-        recorded = record_slo_events(PERIOD_TILE, tile=k < tiles - 1)
-        return q.with_labels(f"{recorded} offset {q.duration(k * 86400 + lag_s)}", {"tile": str(k)})
-
-    return q.sum_by("\nor ".join(at(k) for k in range(tiles)), ["namespace", "service", "part"])
+    return tiled([], PERIOD_TILE, period, extended=False, lag_s=int(duration_seconds(SLO_FLEET_LAG)))
 
 
 def _per_slo(numerator: str, denominator: str) -> str:

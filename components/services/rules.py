@@ -174,7 +174,7 @@ def _raw_events(service: ServiceConfig, window: str, extended: bool = False) -> 
     return {"record": record_slo_events(window, tile=extended), "expr": expr}
 
 
-def _tiled(matchers: Sequence[str], tile: str, window: str, extended: bool, lag_s: int = 0) -> str:
+def tiled(matchers: Sequence[str], tile: str, window: str, extended: bool, lag_s: int = 0) -> str:
     """Events in `window` as the sum of recorded `tile` events, one tile apart back from now (from
     `lag_s` ago); the oldest is the exact tile unless this sum is itself a tile (which starts a
     sample earlier). A tile from before the series existed (or Prometheus ran) counts as no events,
@@ -208,9 +208,9 @@ def _tiled_rules(matchers: Sequence[str], fleet: bool) -> list[dict[str, Any]]:
         if (window in SLO_FLEET_WINDOWS) != fleet:
             continue
         back = lag_s if fleet and tile not in SLO_FLEET_WINDOWS else 0
-        rules.append({"record": record_slo_events(window), "expr": _tiled(matchers, tile, window, extended=False, lag_s=back)})
+        rules.append({"record": record_slo_events(window), "expr": tiled(matchers, tile, window, extended=False, lag_s=back)})
         if index + 1 < len(SLO_TILES):  # a tile of the next window
-            rules.append({"record": record_slo_events(window, tile=True), "expr": _tiled(matchers, tile, window, extended=True, lag_s=back)})
+            rules.append({"record": record_slo_events(window, tile=True), "expr": tiled(matchers, tile, window, extended=True, lag_s=back)})
     return rules
 
 
