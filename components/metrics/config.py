@@ -230,6 +230,7 @@ class AlertThresholds(Model):
     gpu_temperature_for: Duration = Field("5m", description="How long the GPU temperature must hold.")
     gpu_memory_ratio: float = Field(0.95, gt=0, lt=1, description="GPU framebuffer used ratio alert threshold.")
     gpu_memory_for: Duration = Field("10m", description="How long GPU memory must stay almost full.")
+    gpu_idle_for: Duration = Field("1h", description="How long a GPU allocated to a pod may show no utilisation before GPUAllocatedIdle.")
     rollout_paused_for: Duration = Field("1h", description="How long a Rollout may wait paused before RolloutPausedTooLong.")
 
 

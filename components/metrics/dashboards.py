@@ -44,20 +44,32 @@ def platform_overview(contracts: dict[str, MetricContract]) -> str:
 
 
 def gpu() -> str:
-    """DCGM exporter: utilisation, framebuffer used %, temperature and power per GPU."""
+    """DCGM exporter: utilisation, framebuffer used %, temperature and power per GPU, then the GPUs by the
+    workload holding them (`pod` is on a DCGM series only while its GPU is allocated)."""
     node = [q.match(HOSTNAME, "$node")]
     legend = f"{{{{{HOSTNAME}}}}} GPU {{{{gpu}}}}"
     used, free = q.selector("DCGM_FI_DEV_FB_USED", node), q.selector("DCGM_FI_DEV_FB_FREE", node)
+    workload = [q.match("namespace", "$namespace"), 'pod!=""']
+    by_pod = ["namespace", "pod"]
 
-    def panel(panel_id: int, title: str, unit: str, expr: str, x: int, y: int) -> Timeseries:
-        return timeseries(panel_id, title, unit, [query(expr, legend)], GridPos(h=8, w=12, x=x, y=y))
+    def panel(panel_id: int, title: str, unit: str, expr: str, pos: GridPos, shown: str = legend) -> Timeseries:
+        return timeseries(panel_id, title, unit, [query(expr, shown)], pos)
+
+    def per_workload(panel_id: int, title: str, unit: str, aggregate: str, metric: str, x: int) -> Timeseries:
+        expr = f"{aggregate}{q.by(by_pod)} ({q.selector(metric, workload)})"
+        return panel(panel_id, title, unit, expr, GridPos(h=8, w=8, x=x, y=17), "{{namespace}}/{{pod}}")
 
     board = (
         dashboard("Platform / GPUs", GPU_DASHBOARD_UID, "gpu")
         .with_variable(variable("node", f"label_values(DCGM_FI_DEV_GPU_TEMP, {HOSTNAME})"))
-        .with_panel(panel(1, "GPU utilisation", "percent", q.selector("DCGM_FI_DEV_GPU_UTIL", node), 0, 0))
-        .with_panel(panel(2, "Framebuffer used", "percentunit", f"{used} / ({used} + {free})", 12, 0))
-        .with_panel(panel(3, "Temperature", "celsius", q.selector("DCGM_FI_DEV_GPU_TEMP", node), 0, 8))
-        .with_panel(panel(4, "Power draw", "watt", q.selector("DCGM_FI_DEV_POWER_USAGE", node), 12, 8))
+        .with_variable(variable("namespace", 'label_values(DCGM_FI_DEV_GPU_UTIL{pod!=""}, namespace)'))
+        .with_panel(panel(1, "GPU utilisation", "percent", q.selector("DCGM_FI_DEV_GPU_UTIL", node), GridPos(h=8, w=12, x=0, y=0)))
+        .with_panel(panel(2, "Framebuffer used", "percentunit", f"{used} / ({used} + {free})", GridPos(h=8, w=12, x=12, y=0)))
+        .with_panel(panel(3, "Temperature", "celsius", q.selector("DCGM_FI_DEV_GPU_TEMP", node), GridPos(h=8, w=12, x=0, y=8)))
+        .with_panel(panel(4, "Power draw", "watt", q.selector("DCGM_FI_DEV_POWER_USAGE", node), GridPos(h=8, w=12, x=12, y=8)))
+        .with_row(Row("By workload").id(5).grid_pos(GridPos(h=1, w=WIDTH, x=0, y=16)))
+        .with_panel(per_workload(6, "GPU utilisation by workload (mean of its GPUs)", "percent", "avg", "DCGM_FI_DEV_GPU_UTIL", 0))
+        .with_panel(per_workload(7, "GPUs held by workload", "none", "count", "DCGM_FI_DEV_GPU_UTIL", 8))
+        .with_panel(per_workload(8, "GPU memory used by workload", "mbytes", "sum", "DCGM_FI_DEV_FB_USED", 16))
     )
     return encode(board)

@@ -10,6 +10,10 @@ if TYPE_CHECKING:
     from .dcgm import DcgmExporterConfig
 
 METRICS_PORT = 9400
+# The exporter labels an allocated GPU's series with the pod, namespace and container holding it (from
+# the kubelet's pod-resources API). The operator's target labels (the exporter's own pod) own those
+# names, so Prometheus stores the workload's as exported_*; the metric relabelings give them back.
+WORKLOAD_LABELS = ("namespace", "pod", "container")
 # NVIDIA GPU instance families on EC2 and their sizes. Plain EKS GPU AMIs label nodes with nothing
 # GPU-specific (`nvidia.com/gpu.present` needs GPU Feature Discovery), but every node carries its
 # instance type: matching on it works everywhere, the other terms cover GFD, Karpenter and Auto Mode.
@@ -78,6 +82,16 @@ def counters_csv(profiling: bool) -> str:
     return "".join(f"{field}, {kind}, {help_text}\n" for field, kind, help_text in rows)
 
 
+def workload_relabelings() -> list[dict[str, Any]]:
+    """On a DCGM series `namespace`, `pod` and `container` name the workload using that GPU; a free GPU's
+    series have none (the exporter's own pod stays in `instance` and `node`), so `pod!=""` means allocated."""
+    moves = [
+        {"sourceLabels": [f"exported_{label}"], "targetLabel": label, "regex": "(.*)", "replacement": "$1", "action": "replace"}
+        for label in WORKLOAD_LABELS
+    ]
+    return [*moves, {"regex": f"exported_({'|'.join(WORKLOAD_LABELS)})", "action": "labeldrop"}]
+
+
 def dcgm_values(cfg: DcgmExporterConfig, prometheus_operator: bool = True) -> dict[str, Any]:
     """Helm values: GPU nodes only, no host namespaces, CAP_SYS_ADMIN only for profiling metrics."""
     values: dict[str, Any] = {
@@ -105,6 +119,7 @@ def dcgm_values(cfg: DcgmExporterConfig, prometheus_operator: bool = True) -> di
             "additionalLabels": dict(SELECTOR_LABELS),
             # `node` on every series, so GPUNodeWithoutExporter can tell which GPU node is blind.
             "relabelings": [{"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node", "action": "replace"}],
+            "metricRelabelings": workload_relabelings(),
         },
     }
     return values

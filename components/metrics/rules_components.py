@@ -10,6 +10,7 @@ from .config import AlertingConfig
 # fallen off the bus, contained/uncontained ECC); anything else is usually an application fault.
 FATAL_XIDS = (48, 63, 64, 74, 79, 94, 95)
 GPU_LABELS = "{{ $labels.gpu }} on {{ $labels.Hostname }}"
+WORKLOAD = "{{ $labels.namespace }}/{{ $labels.pod }}"
 
 _TRUNCATED = 'loki_mutated_samples_total{reason="line_too_long"}'
 
@@ -55,6 +56,18 @@ def gpu_rules(alerting: AlertingConfig) -> list[AlertRule]:
             summary=f"GPU {GPU_LABELS} reported XID {{{{ $labels.xid }}}}",
             description=f"GPU {GPU_LABELS} reported XID {{{{ $labels.xid }}}} {{{{ $value }}}} times in the exporter's "
             "window; usually an application fault (bad kernel, out-of-memory): check the pod on that GPU.",
+        ),
+        # `pod` is on a DCGM series only while the GPU is allocated (the exporter's relabelings): a pod
+        # that ends takes its series, and a GPU given to another pod starts a new one, so `for` counts
+        # one allocation's idleness. Any non-zero sample resets it.
+        AlertRule(
+            alert="GPUAllocatedIdle",
+            expr='DCGM_FI_DEV_GPU_UTIL{pod!=""} == 0',
+            for_=t.gpu_idle_for,
+            severity="warning",
+            summary=f"GPU {GPU_LABELS} is allocated to {WORKLOAD} and idle",
+            description=f"{WORKLOAD} (container {{{{ $labels.container }}}}) holds GPU {GPU_LABELS} and has not used it "
+            f"for {t.gpu_idle_for}: scale it down or delete it so the GPU can be scheduled to work that uses it.",
         ),
         AlertRule(
             alert="GPUNodeWithoutExporter",

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 RUNBOOKS = "https://wiki.example.com/platform/runbooks"  # the prod fixture's alerting.runbookBaseUrl
 NODE = 'instance="10.0.1.5:9100", job="node-exporter"'
 GPU = 'gpu="0", Hostname="gpu-node-1", UUID="GPU-5f1e2d3c", modelName="NVIDIA A10G"'
+# The same GPU allocated to a pod: the exporter's workload labels, as the ServiceMonitor's relabelings store them.
+GPU_POD = f'{GPU}, namespace="ml", pod="trainer-0", container="trainer"'
 HTTP = 'namespace="shop", service="api", method="GET", path="/orders", version="1.4.2"'
 
 
@@ -225,6 +227,28 @@ CASES: dict[str, Case] = {
         description="GPU 0 on gpu-node-1 reported XID 13 2 times in the exporter's window; usually an application fault "
         "(bad kernel, out-of-memory): check the pod on that GPU.",
         healthy=[(f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="79"}}', "1x5"), (f'DCGM_EXP_XID_ERRORS_COUNT{{{GPU}, xid="13"}}', "0x5")],
+    ),
+    "GPUAllocatedIdle": Case(
+        firing=[(f"DCGM_FI_DEV_GPU_UTIL{{{GPU_POD}}}", "0x70")],
+        pending_at="59m",
+        fires_at="60m",
+        labels={
+            "gpu": "0",
+            "Hostname": "gpu-node-1",
+            "UUID": "GPU-5f1e2d3c",
+            "modelName": "NVIDIA A10G",
+            "namespace": "ml",
+            "pod": "trainer-0",
+            "container": "trainer",
+            "severity": "warning",
+        },
+        summary="GPU 0 on gpu-node-1 is allocated to ml/trainer-0 and idle",
+        description="ml/trainer-0 (container trainer) holds GPU 0 on gpu-node-1 and has not used it for 1h: scale it "
+        "down or delete it so the GPU can be scheduled to work that uses it.",
+        # One busy sample half an hour in restarts the hour.
+        healthy=[(f"DCGM_FI_DEV_GPU_UTIL{{{GPU_POD}}}", "0x29 3 0x40")],
+        # A free GPU at 0% is not waste held by anyone.
+        idle=[(f"DCGM_FI_DEV_GPU_UTIL{{{GPU}}}", "0x70")],
     ),
     "GPUNodeWithoutExporter": Case(
         firing=[

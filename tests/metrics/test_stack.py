@@ -195,7 +195,24 @@ def test_dcgm_exporter_on_gpu_nodes_only(prod):
     assert values["serviceMonitor"]["additionalLabels"] == SELECTOR_LABELS
     dashboard = json.loads(prod.named("dcgm-exporter-dashboard").inputs["data"]["platform-gpu.json"])
     titles = [p["title"] for p in dashboard["panels"]]
-    assert titles == ["GPU utilisation", "Framebuffer used", "Temperature", "Power draw"]
+    assert titles == [
+        "GPU utilisation",
+        "Framebuffer used",
+        "Temperature",
+        "Power draw",
+        "By workload",
+        "GPU utilisation by workload (mean of its GPUs)",
+        "GPUs held by workload",
+        "GPU memory used by workload",
+    ]
+    # The workload's labels come back from exported_* and a free GPU's series carry none.
+    assert values["serviceMonitor"]["honorLabels"] is False
+    assert values["serviceMonitor"]["metricRelabelings"] == [
+        {"sourceLabels": ["exported_namespace"], "targetLabel": "namespace", "regex": "(.*)", "replacement": "$1", "action": "replace"},
+        {"sourceLabels": ["exported_pod"], "targetLabel": "pod", "regex": "(.*)", "replacement": "$1", "action": "replace"},
+        {"sourceLabels": ["exported_container"], "targetLabel": "container", "regex": "(.*)", "replacement": "$1", "action": "replace"},
+        {"regex": "exported_(namespace|pod|container)", "action": "labeldrop"},
+    ]
 
 
 def test_dcgm_profiling_adds_sys_admin(run, make_config):
