@@ -123,7 +123,8 @@ if stack.enabled:
             placeholder_secrets=placeholders,
             external_labels={"cluster": cluster.name, "environment": config.environment},
             backend=backend,
-            trace_logs=config.loki.enabled and config.fluent_bit.enabled and config.fluent_bit.send_to_loki,
+            trace_logs=config.logs_in_loki,
+            kubernetes_events=config.events_in_loki,
         ),
         opts=deploy_opts(ns.monitoring),
     )

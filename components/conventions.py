@@ -46,6 +46,8 @@ GRAFANA_DATASOURCE_LABEL: Final = {"grafana_datasource": "1"}
 # Datasource uids dashboards and links name: `prometheus` (the metrics backend) and Loki's.
 PROMETHEUS_DATASOURCE_UID: Final = "prometheus"
 LOKI_DATASOURCE_UID: Final = "loki"
+# The Loki `job` label of the cluster's Kubernetes events (Fluent Bit's events collector).
+KUBERNETES_EVENTS_JOB: Final = "kubernetes-events"
 # The exemplar label the service package puts the request's trace id in (its log lines carry the
 # same id as `trace_id`): Grafana links an exemplar to those lines through it.
 EXEMPLAR_TRACE_LABEL: Final = "trace_id"

@@ -21,6 +21,7 @@ from tools.mockrun import RunResult, unwrap_secrets
 CHART_DIRS = {
     "loki": "loki-community",
     "fluent-bit": "fluent-bit",
+    "fluent-bit-events": "fluent-bit",  # the same chart, as the events collector
     "kube-prometheus-stack": "kube-prometheus-stack",
     "argo-rollouts": "argo-rollouts",
     "dcgm-exporter": "dcgm-exporter",
@@ -37,6 +38,7 @@ DOCUMENTED_IN_COMMENTS: dict[str, set[tuple[str, ...]]] = {
         # values.yaml `serviceMonitor:` block, commented example `selector: {prometheus: my-prometheus}`
         ("serviceMonitor", "selector"),
     },
+    "fluent-bit-events": {("serviceMonitor", "selector")},  # the same chart
     "kube-prometheus-stack": {
         # The grafana subchart's own values (grafana-community chart 12.11.1, not copied to shared/):
         # `replicas`, `persistence.{enabled,type,size,storageClassName}`, `serviceAccount.name`,

@@ -69,7 +69,7 @@ def test_render_layout(rendered_prod):
 def test_summary_counts_by_type(rendered_prod, prod):
     summary = json.loads(rendered_prod["summary.json"])
     assert summary["total"] == len(prod.registrations)
-    assert summary["resources"]["kubernetes:helm.sh/v3:Release"] == 5
+    assert summary["resources"]["kubernetes:helm.sh/v3:Release"] == 6  # fluent-bit and its events collector are two
     assert summary["resources"]["aws:iam/role:Role"] == 3
     assert summary["resources"]["kubernetes:yaml/v2:ConfigFile"] == 10
     assert list(summary["resources"]) == sorted(summary["resources"])

@@ -8,7 +8,7 @@ import pytest
 from components.delivery.argo_rollouts import argo_rollouts_values
 from components.integrations.datadog import datadog_values
 from components.integrations.kubecost import kubecost_values
-from components.logging.fluent_bit_values import fluent_bit_values, parse_sections, pipeline
+from components.logging.fluent_bit_values import events_pipeline, events_values, fluent_bit_values, parse_sections, pipeline
 from components.logging.loki_values import loki_values
 from components.metrics.backend import grafana_datasources
 from components.metrics.dcgm_values import dcgm_values
@@ -48,7 +48,7 @@ def test_helm_values_come_from_the_renderers(case):
                 region,
                 PROMETHEUS,
                 config.prometheus_stack.prometheus.scrape_interval,
-                trace_logs=config.loki.enabled and config.fluent_bit.enabled and config.fluent_bit.send_to_loki,
+                trace_logs=config.logs_in_loki,
             ),
         ),
         "loki": loki_values(
@@ -60,6 +60,7 @@ def test_helm_values_come_from_the_renderers(case):
             f"http://kube-prometheus-stack-alertmanager.{config.namespaces.monitoring}.svc.cluster.local:9093",
         ),
         "fluent-bit": fluent_bit_values(config.fluent_bit, sections),
+        "fluent-bit-events": events_values(config.fluent_bit, events_pipeline(config.fluent_bit, loki)),
         "argo-rollouts": argo_rollouts_values(config.argo_rollouts, prod),
     }
     if config.dcgm_exporter.enabled:

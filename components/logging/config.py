@@ -98,6 +98,23 @@ class LokiConfig(Model):
         return self
 
 
+class KubernetesEventsConfig(Model):
+    enabled: bool = Field(
+        True, description="Collect the cluster's Kubernetes events into Loki (one Fluent Bit Deployment; needs sendToLoki and Loki)."
+    )
+    buffer_limit: str = Field("256MB", description="Filesystem buffer for events while Loki is down (storage.total_limit_size).")
+    resources: Resources = Field(
+        default_factory=lambda: resources("20m", "64Mi", "128Mi"), description="The events collector's container resources."
+    )
+
+    @field_validator("buffer_limit")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if not re.match(r"^[1-9][0-9]*[KMG]B$", value):
+            raise ValueError("must be a Fluent Bit size such as 256MB or 1GB")
+        return value
+
+
 class FluentBitConfig(Model):
     enabled: bool = Field(True, description="Deploy Fluent Bit.")
     chart_version: ChartVersion = Field("0.58.1", description="Pinned fluent `fluent-bit` chart version.")
@@ -121,6 +138,7 @@ class FluentBitConfig(Model):
         60, ge=1, description="Each buffer must hold at least this many minutes of nodeLogRate, or the config is refused."
     )
     send_to_loki: bool = Field(True, description="Also ship logs to Loki.")
+    events: KubernetesEventsConfig = Field(default_factory=KubernetesEventsConfig, description="Kubernetes events into Loki.")
     resources: Resources = Field(
         default_factory=lambda: resources("100m", "128Mi", "256Mi"),
         description="Fluent Bit container resources.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from ..conventions import DAEMONSET_MAX_UNAVAILABLE, RESTRICTED_CONTAINER, SELECTOR_LABELS
+from ..conventions import DAEMONSET_MAX_UNAVAILABLE, KUBERNETES_EVENTS_JOB, RESTRICTED_CONTAINER, SELECTOR_LABELS
 from .config import FluentBitConfig
 
 SERVICE_ACCOUNT = "fluent-bit"
@@ -17,7 +17,7 @@ Section = tuple[str, list[tuple[str, str]]]
 # Plugins this program may emit; anything else is a typo that would only fail on the node.
 KNOWN_PLUGINS = {
     "SERVICE": set(),
-    "INPUT": {"tail", "systemd"},
+    "INPUT": {"tail", "systemd", "kubernetes_events"},
     "FILTER": {"kubernetes", "grep", "modify", "nest", "record_modifier", "parser", "multiline"},
     "OUTPUT": {"cloudwatch_logs", "loki"},
 }
@@ -32,6 +32,22 @@ LOKI_LABELS = (
 
 
 STORAGE_PATH = "/var/fluent-bit/state/flb-storage"
+
+EVENTS_SERVICE_ACCOUNT = "fluent-bit-events"
+EVENTS_TAG = "k8s_events"
+EVENTS_STATE = "/var/fluent-bit/state"
+# An event's Loki labels are bounded sets: the involved object's namespace and kind, the reason and the type.
+# The object's name stays in the line (`| json | involvedObject_name=...`): as a label it would open a
+# stream for every pod that ever had an event.
+EVENT_LABELS = (
+    ("job", KUBERNETES_EVENTS_JOB),
+    ("namespace", "$involvedObject['namespace']"),
+    ("kind", "$involvedObject['kind']"),
+    ("reason", "$reason"),
+    ("type", "$type"),
+)
+# The events collector needs nothing of the node: it runs as an unprivileged user.
+EVENTS_USER = 65532
 
 
 def _not_from(namespaces: list[str]) -> str:
@@ -74,24 +90,7 @@ def pipeline(
         ("Refresh_Interval", "10"),
     ]
     sections: list[Section] = [
-        (
-            "SERVICE",
-            [
-                ("Daemon", "Off"),
-                ("Flush", "1"),
-                ("Log_Level", "info"),
-                ("Parsers_File", "/fluent-bit/etc/parsers.conf"),
-                ("HTTP_Server", "On"),
-                ("HTTP_Listen", "0.0.0.0"),
-                ("HTTP_Port", str(METRICS_PORT)),
-                ("Health_Check", "On"),
-                ("storage.path", f"{STORAGE_PATH}/"),
-                ("storage.sync", "normal"),
-                ("storage.checksum", "Off"),
-                ("storage.backlog.mem_limit", "16MB"),
-                ("storage.metrics", "On"),
-            ],
-        ),
+        _service(STORAGE_PATH, "16MB"),
         ("INPUT", tail),
         (
             "FILTER",
@@ -140,6 +139,62 @@ def pipeline(
             )
         )
     return sections
+
+
+def _service(storage: str, backlog: str) -> Section:
+    return (
+        "SERVICE",
+        [
+            ("Daemon", "Off"),
+            ("Flush", "1"),
+            ("Log_Level", "info"),
+            ("Parsers_File", "/fluent-bit/etc/parsers.conf"),
+            ("HTTP_Server", "On"),
+            ("HTTP_Listen", "0.0.0.0"),
+            ("HTTP_Port", str(METRICS_PORT)),
+            ("Health_Check", "On"),
+            ("storage.path", f"{storage}/"),
+            ("storage.sync", "normal"),
+            ("storage.checksum", "Off"),
+            ("storage.backlog.mem_limit", backlog),
+            ("storage.metrics", "On"),
+        ],
+    )
+
+
+def events_pipeline(cfg: FluentBitConfig, loki: tuple[str, int]) -> list[Section]:
+    """Every namespace's Kubernetes events (evictions, OOM kills, failed scheduling, image pulls, Rollout
+    aborts) to Loki, from one collector: a watch of the API server, not one per node, so each event is
+    sent once. The records are the Event objects as the API serves them, one JSON line each."""
+    return [
+        _service(f"{EVENTS_STATE}/flb-storage", "8MB"),
+        (
+            "INPUT",
+            [
+                ("Name", "kubernetes_events"),
+                ("Tag", EVENTS_TAG),
+                ("Kube_URL", "https://kubernetes.default.svc:443"),
+                # Remembers the last event sent, so a restarted collector does not send the last hour again.
+                ("DB", f"{EVENTS_STATE}/events.db"),
+                ("Kube_Retention_Time", "1h"),
+                ("storage.type", "filesystem"),
+            ],
+        ),
+        (
+            "OUTPUT",
+            [
+                ("Name", "loki"),
+                ("Match", EVENTS_TAG),
+                ("Host", loki[0]),
+                ("Port", str(loki[1])),
+                ("Labels", ", ".join(f"{k}={v}" for k, v in EVENT_LABELS)),
+                ("Auto_Kubernetes_Labels", "Off"),
+                ("Line_Format", "json"),
+                ("Retry_Limit", "no_limits"),
+                ("storage.total_limit_size", cfg.events.buffer_limit),
+            ],
+        ),
+    ]
 
 
 def validate(sections: list[Section]) -> None:
@@ -191,18 +246,12 @@ def parse_sections(text: str) -> list[Section]:
 
 
 def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section], prometheus_operator: bool = True) -> dict[str, Any]:
-    by_kind = {kind: [s for s in sections if s[0] == kind] for kind in ("SERVICE", "INPUT", "FILTER", "OUTPUT")}
     values: dict[str, Any] = {
         "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
         # The filesystem buffer lives on the node, so it survives a Fluent Bit restart.
         "extraVolumes": [{"name": "flb-storage", "hostPath": {"path": STORAGE_PATH, "type": "DirectoryOrCreate"}}],
         "extraVolumeMounts": [{"name": "flb-storage", "mountPath": STORAGE_PATH}],
-        "config": {
-            "service": render_sections(by_kind["SERVICE"]),
-            "inputs": render_sections(by_kind["INPUT"]),
-            "filters": render_sections(by_kind["FILTER"]),
-            "outputs": render_sections(by_kind["OUTPUT"]),
-        },
+        "config": _config(sections),
         "resources": cfg.resources.as_k8s(),
         # A log agent must run on every node, GPU and otherwise-tainted ones included.
         "tolerations": [{"operator": "Exists"}],
@@ -217,3 +266,31 @@ def fluent_bit_values(cfg: FluentBitConfig, sections: list[Section], prometheus_
     }
     # No PodDisruptionBudget: node drains do not evict DaemonSet pods, so one would protect nothing.
     return values
+
+
+def _config(sections: list[Section]) -> dict[str, str]:
+    by_kind = {kind: [s for s in sections if s[0] == kind] for kind in ("SERVICE", "INPUT", "FILTER", "OUTPUT")}
+    return {key: render_sections(by_kind[kind]) if by_kind[kind] else "" for key, kind in _CONFIG_KEYS}
+
+
+_CONFIG_KEYS = (("service", "SERVICE"), ("inputs", "INPUT"), ("filters", "FILTER"), ("outputs", "OUTPUT"))
+
+
+def events_values(cfg: FluentBitConfig, sections: list[Section], prometheus_operator: bool = True) -> dict[str, Any]:
+    """The same chart as one Deployment: no host paths, no root, the Pod Security `restricted` profile.
+    RBAC is the program's (events only); the chart's ClusterRole would add pods and namespaces."""
+    return {
+        "kind": "Deployment",
+        "replicaCount": 1,
+        "serviceAccount": {"create": False, "name": EVENTS_SERVICE_ACCOUNT},
+        "rbac": {"create": False},
+        # The chart's log-file volumes are the DaemonSet's only; the state (buffer, last event) is the pod's.
+        "extraVolumes": [{"name": "state", "emptyDir": {}}],
+        "extraVolumeMounts": [{"name": "state", "mountPath": EVENTS_STATE}],
+        "config": _config(sections),
+        "resources": cfg.events.resources.as_k8s(),
+        "podSecurityContext": {"runAsNonRoot": True, "runAsUser": EVENTS_USER, "runAsGroup": EVENTS_USER, "fsGroup": EVENTS_USER},
+        "securityContext": dict(RESTRICTED_CONTAINER),
+        "serviceMonitor": {"enabled": prometheus_operator, "selector": dict(SELECTOR_LABELS)},
+        "testFramework": {"enabled": False},
+    }

@@ -72,6 +72,7 @@ class KubePrometheusStackArgs(BaseModel):
         None, description="The AMP workspace or Thanos store this Prometheus feeds (prometheusStack.backend)."
     )
     trace_logs: bool = Field(False, description="Loki holds the services' log lines: exemplars link to them by trace id.")
+    kubernetes_events: bool = Field(False, description="Loki holds the cluster's Kubernetes events: each service's dashboard shows its own.")
 
 
 class KubePrometheusStack(pulumi.ComponentResource):
@@ -236,7 +237,7 @@ class KubePrometheusStack(pulumi.ComponentResource):
             f"{name}-dashboard-overview", OVERVIEW_DASHBOARD_UID, args.namespace, dashboards.platform_overview(args.contracts), child
         )
         self.services_dashboard = dashboard_config_map(
-            f"{name}-dashboard-services", SERVICE_DASHBOARD_UID, args.namespace, service_detail(MetricContract(), exemplars=self._exemplars), child
+            f"{name}-dashboard-services", SERVICE_DASHBOARD_UID, args.namespace, service_detail(MetricContract(), exemplars=self._exemplars, events=args.kubernetes_events), child
         )
         self.budget_dashboards = [
             dashboard_config_map(f"{name}-dashboard-{uid}", uid, args.namespace, body, child)

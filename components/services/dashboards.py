@@ -10,17 +10,21 @@ Sloth's series (components/services/budgets.py), so Sloth's own dashboards work 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders.common import TableSortByFieldState
-from grafana_foundation_sdk.builders.dashboard import DashboardLink, Row
+from grafana_foundation_sdk.builders.dashboard import DashboardLink, QueryVariable, Row
+from grafana_foundation_sdk.builders.logs import Panel as Logs
+from grafana_foundation_sdk.builders.loki import Dataquery as LokiQuery
 from grafana_foundation_sdk.builders.table import Panel as Table
 from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models import dashboard as models
-from grafana_foundation_sdk.models.dashboard import DashboardLinkType, GridPos
+from grafana_foundation_sdk.models.dashboard import DashboardLinkType, DataSourceRef, GridPos
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from ..conventions import (
     BUDGETS_OVERVIEW_DASHBOARD_UID,
     ERROR_BUDGET_DASHBOARD_UID,
+    KUBERNETES_EVENTS_JOB,
     LATENCY_QUANTILES,
+    LOKI_DATASOURCE_UID,
     RECORD_ERROR_RATIO,
     RECORD_REQUEST_RATE,
     SERVICE_DASHBOARD_UID,
@@ -28,12 +32,41 @@ from ..conventions import (
 from ..lib import promql as q
 from ..lib.contract import MetricContract
 from ..lib.dashboards import PROMETHEUS, WIDTH, dashboard, encode, query, timeseries, variable
-from .budgets import CURRENT_BURN_RATE, ERROR_BUDGET, OBJECTIVE, PERIOD_BUDGET_REMAINING, PERIOD_BURN_RATE, sli_error
+from .budgets import CURRENT_BURN_RATE, ERROR_BUDGET, PERIOD_BUDGET_REMAINING, PERIOD_BURN_RATE, SLO_INFO, sli_error
+
+# Every services dashboard opens on a team: its services' namespaces and names, read from the SLO info
+# series, which carry the owning team (`platform` for services no team owns).
+OF_TEAM = q.selector(SLO_INFO, [q.match("team", "$team")])
+OF_TEAM_NAMESPACE = q.selector(SLO_INFO, [q.match("team", "$team"), q.eq("namespace", "$namespace")])
 
 
-def service_detail(contract: MetricContract, exemplars: bool = False) -> str:
+def _team_variables() -> list[QueryVariable]:
+    return [
+        variable("team", f"label_values({SLO_INFO}, team)"),
+        variable("namespace", f"label_values({OF_TEAM}, namespace)", include_all=False),
+        variable("service", f"label_values({OF_TEAM_NAMESPACE}, service)", include_all=False),
+    ]
+
+
+LOKI = DataSourceRef(type_val="loki", uid=LOKI_DATASOURCE_UID)
+# The service's objects by name: its Rollout or Deployment and Service (`<service>`), ReplicaSets, pods and
+# AnalysisRuns (`<service>-<hash>[-<suffix>]`). Another service named `<service>-<word>` matches too.
+SERVICE_EVENTS = (
+    f'{{job="{KUBERNETES_EVENTS_JOB}", namespace="$namespace"}} | json | involvedObject_name=~"$service(-[a-z0-9]+)*"'
+    ' | line_format "{{.type}} {{.reason}} {{.involvedObject_kind}}/{{.involvedObject_name}}: {{.message}}"'
+)
+
+
+def events_panel(panel_id: int, pos: GridPos) -> Logs:
+    """The service's Kubernetes events (evictions, OOM kills, failed scheduling, image pulls, Rollout aborts) from Loki."""
+    target = LokiQuery().expr(SERVICE_EVENTS).ref_id("A").max_lines(500)
+    return Logs().id(panel_id).title("Kubernetes events").datasource(LOKI).grid_pos(pos).with_target(target).show_time(True).wrap_log_message(True).enable_log_details(True)
+
+
+def service_detail(contract: MetricContract, exemplars: bool = False, events: bool = False) -> str:
     """`exemplars`: the latency panel shows the requests' exemplars (each links to its trace's log
-    lines), where the `prometheus` datasource serves them."""
+    lines), where the `prometheus` datasource serves them. `events`: the service's Kubernetes events
+    from Loki under its metrics, where the events collector runs."""
     scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service"), q.match("version", "$version")]
     raw_scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service")]
     latency = [
@@ -48,14 +81,12 @@ def service_detail(contract: MetricContract, exemplars: bool = False) -> str:
         # On one quantile: the exemplars are the buckets' own, the same dots for every quantile.
         latency[0] = latency[0].exemplar(True)
     top_endpoints = f"topk(10, {q.histogram_quantile(0.95, contract.duration_metric, '$__rate_interval', raw_scope, ['path'])})"
-    in_namespace = f'{RECORD_REQUEST_RATE}{{namespace="$namespace"}}'
     of_service = f'{RECORD_REQUEST_RATE}{{namespace="$namespace", service="$service"}}'
+    board = dashboard("Services / Service detail", SERVICE_DASHBOARD_UID, "services").links(_budget_links())
+    for var in _team_variables():
+        board = board.with_variable(var)
     board = (
-        dashboard("Services / Service detail", SERVICE_DASHBOARD_UID, "services")
-        .links(_budget_links())
-        .with_variable(variable("namespace", f"label_values({RECORD_REQUEST_RATE}, namespace)", include_all=False))
-        .with_variable(variable("service", f"label_values({in_namespace}, service)", include_all=False))
-        .with_variable(variable("version", f"label_values({of_service}, version)"))
+        board.with_variable(variable("version", f"label_values({of_service}, version)"))
         .with_row(Row("Canary vs stable").id(1).grid_pos(GridPos(h=1, w=WIDTH, x=0, y=0)))
         .with_panel(
             timeseries(
@@ -81,6 +112,9 @@ def service_detail(contract: MetricContract, exemplars: bool = False) -> str:
             timeseries(6, "Top 10 endpoints by p95 latency", "s", [query(top_endpoints, "{{path}}")], GridPos(h=10, w=WIDTH, x=0, y=10))
         )
     )
+    if events:
+        board = board.with_row(Row("Events").id(7).grid_pos(GridPos(h=1, w=WIDTH, x=0, y=20)))
+        board = board.with_panel(events_panel(8, GridPos(h=10, w=WIDTH, x=0, y=21)))
     return encode(board)
 
 
@@ -92,13 +126,11 @@ def _budget_links() -> list[Builder[models.DashboardLink]]:
 def error_budget() -> str:
     """One service's error budgets over the SLO period, burn rates and SLI error ratios, per SLO."""
     scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service")]
-    of_namespace = q.selector(OBJECTIVE, [q.eq("namespace", "$namespace")])
+    board = dashboard("Services / Error budget", ERROR_BUDGET_DASHBOARD_UID, "services", since="now-30d").links(_budget_links())
+    for var in _team_variables():
+        board = board.with_variable(var)
     board = (
-        dashboard("Services / Error budget", ERROR_BUDGET_DASHBOARD_UID, "services", since="now-30d")
-        .links(_budget_links())
-        .with_variable(variable("namespace", f"label_values({OBJECTIVE}, namespace)", include_all=False))
-        .with_variable(variable("service", f"label_values({of_namespace}, service)", include_all=False))
-        .with_panel(
+        board.with_panel(
             timeseries(
                 1,
                 "Error budget remaining over the SLO period",
@@ -144,8 +176,17 @@ def budgets_overview() -> str:
         .datasource(PROMETHEUS)
         .grid_pos(GridPos(h=20, w=WIDTH, x=0, y=0))
         .unit("percentunit")
-        .with_target(query(f"sort({PERIOD_BUDGET_REMAINING})", "{{service}} {{slo}}").instant().format(PromQueryFormat.TABLE))
+        .with_target(
+            query(f"sort({q.selector(PERIOD_BUDGET_REMAINING, [q.match('team', '$team')])})", "{{service}} {{slo}}")
+            .instant()
+            .format(PromQueryFormat.TABLE)
+        )
         .sort_by([TableSortByFieldState().display_name("Value").desc(False)])
     )
-    board = dashboard("Services / Error budgets", BUDGETS_OVERVIEW_DASHBOARD_UID, "services", since="now-1h").links(_budget_links()).with_panel(remaining)
+    board = (
+        dashboard("Services / Error budgets", BUDGETS_OVERVIEW_DASHBOARD_UID, "services", since="now-1h")
+        .links(_budget_links())
+        .with_variable(variable("team", f"label_values({SLO_INFO}, team)"))
+        .with_panel(remaining)
+    )
     return encode(board)

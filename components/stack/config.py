@@ -135,6 +135,16 @@ class StackConfig(Model):
         return self.prometheus_stack.enabled and self.prometheus_stack.grafana.enabled
 
     @property
+    def logs_in_loki(self) -> bool:
+        """Fluent Bit ships the containers' log lines to Loki."""
+        return self.loki.enabled and self.fluent_bit.enabled and self.fluent_bit.send_to_loki
+
+    @property
+    def events_in_loki(self) -> bool:
+        """Fluent Bit's events collector sends the cluster's Kubernetes events to Loki."""
+        return self.logs_in_loki and self.fluent_bit.events.enabled
+
+    @property
     def log_group_name(self) -> str:
         return self.fluent_bit.log_group_name or f"/aws/eks/{self.cluster.name}/containers"
 

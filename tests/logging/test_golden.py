@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.logging.fluent_bit_values import fluent_bit_values, pipeline, render_sections
+from components.logging.fluent_bit_values import events_pipeline, events_values, fluent_bit_values, pipeline, render_sections
 from components.logging.loki_values import grafana_datasource, lifecycle_rules, loki_values, ruler_lifecycle_rules
 from tests.golden import assert_golden
 from tests.stackfixtures import fixture_config
@@ -34,6 +34,13 @@ def test_fluent_bit(stack):
     sections = pipeline(config.fluent_bit, config.cluster.region, config.log_group_name, LOKI_GATEWAY)
     assert_golden(f"logging/fluent-bit.{stack}.conf", render_sections(sections))
     assert_golden(f"logging/fluent-bit.{stack}.yaml", fluent_bit_values(config.fluent_bit, sections))
+
+
+def test_events_collector():
+    config = fixture_config("prod")
+    sections = events_pipeline(config.fluent_bit, LOKI_GATEWAY)
+    assert_golden("logging/fluent-bit-events.conf", render_sections(sections))
+    assert_golden("logging/fluent-bit-events.yaml", events_values(config.fluent_bit, sections))
 
 
 def test_fluent_bit_without_loki():

@@ -152,6 +152,47 @@ def test_fluent_bit_without_loki(run, make_config):
     assert [dict(s[1])["Name"] for s in parse_sections(values["config"]["outputs"])] == ["cloudwatch_logs"]
 
 
+def test_events_collector_reads_events_only_and_sends_them_to_loki_once(prod):
+    role = prod.named("fluent-bit-events-role").inputs
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]}]
+    binding = prod.named("fluent-bit-events-binding").inputs
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "fluent-bit-events", "namespace": "logging"}]
+    assert prod.named("fluent-bit-events-sa").inputs["metadata"]["name"] == "fluent-bit-events"
+    release = prod.release("fluent-bit-events")
+    values = release["values"]
+    # One watcher for the cluster (a DaemonSet would send every event once per node), with the program's RBAC.
+    assert (values["kind"], values["replicaCount"]) == ("Deployment", 1)
+    assert values["rbac"] == {"create": False}
+    assert values["serviceAccount"] == {"create": False, "name": "fluent-bit-events"}
+    assert values["podSecurityContext"]["runAsNonRoot"] is True
+    assert "hostPath" not in json.dumps(values)
+    (service, events_input, loki_output) = parse_sections(values["config"]["service"] + values["config"]["inputs"] + values["config"]["outputs"])
+    assert dict(events_input[1])["Name"] == "kubernetes_events"
+    out = dict(loki_output[1])
+    assert (out["Name"], out["Match"], out["Host"]) == ("loki", "k8s_events", "loki-gateway.logging.svc.cluster.local")
+    # Bounded label sets only: the object's name stays in the line.
+    assert out["Labels"] == (
+        "job=kubernetes-events, namespace=$involvedObject['namespace'], kind=$involvedObject['kind'], reason=$reason, type=$type"
+    )
+    # Every service's dashboard shows the service's events.
+    detail = json.loads(prod.named("kube-prometheus-stack-dashboard-services").inputs["data"]["service-detail.json"])
+    (events,) = [p for p in detail["panels"] if p["type"] == "logs"]
+    assert events["datasource"] == {"type": "loki", "uid": "loki"}
+    assert events["targets"][0]["expr"].startswith('{job="kubernetes-events", namespace="$namespace"} | json | involvedObject_name=~"$service')
+
+
+@pytest.mark.parametrize("overrides", [{"fluentBit": {"sendToLoki": False}}, {"fluentBit": {"events": {"enabled": False}}}])
+def test_no_events_collector_without_loki_or_when_off(run, make_config, overrides):
+    result = run(make_config("dev", **overrides))
+    assert [r.inputs["name"] for r in result.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"].startswith("fluent-bit")] == [
+        "fluent-bit"
+    ]
+    assert not [r for r in result.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole") if "events" in r.name]
+    detail = json.loads(result.named("kube-prometheus-stack-dashboard-services").inputs["data"]["service-detail.json"])
+    assert not [p for p in detail["panels"] if p["type"] == "logs"]
+
+
 def test_unknown_output_is_a_render_time_error():
     sections = pipeline(FluentBitConfig(), "ap-northeast-2", "/aws/eks/x/containers", None)
     sections.append(("OUTPUT", [("Name", "cloudwach_logs"), ("Match", "*")]))

@@ -46,6 +46,8 @@ def test_fleet_rules(period):
 
 def test_service_dashboard():
     assert_golden("services/service-detail.json", service_detail(MetricContract()))
+    # With the events collector, the service's Kubernetes events sit under its metrics.
+    assert_golden("services/service-detail.events.json", service_detail(MetricContract(), events=True))
 
 
 def test_error_budget_dashboards():
