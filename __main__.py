@@ -12,7 +12,9 @@ from components.k8s.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from components.k8s.network import NetworkPolicies, network_policies
 from components.k8s.storage import ClusterPrerequisites, ClusterStorage
 from components.logging.fluent_bit import FluentBit, FluentBitArgs
+from components.logging.logql import logql_rule_groups
 from components.logging.loki import Loki, LokiArgs
+from components.logging.ruler import LokiRules, LokiRulesArgs
 from components.metrics.dcgm import DcgmExporter, DcgmExporterArgs
 from components.metrics.remote import MetricsBackend, MetricsBackendArgs
 from components.metrics.stack import KubePrometheusStack, KubePrometheusStackArgs
@@ -157,6 +159,17 @@ if config.loki.enabled:
     pulumi.export("lokiRulerBucketName", loki.ruler_bucket_name)
     pulumi.export("lokiRoleArn", loki.role_arn)
     pulumi.export("lokiUrl", loki.gateway_url)
+    if stack.enabled and config.logs_in_loki:
+        # Loki's ruler sends its alerts to this Alertmanager; without it the rules would alert no one.
+        LokiRules(
+            "loki-rules",
+            LokiRulesArgs(
+                groups=logql_rule_groups(config.services_in_loki(), ns.logging, config.alerting),
+                namespace=ns.logging,
+                loki_url=loki.gateway_url,
+            ),
+            opts=deploy_opts(ns.logging, after=[loki]),
+        )
 
 if config.fluent_bit.enabled:
     fluent_bit = FluentBit(

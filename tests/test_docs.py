@@ -39,6 +39,10 @@ def test_every_runbook_url_resolves(rendered_prod):
                 for r in g["rules"]
                 if "alert" in r
             }
+        if "/ConfigMap/loki-rules-sync-" in path:  # the LogQL rules Loki's ruler evaluates
+            for name, body in yaml.safe_load(text)["data"].items():
+                if name.endswith(".yaml"):
+                    urls |= {r["annotations"]["runbook_url"] for r in yaml.safe_load(body)["rules"]}
     urls |= {r.to_rule(base)["annotations"]["runbook_url"] for r in all_alert_rules(AlertingConfig())}
     assert AlertingConfig().runbook_base_url.endswith("/docs/runbooks.md")
     for url in urls:

@@ -34,6 +34,7 @@ def _policies(result: RunResult) -> list[dict[str, Any]]:
 
 
 FLUENT_BIT = ("logging", {"app.kubernetes.io/name": "fluent-bit"})
+RULES_SYNC = ("logging", {"app.kubernetes.io/name": "loki-rules-sync"})
 LOKI_GATEWAY = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "gateway"})
 LOKI_WRITE = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "distributor"})
 LOKI_QUERIER = ("logging", {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "querier"})
@@ -54,6 +55,8 @@ FLOWS = [
     (GRAFANA, LOKI_GATEWAY, 8080, "TCP", True),
     (TEAM_POD, LOKI_GATEWAY, 8080, "TCP", False),  # nobody else reads or deletes logs
     (STRANGER, LOKI_GATEWAY, 8080, "TCP", False),
+    (RULES_SYNC, LOKI_GATEWAY, 8080, "TCP", True),  # the platform's LogQL rules, to the ruler's API
+    (RULES_SYNC, LOKI_RULER, 3100, "TCP", False),  # through the gateway only
     (FLUENT_BIT, LOKI_WRITE, 3100, "TCP", False),  # writes only through the gateway
     (LOKI_GATEWAY, LOKI_WRITE, 3100, "TCP", True),
     (PROMETHEUS, LOKI_WRITE, 3100, "TCP", True),  # metrics

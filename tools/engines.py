@@ -31,6 +31,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from tools import logql
+
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = Path(os.environ.get("ENGINES_DIR", ROOT / ".engines"))
 BIN = ENGINES / "bin"
@@ -174,6 +176,8 @@ def install(target: Path = ENGINES) -> None:
     if {"helm", "kubectl"} & set(missing):
         _install_helm(target)
     binary.cache_clear()
+    # Not an engine, but a tool of the field the tests need: Grafana's LogQL grammar (npm).
+    logql.install()
 
 
 def main() -> int:

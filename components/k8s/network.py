@@ -1,7 +1,7 @@
 """NetworkPolicies: inside the cluster, only the flows the platform needs reach its APIs.
 
 Loki's write path only from Fluent Bit, its read path only from Grafana (the ruler runs inside
-Loki); Prometheus' API only from Grafana, the Argo Rollouts controller (canary analysis), Kubecost
+Loki), its ruler API only from the platform's rules sync Job; Prometheus' API only from Grafana, the Argo Rollouts controller (canary analysis), Kubecost
 and Prometheus itself; Alertmanager only from Prometheus, Loki's ruler, its peers and Grafana. Prometheus scrapes
 everything. Enforced by the VPC CNI's network policy agent (a cluster prerequisite).
 """
@@ -25,6 +25,7 @@ PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 ALERTMANAGER_CLUSTER_PORT = 9094
 METRICS_PORT_NAME = "http-metrics"
+RULES_SYNC_APP = "loki-rules-sync"  # the `app.kubernetes.io/name` of logging.ruler's Job pods
 
 
 def peer(namespace: str, app: str, component: Optional[str] = None) -> dict[str, Any]:
@@ -99,8 +100,12 @@ def network_policies(
                 logging,
                 {NAME: "loki"},
                 [
-                    # Writes from Fluent Bit and reads from Grafana, through the gateway only.
-                    {"from": [peer(logging, "fluent-bit"), grafana], "ports": [{"port": LOKI_GATEWAY_PORT, "protocol": "TCP"}]},
+                    # Writes from Fluent Bit, reads from Grafana and the platform's rule groups from the
+                    # rules sync Job (the ruler's API), through the gateway only.
+                    {
+                        "from": [peer(logging, "fluent-bit"), grafana, peer(logging, RULES_SYNC_APP)],
+                        "ports": [{"port": LOKI_GATEWAY_PORT, "protocol": "TCP"}],
+                    },
                     {"from": [loki]},  # the ring, the read and write paths inside Loki, the ruler
                     # Metrics only: every Loki container names its metrics port so (the gateway's exporter, memcached's too).
                     {"from": [prometheus], "ports": [{"port": METRICS_PORT_NAME, "protocol": "TCP"}]},

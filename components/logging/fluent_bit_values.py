@@ -32,6 +32,13 @@ LOKI_LABELS = (
 
 
 STORAGE_PATH = "/var/fluent-bit/state/flb-storage"
+# The log pipeline's own pods (Fluent Bit, its events collector, Loki and its gateway): their lines are not
+# shipped with everyone else's (an outage would feed on itself); only their error lines are, tagged
+# `pipeline.*`, so LogPipelineErrors (LogQL) can read them and CloudWatch keeps them while Loki is down.
+PIPELINE_PODS = ("fluent-bit", "loki")
+PIPELINE_TAG = "pipeline"
+# Fluent Bit and nginx write `[error]`, Loki `level=error` (logfmt); the LogQL rule reads the same lines.
+PIPELINE_ERROR_REGEX = r"(?i)(\[\s*error\s*\]|level=error)"
 
 EVENTS_SERVICE_ACCOUNT = "fluent-bit-events"
 EVENTS_TAG = "k8s_events"
@@ -69,9 +76,10 @@ def pipeline(
     Chunks are buffered on the node's disk, per output: while Loki is down its chunks queue up to
     lokiBufferLimit and CloudWatch keeps receiving, and the other way round; retries never give up,
     so nothing is dropped until an output's buffer is full (then its oldest chunks go first).
-    Fluent Bit's and Loki's own logs are not shipped: an outage would feed on itself.
+    Fluent Bit's and Loki's own logs are not shipped with the rest (an outage would feed on itself), only
+    their error lines: while Loki is down those queue in the same bounded buffer, and CloudWatch has them.
     """
-    own = [f"/var/log/containers/{pod}-*_{namespace}_*.log" for pod in ("fluent-bit", "loki")]
+    own = [f"/var/log/containers/{pod}-*_{namespace}_*.log" for pod in PIPELINE_PODS]
     excluded = ",".join([f"/var/log/containers/*_{ns}_*.log" for ns in cfg.exclude_namespaces] + own)
     tail = [
         ("Name", "tail"),
@@ -89,9 +97,22 @@ def pipeline(
         ("Skip_Long_Lines", "On"),
         ("Refresh_Interval", "10"),
     ]
+    pipeline_tail = [
+        ("Name", "tail"),
+        ("Tag", f"{PIPELINE_TAG}.*"),
+        ("Path", ",".join(own)),
+        ("multiline.parser", "docker, cri"),
+        ("DB", "/var/log/flb_pipeline.db"),
+        ("Mem_Buf_Limit", "5MB"),
+        ("storage.type", "filesystem"),
+        ("Skip_Long_Lines", "On"),
+        ("Refresh_Interval", "10"),
+    ]
     sections: list[Section] = [
         _service(STORAGE_PATH, "16MB"),
         ("INPUT", tail),
+        ("INPUT", pipeline_tail),
+        ("FILTER", [("Name", "grep"), ("Match", f"{PIPELINE_TAG}.*"), ("Regex", f"log {PIPELINE_ERROR_REGEX}")]),
         (
             "FILTER",
             [
@@ -106,10 +127,21 @@ def pipeline(
             ],
         ),
         (
+            "FILTER",
+            [
+                ("Name", "kubernetes"),
+                ("Match", f"{PIPELINE_TAG}.*"),
+                ("Kube_URL", "https://kubernetes.default.svc:443"),
+                ("Kube_Tag_Prefix", f"{PIPELINE_TAG}.var.log.containers."),
+                ("Merge_Log", "Off"),
+                ("Annotations", "Off"),
+            ],
+        ),
+        (
             "OUTPUT",
             [
                 ("Name", "cloudwatch_logs"),
-                ("Match", "kube.*"),
+                ("Match_Regex", rf"^(kube|{PIPELINE_TAG})\..*$"),
                 ("region", region),
                 ("log_group_name", log_group),
                 # The group is created by the program with its retention; the agent never creates one.
@@ -127,7 +159,7 @@ def pipeline(
                 "OUTPUT",
                 [
                     ("Name", "loki"),
-                    ("Match_Regex", _not_from(cfg.cloudwatch_only_namespaces)),
+                    ("Match_Regex", f"{_not_from(cfg.cloudwatch_only_namespaces)}|^{PIPELINE_TAG}\\..*$"),
                     ("Host", loki[0]),
                     ("Port", str(loki[1])),
                     ("Labels", ", ".join(f"{k}={v}" for k, v in LOKI_LABELS)),

@@ -232,6 +232,14 @@ class AlertThresholds(Model):
     gpu_memory_for: Duration = Field("10m", description="How long GPU memory must stay almost full.")
     gpu_idle_for: Duration = Field("1h", description="How long a GPU allocated to a pod may show no utilisation before GPUAllocatedIdle.")
     rollout_paused_for: Duration = Field("1h", description="How long a Rollout may wait paused before RolloutPausedTooLong.")
+    log_errors_per_minute: float = Field(
+        60, gt=0, description="ServiceErrorLogBurst (LogQL, Loki's ruler): error-level log lines a minute (over 5m) a service may write."
+    )
+    log_errors_for: Duration = Field("5m", description="How long a service's error-line burst must hold.")
+    pipeline_error_lines: int = Field(
+        5, ge=1, description="LogPipelineErrors (LogQL): error lines one log pipeline container (Fluent Bit, Loki) may write in 10m."
+    )
+    pipeline_errors_for: Duration = Field("10m", description="How long the log pipeline's errors must hold.")
 
 
 # The runbooks of this repository's own home: a fork's alerts must link to where its on-call reads them.

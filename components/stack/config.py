@@ -18,7 +18,8 @@ from ..integrations.datadog import DatadogConfig
 from ..integrations.kubecost import KubecostConfig
 from ..lib.types import DnsLabel, Model
 from ..logging.config import FluentBitConfig, LokiConfig
-from ..metrics.config import AlertingConfig, PrometheusStackConfig
+from ..logging.logql import ServiceLogs
+from ..metrics.config import PLATFORM_TEAM, AlertingConfig, PrometheusStackConfig
 from ..metrics.dcgm import DcgmExporterConfig
 from ..services.config import ServiceConfig
 
@@ -143,6 +144,13 @@ class StackConfig(Model):
     def events_in_loki(self) -> bool:
         """Fluent Bit's events collector sends the cluster's Kubernetes events to Loki."""
         return self.logs_in_loki and self.fluent_bit.events.enabled
+
+    def services_in_loki(self) -> list[ServiceLogs]:
+        """The services whose log lines reach Loki (not in a namespace kept out of it), with their owning team."""
+        kept_out = {*self.fluent_bit.exclude_namespaces, *self.fluent_bit.cloudwatch_only_namespaces}
+        if not self.logs_in_loki:
+            return []
+        return [ServiceLogs(s.namespace, s.name, s.team or PLATFORM_TEAM) for s in self.services if s.namespace not in kept_out]
 
     @property
     def log_group_name(self) -> str:
