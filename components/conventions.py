@@ -46,6 +46,8 @@ GRAFANA_DATASOURCE_LABEL: Final = {"grafana_datasource": "1"}
 # Datasource uids dashboards and links name: `prometheus` (the metrics backend) and Loki's.
 PROMETHEUS_DATASOURCE_UID: Final = "prometheus"
 LOKI_DATASOURCE_UID: Final = "loki"
+# Sloth's info series, one per service and SLO, carrying the owning team (components/services/budgets.py).
+SLO_INFO: Final = "sloth_slo_info"
 # The Loki `job` label of the cluster's Kubernetes events (Fluent Bit's events collector).
 KUBERNETES_EVENTS_JOB: Final = "kubernetes-events"
 # The exemplar label the service package puts the request's trace id in (its log lines carry the

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..conventions import PAGE_TRAFFIC_WINDOW
+from ..conventions import PAGE_TRAFFIC_WINDOW, SLO_INFO, TEAM_LABEL
 from ..lib import promql as q
 from ..lib.alerts import AlertRule
 from ..lib.contract import MetricContract, contract_scopes
@@ -38,6 +38,14 @@ def _per_contract(contracts: dict[str, MetricContract], expr: Callable[[MetricCo
     return parts[0] if len(parts) == 1 else "\nor\n".join(f"(\n{p}\n)" for p in parts)
 
 
+def _owned(expr: str) -> str:
+    """`expr` with each service's owning team (from its SLO info series), so a team's service reaches the
+    team's receivers; a service the program does not list (no SLO info) keeps no team: the platform's."""
+    # One team a service, even in the evaluation where a re-owned service's old info series is still there.
+    teams = f"topk by (namespace, service) (1, max by (namespace, service, {TEAM_LABEL}) ({SLO_INFO}))"
+    return f"(\n{expr}\n)\n* on (namespace, service) group_left ({TEAM_LABEL})\n{teams}\nor on (namespace, service)\n(\n{expr}\n)"
+
+
 def http_rules(alerting: AlertingConfig, contracts: dict[str, MetricContract]) -> list[AlertRule]:
     """Catch-alls for every service speaking the contract; a service's own SLO page inhibits them."""
     t = alerting.thresholds
@@ -56,7 +64,7 @@ def http_rules(alerting: AlertingConfig, contracts: dict[str, MetricContract]) -
     return [
         AlertRule(
             alert="PlatformHighErrorRate",
-            expr=_per_contract(contracts, errors),
+            expr=_owned(_per_contract(contracts, errors)),
             for_=t.error_rate_for,
             severity="critical",
             summary="{{ $labels.service }} is failing requests",
@@ -66,7 +74,7 @@ def http_rules(alerting: AlertingConfig, contracts: dict[str, MetricContract]) -
         ),
         AlertRule(
             alert="PlatformHighLatencyP99",
-            expr=_per_contract(contracts, latency),
+            expr=_owned(_per_contract(contracts, latency)),
             for_=t.latency_for,
             severity="warning",
             summary="{{ $labels.service }} is slow",

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..conventions import (
     SLO_FLEET_LAG,
+    SLO_INFO,
     SLO_LABEL,
     SLOTH_ID_LABEL,
     SLOTH_SERVICE_LABEL,
@@ -40,7 +41,6 @@ TIME_PERIOD_DAYS = "slo:time_period:days"
 CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
 PERIOD_BURN_RATE = "slo:period_burn_rate:ratio"
 PERIOD_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
-SLO_INFO = "sloth_slo_info"
 SLOTH_KEYS = (SLOTH_ID_LABEL, SLOTH_SERVICE_LABEL, SLOTH_SLO_LABEL)
 BUDGET_EXHAUSTED_FOR = "15m"
 

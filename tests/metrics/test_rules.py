@@ -97,8 +97,8 @@ def test_thresholds_come_from_config(run, make_config):
 def test_reference_thresholds_are_the_defaults(prod):
     rules = {r["alert"]: r for g in _groups(prod) for r in g["rules"]}
     assert "> 0.05\n" in rules["PlatformHighErrorRate"]["expr"] and rules["PlatformHighErrorRate"]["for"] == "5m"
-    assert rules["PlatformHighErrorRate"]["expr"].endswith("* 60 >= 5")
-    assert rules["PlatformHighLatencyP99"]["expr"].endswith("> 5")
+    assert rules["PlatformHighErrorRate"]["expr"].endswith("* 60 >= 5\n)")
+    assert rules["PlatformHighLatencyP99"]["expr"].endswith("> 5\n)")
     assert rules["GPUTemperatureHigh"]["expr"] == "DCGM_FI_DEV_GPU_TEMP > 85"
     assert rules["GPUMemoryAlmostFull"]["expr"].endswith("> 0.95")
     assert "< 0.15\n" in rules["NodeDiskSpaceLow"]["expr"] and rules["NodeDiskSpaceLow"]["for"] == "10m"

@@ -5,6 +5,7 @@ tests/engines/test_alertmanager.py."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from tests import promtool
@@ -112,3 +113,45 @@ def test_a_team_secret_set_as_plain_text_is_refused(run, make_config):
     secrets = {k: v for k, v in _secrets().items() if k != "paymentsPagerdutyKey"}
     result = run(values, secrets, stack="prod", check=False)
     assert "eks-observability:paymentsPagerdutyKey: got <value hidden>; this key holds a secret" in str(result.error)
+
+
+def test_the_platform_catch_alls_carry_the_owning_team_and_fall_back_to_the_platform(prod):
+    """PlatformHighErrorRate reads raw series, which have no team: it takes the team from the service's SLO
+    info series; an app the program does not list (no SLO info) still fires, to the platform."""
+    # promtool compares annotations too: these are left out, on a copy of the session's rendering.
+    groups = copy.deepcopy(prod.named("kube-prometheus-stack-platform-rules").inputs["spec"]["groups"])
+    http = 'method="GET", path="/orders", version="1.4.2"'
+    series = [
+        {"series": f'http_requests_total{{namespace="orders", service="orders-api", {http}, status="200"}}', "values": "0+540x20"},
+        {"series": f'http_requests_total{{namespace="orders", service="orders-api", {http}, status="500"}}', "values": "0+60x20"},
+        {"series": f'http_requests_total{{namespace="misc", service="stray-api", {http}, status="200"}}', "values": "0+540x20"},
+        {"series": f'http_requests_total{{namespace="misc", service="stray-api", {http}, status="500"}}', "values": "0+60x20"},
+        # Two SLOs, one team: one alert.
+        *(
+            {"series": f'sloth_slo_info{{namespace="orders", service="orders-api", sloth_slo="{slo}", team="payments"}}', "values": "1x20"}
+            for slo in ("availability", "latency")
+        ),
+    ]
+    fired = [
+        {"namespace": "misc", "service": "stray-api", "severity": "critical"},
+        {"namespace": "orders", "service": "orders-api", "team": "payments", "severity": "critical"},
+    ]
+    tests = [
+        {
+            "name": "catch-all with teams",
+            "interval": "1m",
+            "input_series": series,
+            "alert_rule_test": [
+                {
+                    "eval_time": "6m",
+                    "alertname": "PlatformHighErrorRate",
+                    "exp_alerts": [{"exp_labels": labels} for labels in fired],
+                }
+            ],
+        }
+    ]
+    for group in groups:
+        for rule in group["rules"]:
+            rule.get("annotations", {}).clear()
+    proc = promtool.test_rules(groups, tests)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
