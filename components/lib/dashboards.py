@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from grafana_foundation_sdk.builders.common import VizLegendOptions, VizTooltipOptions
 from grafana_foundation_sdk.builders.dashboard import Dashboard, QueryVariable
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.builders.timeseries import Panel as Timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import LegendDisplayMode, LegendPlacement, SortOrder, TooltipDisplayMode
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos, VariableRefresh, VariableSort
 
 from ..conventions import PROMETHEUS_DATASOURCE_UID
@@ -35,7 +37,11 @@ def query(expr: str, legend: str, ref: str = "A") -> Dataquery:
 
 
 def timeseries(panel_id: int, title: str, unit: str, targets: Sequence[Dataquery], pos: GridPos) -> Timeseries:
-    panel = Timeseries().id(panel_id).title(title).unit(unit).datasource(PROMETHEUS).grid_pos(pos).min(0)
+    """A time series panel: Grafana's panel schema requires its legend and tooltip options (without them the
+    SDK writes `options: null`, which Grafana's schema refuses); every series in the tooltip, descending."""
+    legend = VizLegendOptions().display_mode(LegendDisplayMode.LIST).placement(LegendPlacement.BOTTOM).show_legend(True)
+    tooltip = VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.DESCENDING)
+    panel = Timeseries().id(panel_id).title(title).unit(unit).datasource(PROMETHEUS).grid_pos(pos).min(0).legend(legend).tooltip(tooltip)
     for target in targets:
         panel = panel.with_target(target)
     return panel
