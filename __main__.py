@@ -127,6 +127,7 @@ if stack.enabled:
             backend=backend,
             trace_logs=config.logs_in_loki,
             kubernetes_events=config.events_in_loki,
+            cost=config.kubecost.enabled,
         ),
         opts=deploy_opts(ns.monitoring),
     )
@@ -227,8 +228,16 @@ if config.datadog.enabled:
 if config.kubecost.enabled:
     Kubecost(
         "kubecost",
-        KubecostArgs(config=config.kubecost, namespace="kubecost", cluster_name=cluster.name, prometheus_url=metrics.prometheus_url),
-        opts=deploy_opts("kubecost"),
+        KubecostArgs(
+            config=config.kubecost,
+            namespace="kubecost",
+            cluster_name=cluster.name,
+            prometheus_url=metrics.prometheus_url,
+            rules_namespace=ns.monitoring,
+            namespace_teams=config.namespace_teams(),
+            runbook_base_url=config.alerting.runbook_base_url,
+        ),
+        opts=deploy_opts("kubecost", ns.monitoring, after=crds),
     )
 
 if config.container_insights.enabled:

@@ -6,6 +6,7 @@ import re
 
 import yaml
 
+from components.integrations.cost import Budget, cost_rule_groups
 from components.metrics.config import AlertingConfig
 from components.metrics.rules import all_alert_rules
 from tests.conftest import ROOT
@@ -44,6 +45,9 @@ def test_every_runbook_url_resolves(rendered_prod):
                 if name.endswith(".yaml"):
                     urls |= {r["annotations"]["runbook_url"] for r in yaml.safe_load(body)["rules"]}
     urls |= {r.to_rule(base)["annotations"]["runbook_url"] for r in all_alert_rules(AlertingConfig())}
+    # The cost alerts (Kubecost is optional, off in the fixture), with a budget of each kind.
+    budgets = [Budget(1, namespace="orders"), Budget(1, team="payments")]
+    urls |= {r["annotations"]["runbook_url"] for g in cost_rule_groups(budgets, {}, 0.5, 0.1, base) for r in g["rules"] if "alert" in r}
     assert AlertingConfig().runbook_base_url.endswith("/docs/runbooks.md")
     for url in urls:
         page, anchor = url.split("#")

@@ -73,6 +73,7 @@ class KubePrometheusStackArgs(BaseModel):
     )
     trace_logs: bool = Field(False, description="Loki holds the services' log lines: exemplars link to them by trace id.")
     kubernetes_events: bool = Field(False, description="Loki holds the cluster's Kubernetes events: each service's dashboard shows its own.")
+    cost: bool = Field(False, description="The cost model (Kubecost) is scraped: each service's dashboard shows its namespace's spend.")
 
 
 class KubePrometheusStack(pulumi.ComponentResource):
@@ -237,7 +238,7 @@ class KubePrometheusStack(pulumi.ComponentResource):
             f"{name}-dashboard-overview", OVERVIEW_DASHBOARD_UID, args.namespace, dashboards.platform_overview(args.contracts), child
         )
         self.services_dashboard = dashboard_config_map(
-            f"{name}-dashboard-services", SERVICE_DASHBOARD_UID, args.namespace, service_detail(MetricContract(), exemplars=self._exemplars, events=args.kubernetes_events), child
+            f"{name}-dashboard-services", SERVICE_DASHBOARD_UID, args.namespace, service_detail(MetricContract(), exemplars=self._exemplars, events=args.kubernetes_events, cost=args.cost), child
         )
         self.budget_dashboards = [
             dashboard_config_map(f"{name}-dashboard-{uid}", uid, args.namespace, body, child)

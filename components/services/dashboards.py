@@ -29,9 +29,10 @@ from ..conventions import (
     RECORD_REQUEST_RATE,
     SERVICE_DASHBOARD_UID,
 )
+from ..integrations.cost import HOURLY_BY_RESOURCE as NAMESPACE_COST_BY_RESOURCE
 from ..lib import promql as q
 from ..lib.contract import MetricContract
-from ..lib.dashboards import PROMETHEUS, WIDTH, dashboard, encode, query, timeseries, variable
+from ..lib.dashboards import PROMETHEUS, WIDTH, Timeseries, dashboard, encode, query, timeseries, variable
 from .budgets import CURRENT_BURN_RATE, ERROR_BUDGET, PERIOD_BUDGET_REMAINING, PERIOD_BURN_RATE, SLO_INFO, sli_error
 
 # Every services dashboard opens on a team: its services' namespaces and names, read from the SLO info
@@ -63,10 +64,21 @@ def events_panel(panel_id: int, pos: GridPos) -> Logs:
     return Logs().id(panel_id).title("Kubernetes events").datasource(LOKI).grid_pos(pos).with_target(target).show_time(True).wrap_log_message(True).enable_log_details(True)
 
 
-def service_detail(contract: MetricContract, exemplars: bool = False, events: bool = False) -> str:
+def cost_panels(top: int) -> list[Timeseries]:
+    """The service's namespace's hourly spend by resource and the GPUs it holds (the cost model's series)."""
+    spend = query(q.selector(NAMESPACE_COST_BY_RESOURCE, [q.eq("namespace", "$namespace")]), "{{resource}}")
+    gpus = query('sum(container_gpu_allocation{namespace="$namespace"})', "GPUs allocated")
+    return [
+        timeseries(10, "Namespace spend per hour, by resource", "currencyUSD", [spend], GridPos(h=8, w=12, x=0, y=top)),
+        timeseries(11, "GPUs allocated in the namespace (GPU hours: the area)", "none", [gpus], GridPos(h=8, w=12, x=12, y=top)),
+    ]
+
+
+def service_detail(contract: MetricContract, exemplars: bool = False, events: bool = False, cost: bool = False) -> str:
     """`exemplars`: the latency panel shows the requests' exemplars (each links to its trace's log
     lines), where the `prometheus` datasource serves them. `events`: the service's Kubernetes events
-    from Loki under its metrics, where the events collector runs."""
+    from Loki under its metrics, where the events collector runs. `cost`: its namespace's spend and GPUs,
+    where the cost model (Kubecost) runs."""
     scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service"), q.match("version", "$version")]
     raw_scope = [q.eq("namespace", "$namespace"), q.eq("service", "$service")]
     latency = [
@@ -112,9 +124,15 @@ def service_detail(contract: MetricContract, exemplars: bool = False, events: bo
             timeseries(6, "Top 10 endpoints by p95 latency", "s", [query(top_endpoints, "{{path}}")], GridPos(h=10, w=WIDTH, x=0, y=10))
         )
     )
+    top = 20
     if events:
-        board = board.with_row(Row("Events").id(7).grid_pos(GridPos(h=1, w=WIDTH, x=0, y=20)))
-        board = board.with_panel(events_panel(8, GridPos(h=10, w=WIDTH, x=0, y=21)))
+        board = board.with_row(Row("Events").id(7).grid_pos(GridPos(h=1, w=WIDTH, x=0, y=top)))
+        board = board.with_panel(events_panel(8, GridPos(h=10, w=WIDTH, x=0, y=top + 1)))
+        top += 11
+    if cost:
+        board = board.with_row(Row("Cost").id(9).grid_pos(GridPos(h=1, w=WIDTH, x=0, y=top)))
+        for panel in cost_panels(top + 1):
+            board = board.with_panel(panel)
     return encode(board)
 
 

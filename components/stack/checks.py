@@ -6,7 +6,7 @@ import json
 
 from ..conventions import PROJECT, SECRET_CONFIG_KEYS
 from ..lib.types import byte_size_bytes, quantity_bytes
-from ..metrics.config import PLACEHOLDER_RUNBOOK_BASE_URL
+from ..metrics.config import PLACEHOLDER_RUNBOOK_BASE_URL, PLATFORM_TEAM
 from ..metrics.rules import all_alert_rules
 from ..services.canary import real_share
 from ..services.rules import service_alert_names
@@ -103,6 +103,23 @@ def cross_checks(config: StackConfig) -> list[str]:
         )
     if config.fluent_bit.send_to_loki and config.fluent_bit.enabled and not config.loki.enabled:
         issues.append(f"{PROJECT}:fluentBit.sendToLoki: got true, but loki.enabled is false; disable one or enable Loki.")
+    issues += _budget_issues(config)
+    return issues
+
+
+def _budget_issues(config: StackConfig) -> list[str]:
+    """A team budget needs a team that owns a namespace of its own: its spend is those namespaces'."""
+    owned = set(config.namespace_teams().values())
+    known = {team.name for team in config.alerting.teams} | {PLATFORM_TEAM}
+    issues = []
+    for index, budget in enumerate(config.kubecost.budgets):
+        if budget.team is None:
+            continue
+        where = f"{PROJECT}:kubecost.budgets[{index}].team: got {json.dumps(budget.team)}"
+        if budget.team not in known:
+            issues.append(f"{where}; expected one of alerting.teams ({', '.join(sorted(known))}).")
+        elif budget.team not in owned:
+            issues.append(f"{where}; no namespace runs only this team's services, so it has no spend of its own; budget its namespaces.")
     return issues
 
 

@@ -145,6 +145,14 @@ class StackConfig(Model):
         """Fluent Bit's events collector sends the cluster's Kubernetes events to Loki."""
         return self.logs_in_loki and self.fluent_bit.events.enabled
 
+    def namespace_teams(self) -> dict[str, str]:
+        """Each namespace whose services one team owns -> that team (`platform` for unowned services); a
+        namespace shared by several teams' services belongs to none of them."""
+        owners: dict[str, set[str]] = {}
+        for service in self.services:
+            owners.setdefault(service.namespace, set()).add(service.team or PLATFORM_TEAM)
+        return {namespace: next(iter(teams)) for namespace, teams in sorted(owners.items()) if len(teams) == 1}
+
     def services_in_loki(self) -> list[ServiceLogs]:
         """The services whose log lines reach Loki (not in a namespace kept out of it), with their owning team."""
         kept_out = {*self.fluent_bit.exclude_namespaces, *self.fluent_bit.cloudwatch_only_namespaces}

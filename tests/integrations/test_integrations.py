@@ -18,6 +18,7 @@ def test_optional_integrations_off_by_default(prod):
         "kube-prometheus-stack",
         "loki",
         "fluent-bit",
+        "fluent-bit-events",
         "dcgm-exporter",
         "argo-rollouts",
     }

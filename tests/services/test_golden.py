@@ -48,6 +48,8 @@ def test_service_dashboard():
     assert_golden("services/service-detail.json", service_detail(MetricContract()))
     # With the events collector, the service's Kubernetes events sit under its metrics.
     assert_golden("services/service-detail.events.json", service_detail(MetricContract(), events=True))
+    # With the cost model, its namespace's spend and GPUs under them.
+    assert_golden("services/service-detail.events-cost.json", service_detail(MetricContract(), events=True, cost=True))
 
 
 def test_error_budget_dashboards():
