@@ -4,6 +4,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.conventions import STACK_TAG
 from components.delivery.argo_rollouts import ArgoRollouts, ArgoRolloutsArgs
 from components.integrations.container_insights import ContainerInsights, ContainerInsightsArgs
 from components.integrations.datadog import Datadog, DatadogArgs
@@ -11,6 +12,7 @@ from components.integrations.kubecost import Kubecost, KubecostArgs
 from components.k8s.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from components.k8s.network import NetworkPolicies, network_policies
 from components.k8s.storage import ClusterPrerequisites, ClusterStorage
+from components.logging.control_plane import ControlPlaneLogs, ControlPlaneLogsArgs
 from components.logging.fluent_bit import FluentBit, FluentBitArgs
 from components.logging.logql import logql_rule_groups
 from components.logging.loki import Loki, LokiArgs
@@ -30,7 +32,7 @@ secrets = read_secrets(config, placeholders)
 cluster, ns, grafana = config.cluster, config.namespaces, config.grafana
 identity = cluster.identity
 stack = config.prometheus_stack
-tags = {"eks-observability:stack": pulumi.get_stack(), "eks-observability:cluster": cluster.name, **cluster.tags}
+tags = {STACK_TAG: pulumi.get_stack(), "eks-observability:cluster": cluster.name, **cluster.tags}
 
 aws_provider = aws.Provider("aws", region=cluster.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
 # Server-side apply pinned on, not left to PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY: the operator's CRDs (the
@@ -120,7 +122,7 @@ if stack.enabled:
             prod=config.prod,
             retain_volumes=config.protect_data,
             gpu_rules=config.dcgm_exporter.enabled,
-            log_group_names=[config.log_group_name] if config.fluent_bit.enabled else [],
+            log_group_names=config.grafana_log_groups(),
             secrets=secrets,
             placeholder_secrets=placeholders,
             external_labels={"cluster": cluster.name, "environment": config.environment},
@@ -189,6 +191,20 @@ if config.fluent_bit.enabled:
     )
     pulumi.export("logGroupName", fluent_bit.log_group_name)
     pulumi.export("fluentBitRoleArn", fluent_bit.role_arn)
+
+if config.control_plane_logs.enabled and identity is not None:
+    ControlPlaneLogs(
+        "control-plane-logs",
+        ControlPlaneLogsArgs(
+            config=config.control_plane_logs,
+            cluster_name=cluster.name,
+            cluster=identity,
+            grafana_namespace=ns.monitoring if grafana else None,
+            protect=config.protect_data,
+            stack_tag=(STACK_TAG, pulumi.get_stack()),
+        ),
+        opts=deploy_opts(*([ns.monitoring] if grafana else [])),
+    )
 
 if config.dcgm_exporter.enabled:
     DcgmExporter(

@@ -46,6 +46,9 @@ GRAFANA_DATASOURCE_LABEL: Final = {"grafana_datasource": "1"}
 # Datasource uids dashboards and links name: `prometheus` (the metrics backend) and Loki's.
 PROMETHEUS_DATASOURCE_UID: Final = "prometheus"
 LOKI_DATASOURCE_UID: Final = "loki"
+CLOUDWATCH_DATASOURCE_UID: Final = "cloudwatch"
+# The AWS provider's default tag naming the stack: what tells this stack's resources from others'.
+STACK_TAG: Final = "eks-observability:stack"
 # Sloth's info series, one per service and SLO, carrying the owning team (components/services/budgets.py).
 SLO_INFO: Final = "sloth_slo_info"
 # The Loki `job` label of the cluster's Kubernetes events (Fluent Bit's events collector).

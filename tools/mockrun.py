@@ -56,14 +56,26 @@ class Registration:
     provider: str = ""
     depends_on: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    import_id: str = ""  # the `import_` option: adopt this existing object instead of creating it
+
+
+@dataclass
+class AwsStandIn:
+    """The account as the program's reads see it under mocks: the cluster's control-plane log types, and the
+    log groups that exist (name -> (retention in days or 0 for never, tags)). `run_program(aws=...)` sets it."""
+
+    cluster_log_types: tuple[str, ...] = ("api", "audit", "authenticator")
+    log_groups: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+
 
 
 class RecordingMocks(pulumi_mocks.Mocks):
     """Echo inputs back as outputs, adding the ids and ARNs AWS would compute."""
 
-    def __init__(self, region: str, account: str):
+    def __init__(self, region: str, account: str, world: Optional[AwsStandIn] = None):
         self.region = region
         self.account = account
+        self.world = world or AwsStandIn()
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
         state = dict(args.inputs)
@@ -91,6 +103,21 @@ class RecordingMocks(pulumi_mocks.Mocks):
         return f"{name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+        """The AWS reads the program makes, answered by a stand-in of the account (`AwsStandIn`): render stays offline."""
+        world = self.world
+        if args.token == "aws:eks/getCluster:getCluster":
+            name = args.args["name"]
+            return {"name": name, "id": name, "enabledClusterLogTypes": list(world.cluster_log_types)}, []
+        if args.token == "aws:cloudwatch/getLogGroups:getLogGroups":
+            prefix = args.args.get("logGroupNamePrefix", "")
+            names = sorted(n for n in world.log_groups if n.startswith(prefix))
+            arns = [f"arn:aws:logs:{self.region}:{self.account}:log-group:{n}" for n in names]
+            return {"id": self.region, "logGroupNames": names, "arns": arns}, []
+        if args.token == "aws:cloudwatch/getLogGroup:getLogGroup":
+            name = args.args["name"]
+            retention, tags = world.log_groups[name]
+            arn = f"arn:aws:logs:{self.region}:{self.account}:log-group:{name}"
+            return {"id": name, "name": name, "arn": arn, "retentionInDays": retention, "tags": dict(tags)}, []
         raise NotImplementedError(f"the program must not call provider functions ({args.token}): render stays offline")
 
 
@@ -128,6 +155,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     provider=request.provider,
                     depends_on=list(request.dependencies),
                     property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                    import_id=request.importId,
                 )
             )
         return response
@@ -288,6 +316,7 @@ def run_program(
     program: Optional[Callable[[], None]] = None,
     check: bool = True,
     preview: bool = False,
+    aws: Optional[AwsStandIn] = None,
 ) -> RunResult:
     """Run `__main__.py` (or `program`) under mocks with this config; return what it registered.
 
@@ -295,7 +324,7 @@ def run_program(
     settled, or with `check=False` comes back as `RunResult.error` beside what was registered.
     """
     region, account = _mock_region_account(config)
-    monitor = RecordingMonitor(RecordingMocks(region, account))
+    monitor = RecordingMonitor(RecordingMocks(region, account, aws))
     settings.ROOT.set(None)
     set_all_config(dict(config), sorted(secret_keys))
     pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)

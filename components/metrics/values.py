@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..conventions import DAEMONSET_MAX_UNAVAILABLE, GRAFANA_DASHBOARD_LABEL, GRAFANA_DATASOURCE_LABEL, SELECTOR_LABELS
+from ..conventions import (
+    CLOUDWATCH_DATASOURCE_UID,
+    DAEMONSET_MAX_UNAVAILABLE,
+    GRAFANA_DASHBOARD_LABEL,
+    GRAFANA_DATASOURCE_LABEL,
+    SELECTOR_LABELS,
+)
 from .alertmanager import RECEIVERS_SECRET, alertmanager_config, receiver_secret_keys
 from .config import AlertingConfig, PrometheusStackConfig
 
@@ -201,7 +207,7 @@ def grafana_values(cfg: PrometheusStackConfig, region: str, cloudwatch: bool, re
         values["additionalDataSources"].append(
             {
                 "name": "CloudWatch",
-                "uid": "cloudwatch",
+                "uid": CLOUDWATCH_DATASOURCE_UID,
                 "type": "cloudwatch",
                 "access": "proxy",
                 # `default` is the AWS SDK chain: the pod's IRSA web identity, no keys anywhere.

@@ -18,6 +18,8 @@ from ..integrations.datadog import DatadogConfig
 from ..integrations.kubecost import KubecostConfig
 from ..lib.types import DnsLabel, Model
 from ..logging.config import FluentBitConfig, LokiConfig
+from ..logging.control_plane import ControlPlaneLogsConfig
+from ..logging.control_plane import log_group_name as control_plane_log_group
 from ..logging.logql import ServiceLogs
 from ..metrics.config import PLATFORM_TEAM, AlertingConfig, PrometheusStackConfig
 from ..metrics.dcgm import DcgmExporterConfig
@@ -117,6 +119,9 @@ class StackConfig(Model):
     alerting: AlertingConfig = Field(default_factory=AlertingConfig, description="Alertmanager routing and platform alert thresholds.")
     loki: LokiConfig = Field(default_factory=LokiConfig, description="Loki on S3.")
     fluent_bit: FluentBitConfig = Field(default_factory=FluentBitConfig, description="Fluent Bit to CloudWatch Logs and Loki.")
+    control_plane_logs: ControlPlaneLogsConfig = Field(
+        default_factory=ControlPlaneLogsConfig, description="EKS control-plane logs: the expected log types, their log group's retention."
+    )
     dcgm_exporter: DcgmExporterConfig = Field(default_factory=DcgmExporterConfig, description="NVIDIA DCGM exporter.")
     argo_rollouts: ArgoRolloutsConfig = Field(default_factory=ArgoRolloutsConfig, description="Argo Rollouts.")
     datadog: DatadogConfig = Field(default_factory=DatadogConfig, description="Optional Datadog agent.")
@@ -159,6 +164,13 @@ class StackConfig(Model):
         if not self.logs_in_loki:
             return []
         return [ServiceLogs(s.namespace, s.name, s.team or PLATFORM_TEAM) for s in self.services if s.namespace not in kept_out]
+
+    def grafana_log_groups(self) -> list[str]:
+        """The log groups Grafana's CloudWatch datasource may query: the containers' and the control plane's."""
+        groups = [self.log_group_name] if self.fluent_bit.enabled else []
+        if self.control_plane_logs.enabled:
+            groups.append(control_plane_log_group(self.cluster.name))
+        return groups
 
     @property
     def log_group_name(self) -> str:

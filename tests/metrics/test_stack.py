@@ -160,7 +160,11 @@ def test_grafana_cloudwatch_role(prod):
     assert sub == "system:serviceaccount:monitoring:grafana"
     policy = json.loads(prod.named("kube-prometheus-stack-grafana-irsa-policy").inputs["policy"])
     logs = next(s for s in policy["Statement"] if s["Sid"] == "QueryPlatformLogs")
-    assert logs["Resource"] == "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/eks/fixture/containers:*"
+    # The containers' group and the control plane's (the audit log), nothing else.
+    assert logs["Resource"] == [
+        "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/eks/fixture/cluster:*",
+        "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/eks/fixture/containers:*",
+    ]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -230,6 +234,7 @@ def test_dashboards_are_valid_grafana_json(rendered_prod):
     maps = {p: yaml.safe_load(t) for p, t in rendered_prod.items() if "/ConfigMap/dashboard-" in p}
     assert sorted(maps) == [
         "k8s/monitoring/ConfigMap/dashboard-argo-rollouts.yaml",
+        "k8s/monitoring/ConfigMap/dashboard-eks-audit-log.yaml",
         "k8s/monitoring/ConfigMap/dashboard-platform-gpu.yaml",
         "k8s/monitoring/ConfigMap/dashboard-platform-overview.yaml",
         "k8s/monitoring/ConfigMap/dashboard-service-detail.yaml",
@@ -246,8 +251,17 @@ def test_dashboards_are_valid_grafana_json(rendered_prod):
         assert len(ids) == len(set(ids))
         for panel in dashboard["panels"]:
             for target in panel.get("targets", []):
-                assert target["expr"]
-    assert uids == {"platform-argo-rollouts", "platform-gpu", "platform-overview", "service-detail", "service-error-budget", "services-error-budgets"}
+                # PromQL, LogQL, or a CloudWatch Logs Insights query (the audit log's).
+                assert target.get("expr") or target["expression"]
+    assert uids == {
+        "eks-audit-log",
+        "platform-argo-rollouts",
+        "platform-gpu",
+        "platform-overview",
+        "service-detail",
+        "service-error-budget",
+        "services-error-budgets",
+    }
 
 
 def test_grafana_replicas_must_be_one(run, make_config):
