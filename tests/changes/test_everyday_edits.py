@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -38,10 +39,18 @@ def adopt(values: dict[str, Any]) -> None:
     values["cluster"]["adoptExistingObjects"] = True
 
 
+# The LogQL rules' ConfigMap and sync Job are named by their content: a new service's rule means a new pair,
+# which `pulumi up` runs, and the completed pair before it is removed.
+RULES_SYNC = re.compile(r"^k8s/logging/(ConfigMap|Job)/loki-rules-sync-[0-9a-f]{10}\.yaml$")
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_adding_a_service_only_creates(stack):
     outcome = apply(stack, add_service)
-    assert outcome.of("refused") == [] and outcome.of("replaced") == [] and outcome.of("deleted") == []
+    assert outcome.of("refused") == [] and outcome.of("replaced") == []
+    deleted = outcome.of("deleted")
+    assert len(deleted) == 2 and all(RULES_SYNC.match(path) for path in deleted), deleted
+    assert len([path for path in outcome.of("created") if RULES_SYNC.match(path)]) == 2
     assert "k8s/search/Rollout/search-api.yaml" in outcome.of("created")
     assert "k8s/_cluster/Namespace/search.yaml" in outcome.of("created")
     assert outcome.verdict("k8s/orders/Rollout/orders-api.yaml").verdict == "unchanged"
