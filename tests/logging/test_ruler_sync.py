@@ -134,7 +134,9 @@ def _groups() -> list[dict[str, Any]]:
     return logql_rule_groups([ServiceLogs("orders", "orders-api", "payments")], "logging", config.alerting)
 
 
-def run_sync(tmp_path: Path, port: int, groups: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+def run_sync(
+    tmp_path: Path, port: int, groups: list[dict[str, Any]], retries: int = 10, max_time_s: int = 30
+) -> subprocess.CompletedProcess[str]:
     """The script as the Job runs it: its ConfigMap's files in RULES_DIR, curl and a POSIX sh."""
     if shutil.which("curl") is None:
         pytest.fail("curl is needed to run the rules sync script (the Job's image is curl's)")
@@ -148,7 +150,8 @@ def run_sync(tmp_path: Path, port: int, groups: list[dict[str, Any]]) -> subproc
         "RULES_NAMESPACE": RULES_NAMESPACE,
         "RULES_DIR": str(rules),
         "TMPDIR": str(tmp_path),
-        "RETRY_MAX_TIME": "30",
+        "RETRIES": str(retries),
+        "RETRY_MAX_TIME": str(max_time_s),
     }
     return subprocess.run(["sh", str(rules / "sync-rules.sh")], env=env, capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)
 
@@ -203,22 +206,8 @@ def test_a_refused_group_fails_the_job_with_the_rulers_answer_and_deletes_nothin
 
 
 def test_a_ruler_that_never_answers_fails_within_the_retry_budget(tmp_path):
-    port = _free_port()  # nothing listens
     started = time.monotonic()
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    for name, text in rules_files(_groups()).items():
-        (rules / name).write_text(text)
-    env = {
-        **os.environ,
-        "LOKI_URL": f"http://{HOST}:{port}",
-        "RULES_NAMESPACE": RULES_NAMESPACE,
-        "RULES_DIR": str(rules),
-        "TMPDIR": str(tmp_path),
-        "RETRIES": "3",
-        "RETRY_MAX_TIME": "5",
-    }
-    proc = subprocess.run(["sh", str(rules / "sync-rules.sh")], env=env, capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)
+    proc = run_sync(tmp_path, _free_port(), _groups(), retries=3, max_time_s=5)  # nothing listens there
     assert proc.returncode != 0
     assert "Failed to connect" in proc.stderr or "Connection refused" in proc.stderr
     assert time.monotonic() - started < 30
