@@ -214,8 +214,8 @@ def test_missing_encryption_is_caught(prod):
 def test_dev_data_need_not_be_protected_unless_configured(dev):
     assert violations("prod-stateful-resources-protected", dev.registrations) == []
     assert (
-        len(violations("prod-stateful-resources-protected", dev.registrations, {"stacks": ["dev"]})) == 3
-    )  # the log group and both Loki buckets
+        len(violations("prod-stateful-resources-protected", dev.registrations, {"stacks": ["dev"]})) == 4
+    )  # the containers' and the control plane's log groups, and both Loki buckets
 
 
 def test_every_policy_is_mandatory_and_described():
