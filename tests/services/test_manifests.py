@@ -101,11 +101,15 @@ def test_adding_a_service_is_one_config_entry(run, make_config, shared_schemas):
     assert after.outputs["serviceDashboards"].value["newprep-api"] == (
         "http://kube-prometheus-stack-grafana.monitoring.svc.cluster.local/d/service-detail/?var-namespace=newprep&var-service=newprep-api"
     )
-    # Nothing else changed.
+    # Nothing else changed, but the LogQL rules: the new service's error-log rule is new content, so a new
+    # ConfigMap and sync Job (named by that content) replace the previous ones.
+    rules_sync = {"loki-rules-rules", "loki-rules-sync"}
     unchanged = {(r.typ, r.name): r.inputs for r in before.registrations}
     for reg in after.registrations:
-        if (reg.typ, reg.name) in unchanged and reg.typ != "kubernetes:helm.sh/v3:Release":
+        if (reg.typ, reg.name) in unchanged and reg.typ != "kubernetes:helm.sh/v3:Release" and reg.name not in rules_sync:
             assert reg.inputs == unchanged[(reg.typ, reg.name)], reg.name
+    (rules,) = [r for r in after.registrations if r.name == "loki-rules-rules"]
+    assert "newprep-api" in rules.inputs["data"]["services.error-logs.yaml"]
 
 
 def test_custom_resources_wait_for_their_crds(prod):
