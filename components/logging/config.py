@@ -110,9 +110,7 @@ class KubernetesEventsConfig(Model):
     @field_validator("buffer_limit")
     @classmethod
     def _size(cls, value: str) -> str:
-        if not re.match(r"^[1-9][0-9]*[KMG]B$", value):
-            raise ValueError("must be a Fluent Bit size such as 256MB or 1GB")
-        return value
+        return fluent_bit_size(value)
 
 
 class FluentBitConfig(Model):
@@ -154,9 +152,7 @@ class FluentBitConfig(Model):
     @field_validator("mem_buf_limit", "loki_buffer_limit", "cloudwatch_buffer_limit", "node_log_rate")
     @classmethod
     def _size(cls, value: str) -> str:
-        if not re.match(r"^[1-9][0-9]*[KMG]B$", value):
-            raise ValueError("must be a Fluent Bit size such as 50MB or 2GB")
-        return value
+        return fluent_bit_size(value)
 
     def outage_minutes(self) -> dict[str, float]:
         """Minutes of logs each output's filesystem buffer holds at nodeLogRate before the oldest chunks go."""
@@ -175,6 +171,13 @@ class FluentBitConfig(Model):
                     f"{self.min_outage_minutes}: raise {output}BufferLimit"
                 )
         return self
+
+
+def fluent_bit_size(value: str) -> str:
+    """A size as Fluent Bit reads it (`storage.total_limit_size`, `Mem_Buf_Limit`)."""
+    if not re.match(r"^[1-9][0-9]*[KMG]B$", value):
+        raise ValueError("must be a Fluent Bit size such as 50MB or 2GB")
+    return value
 
 
 def fluent_bit_bytes(size: str) -> float:
